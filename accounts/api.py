@@ -1,0 +1,321 @@
+"""REST API for studies, sites, groups, members, audit events and jobs, under /api/v1/.
+
+Thin views: parse with a serializer, call the same services and selectors as the pages.
+Non-members get 404 for anything under a study; the policy module decides everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs import selectors as job_selectors
+from jobs.models import Job
+
+from . import policy, selectors, services
+from .models import AuditEvent, Membership, ParticipantGroup, Role, Site, Study
+from .policy import Perm
+from .services import client_ip
+
+# Serializers ------------------------------------------------------------------------------------
+
+
+class SiteSerializer(serializers.ModelSerializer[Site]):
+    class Meta:
+        model = Site
+        fields = ["id", "name"]
+
+
+class GroupSerializer(serializers.ModelSerializer[ParticipantGroup]):
+    class Meta:
+        model = ParticipantGroup
+        fields = ["id", "key", "label"]
+
+
+class StudySerializer(serializers.ModelSerializer[Study]):
+    my_role = serializers.SerializerMethodField()
+    sites = SiteSerializer(many=True, read_only=True)
+    groups = GroupSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Study
+        fields = ["id", "name", "description", "created_at", "my_role", "sites", "groups"]
+
+    def get_my_role(self, obj: Study) -> str | None:
+        m = policy.membership_get(user=self.context["request"].user, study_id=obj.pk)
+        return m.role if m else None
+
+
+class StudyWriteSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    sites = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
+
+
+class StudyUpdateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class SiteWriteSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+
+
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    full_name = serializers.CharField(source="user.full_name", read_only=True)
+    scope_sites = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    scope_groups = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "full_name", "role", "scope_sites", "scope_groups", "created_at"]
+
+
+class MembershipCreateSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField()
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    role = serializers.ChoiceField(choices=Role.choices)
+    scope_sites = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    scope_groups = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+
+
+class MembershipUpdateSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    scope_sites = serializers.ListField(child=serializers.IntegerField(), required=False)
+    scope_groups = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    actor = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "actor", "actor_email", "action", "object_type", "object_id", "ip", "details"]
+
+
+class JobSerializer(serializers.ModelSerializer[Job]):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "kind", "status", "percent", "progress_done", "progress_total", "created_at",
+            "started_at", "finished_at", "result", "error", "download_url",
+        ]
+
+    def get_download_url(self, obj: Job) -> str | None:
+        if not obj.result_file:
+            return None
+        return f"/studies/{obj.study_id}/jobs/{obj.pk}/download/"
+
+
+class MeSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+    memberships = serializers.ListField(child=serializers.DictField())
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise serializers.ValidationError({name: "Must be an integer."}) from exc
+
+
+# Views ------------------------------------------------------------------------------------------
+
+
+class MeAPI(APIView):
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        memberships = Membership.objects.filter(user=request.user).select_related("study")
+        return Response({
+            "id": request.user.pk, "email": request.user.email,  # type: ignore[union-attr]
+            "full_name": request.user.full_name,  # type: ignore[union-attr]
+            "memberships": [{"study": m.study_id, "study_name": m.study.name, "role": m.role} for m in memberships],
+        })
+
+
+class StudyListAPI(APIView):
+    @extend_schema(responses=StudySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        studies = selectors.study_list(user=request.user).prefetch_related("sites", "groups")
+        return Response(StudySerializer(studies, many=True, context={"request": request}).data)
+
+    @extend_schema(request=StudyWriteSerializer, responses={201: StudySerializer})
+    def post(self, request: Request) -> Response:
+        s = StudyWriteSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        study = services.study_create(
+            actor=request.user, name=s.validated_data["name"],  # type: ignore[arg-type]
+            description=s.validated_data["description"], site_names=s.validated_data["sites"],
+            ip=client_ip(request),
+        )
+        return Response(StudySerializer(study, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class StudyDetailAPI(APIView):
+    @extend_schema(responses=StudySerializer)
+    def get(self, request: Request, study_id: int) -> Response:
+        study = policy.study_get_for_user(user=request.user, study_id=study_id)
+        return Response(StudySerializer(study, context={"request": request}).data)
+
+    @extend_schema(request=StudyUpdateSerializer, responses=StudySerializer)
+    def patch(self, request: Request, study_id: int) -> Response:
+        study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.STUDY_EDIT)
+        s = StudyUpdateSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        study = services.study_update(
+            actor=request.user, study_id=study.pk,  # type: ignore[arg-type]
+            name=s.validated_data.get("name", study.name),
+            description=s.validated_data.get("description", study.description), ip=client_ip(request),
+        )
+        return Response(StudySerializer(study, context={"request": request}).data)
+
+
+class SiteListAPI(APIView):
+    @extend_schema(responses=SiteSerializer(many=True))
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(SiteSerializer(selectors.site_list(user=request.user, study_id=study_id), many=True).data)
+
+    @extend_schema(request=SiteWriteSerializer, responses={201: SiteSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.SITE_MANAGE)
+        s = SiteWriteSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        site = services.site_create(
+            actor=request.user, study_id=study_id, name=s.validated_data["name"], ip=client_ip(request)  # type: ignore[arg-type]
+        )
+        return Response(SiteSerializer(site).data, status=status.HTTP_201_CREATED)
+
+
+class SiteDetailAPI(APIView):
+    def _site(self, request: Request, study_id: int, site_id: int) -> Site:
+        site = selectors.site_list(user=request.user, study_id=study_id).filter(pk=site_id).first()
+        if site is None:
+            raise Http404
+        return site
+
+    @extend_schema(responses=SiteSerializer)
+    def get(self, request: Request, study_id: int, site_id: int) -> Response:
+        return Response(SiteSerializer(self._site(request, study_id, site_id)).data)
+
+    @extend_schema(request=SiteWriteSerializer, responses=SiteSerializer)
+    def patch(self, request: Request, study_id: int, site_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.SITE_MANAGE)
+        s = SiteWriteSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        site = services.site_update(
+            actor=request.user, study_id=study_id, site_id=site_id,  # type: ignore[arg-type]
+            name=s.validated_data["name"], ip=client_ip(request),
+        )
+        return Response(SiteSerializer(site).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, study_id: int, site_id: int) -> Response:
+        services.site_delete(actor=request.user, study_id=study_id, site_id=site_id, ip=client_ip(request))  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GroupListAPI(generics.ListAPIView[ParticipantGroup]):
+    serializer_class = GroupSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> Any:
+        return selectors.group_list(user=self.request.user, study_id=self.kwargs["study_id"])
+
+
+class MemberListAPI(APIView):
+    @extend_schema(responses=MembershipSerializer(many=True))
+    def get(self, request: Request, study_id: int) -> Response:
+        members = selectors.membership_list(user=request.user, study_id=study_id)
+        return Response(MembershipSerializer(members, many=True).data)
+
+    @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MEMBER_MANAGE)
+        s = MembershipCreateSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        m = services.membership_add(
+            actor=request.user, study_id=study_id, email=d["email"], role=d["role"],  # type: ignore[arg-type]
+            full_name=d["full_name"], site_ids=d["scope_sites"], group_ids=d["scope_groups"],
+            request=request._request,
+        )
+        return Response(MembershipSerializer(m).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailAPI(APIView):
+    @extend_schema(responses=MembershipSerializer)
+    def get(self, request: Request, study_id: int, membership_id: int) -> Response:
+        m = selectors.membership_get(user=request.user, study_id=study_id, membership_id=membership_id)
+        return Response(MembershipSerializer(m).data)
+
+    @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer)
+    def patch(self, request: Request, study_id: int, membership_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MEMBER_MANAGE)
+        current = selectors.membership_get(user=request.user, study_id=study_id, membership_id=membership_id)
+        s = MembershipUpdateSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        m = services.membership_update(
+            actor=request.user, study_id=study_id, membership_id=current.pk,  # type: ignore[arg-type]
+            role=d.get("role", current.role),
+            site_ids=d.get("scope_sites", [x.pk for x in current.scope_sites.all()]),
+            group_ids=d.get("scope_groups", [x.pk for x in current.scope_groups.all()]),
+            ip=client_ip(request),
+        )
+        return Response(MembershipSerializer(m).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, study_id: int, membership_id: int) -> Response:
+        services.membership_remove(
+            actor=request.user, study_id=study_id, membership_id=membership_id, ip=client_ip(request)  # type: ignore[arg-type]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditEventListAPI(generics.ListAPIView[AuditEvent]):
+    serializer_class = AuditEventSerializer
+
+    @extend_schema(parameters=[
+        OpenApiParameter("actor", int, description="user id"),
+        OpenApiParameter("action", str, description="an action (auth.login) or a family (auth)"),
+        OpenApiParameter("date_from", dt.date), OpenApiParameter("date_to", dt.date),
+    ])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        p = self.request.query_params
+        errors: dict[str, str] = {}
+        dates: dict[str, dt.date | None] = {}
+        for name in ("date_from", "date_to"):
+            try:
+                dates[name] = dt.date.fromisoformat(p[name]) if p.get(name) else None
+            except ValueError:
+                errors[name] = "Use YYYY-MM-DD."
+        actor = p.get("actor")
+        if actor and not actor.isdigit():
+            errors["actor"] = "Must be a user id."
+        if errors:
+            raise serializers.ValidationError(errors)
+        return selectors.audit_event_list(
+            user=self.request.user, study_id=_int(self.kwargs["study_id"], "study_id"),
+            actor_id=int(actor) if actor else None, action=p.get("action") or None, **dates,
+        )
+
+
+class JobDetailAPI(APIView):
+    @extend_schema(responses=JobSerializer)
+    def get(self, request: Request, study_id: int, job_id: int) -> Response:
+        return Response(JobSerializer(job_selectors.job_get(user=request.user, study_id=study_id, job_id=job_id)).data)

@@ -1,0 +1,41 @@
+"""Idle and absolute session expiry (30 minutes idle, 12 hours absolute by default).
+
+Django's session framework has one expiry; clinical data needs both, so the times are kept in
+the session and checked on every request.
+"""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from .receivers import SESSION_AUTH_AT
+
+SESSION_LAST_SEEN = "chorus_last_seen"
+
+
+class SessionLifetimeMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            now = timezone.now().timestamp()
+            session = request.session
+            auth_at = session.get(SESSION_AUTH_AT, now)
+            last_seen = session.get(SESSION_LAST_SEEN, now)
+            idle = settings.SESSION_IDLE_TIMEOUT.total_seconds()
+            absolute = settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds()
+            if now - last_seen > idle or now - auth_at > absolute:
+                logout(request)
+                messages.info(request, "You were signed out after a period of inactivity. Please sign in again.")
+            else:
+                session.setdefault(SESSION_AUTH_AT, auth_at)
+                # Writing at most once a minute keeps the session table quiet on busy pages.
+                if now - last_seen > 60 or SESSION_LAST_SEEN not in session:
+                    session[SESSION_LAST_SEEN] = now
+        return self.get_response(request)

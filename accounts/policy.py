@@ -1,0 +1,223 @@
+"""The one place that decides who may do what in a study, and which objects a user may see.
+
+Every view, API view, selector, export and task asks this module. Two kinds of answer:
+
+* role permissions: may this member perform ``perm`` in this study?  A non-member gets 404
+  (the study's existence is not confirmed); a member whose role lacks the permission gets 403.
+* scope: which rows of a queryset may this member see?  A membership may be limited to sites and
+  participant groups (empty = all). Rows outside scope are filtered out, so looking one up by id
+  answers 404 — never a 403 that would confirm it exists.
+
+Models that carry scope declare where their site and group live with two class attributes,
+``scope_site_path`` and ``scope_group_path`` (for example ``"participant__site"``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .models import Membership, Role, Study, User
+
+
+class Perm(StrEnum):
+    STUDY_VIEW = "study.view"
+    STUDY_EDIT = "study.edit"
+    SITE_MANAGE = "site.manage"
+    MEMBER_VIEW = "member.view"
+    MEMBER_MANAGE = "member.manage"
+    AUDIT_VIEW = "audit.view"
+    JOB_VIEW = "job.view"
+    PARTICIPANT_VIEW = "participant.view"
+    PARTICIPANT_MANAGE = "participant.manage"
+    PARTICIPANT_IDENTIFIABLE = "participant.identifiable"
+    CONSENT_VIEW = "consent.view"
+    CONSENT_MANAGE = "consent.manage"
+    SAMPLING_VIEW = "sampling.view"
+    SAMPLING_MANAGE = "sampling.manage"
+    TRANSCRIPT_VIEW = "transcript.view"
+    TRANSCRIPT_UPLOAD = "transcript.upload"
+    TRANSCRIPT_EDIT = "transcript.edit"
+    TRANSCRIPT_ORIGINAL = "transcript.original"
+    CODEBOOK_VIEW = "codebook.view"
+    CODEBOOK_EDIT = "codebook.edit"
+    CODING_WRITE = "coding.write"
+    MEMO_WRITE = "memo.write"
+    ASSIGNMENT_MANAGE = "assignment.manage"
+    AGREEMENT_VIEW = "agreement.view"
+    THEME_VIEW = "theme.view"
+    THEME_EDIT = "theme.edit"
+    THEME_COMMENT = "theme.comment"
+    MATRIX_VIEW = "matrix.view"
+    MATRIX_RUN = "matrix.run"
+    EXPORT = "export"
+
+
+_READ_ANALYSIS = {
+    Perm.STUDY_VIEW,
+    Perm.PARTICIPANT_VIEW,
+    Perm.CONSENT_VIEW,
+    Perm.SAMPLING_VIEW,
+    Perm.TRANSCRIPT_VIEW,
+    Perm.CODEBOOK_VIEW,
+    Perm.THEME_VIEW,
+    Perm.THEME_COMMENT,
+    Perm.MATRIX_VIEW,
+    Perm.JOB_VIEW,
+}
+
+ROLE_PERMS: dict[str, frozenset[Perm]] = {
+    Role.ADMIN: frozenset(
+        _READ_ANALYSIS
+        | {
+            Perm.STUDY_EDIT,
+            Perm.SITE_MANAGE,
+            Perm.MEMBER_VIEW,
+            Perm.MEMBER_MANAGE,
+            Perm.AUDIT_VIEW,
+            Perm.PARTICIPANT_MANAGE,
+            Perm.PARTICIPANT_IDENTIFIABLE,
+            Perm.CONSENT_MANAGE,
+            Perm.TRANSCRIPT_UPLOAD,
+            Perm.TRANSCRIPT_ORIGINAL,
+            Perm.AGREEMENT_VIEW,
+        }
+    ),
+    Role.LEAD: frozenset(
+        _READ_ANALYSIS
+        | {
+            Perm.MEMBER_VIEW,
+            Perm.SAMPLING_MANAGE,
+            Perm.TRANSCRIPT_UPLOAD,
+            Perm.TRANSCRIPT_EDIT,
+            Perm.CODEBOOK_EDIT,
+            Perm.CODING_WRITE,
+            Perm.MEMO_WRITE,
+            Perm.ASSIGNMENT_MANAGE,
+            Perm.AGREEMENT_VIEW,
+            Perm.THEME_EDIT,
+            Perm.MATRIX_RUN,
+            Perm.EXPORT,
+        }
+    ),
+    Role.CODER: frozenset(_READ_ANALYSIS | {Perm.CODING_WRITE, Perm.MEMO_WRITE}),
+    Role.PPI: frozenset({Perm.STUDY_VIEW, Perm.THEME_VIEW, Perm.THEME_COMMENT}),
+}
+
+_CACHE_ATTR = "_chorus_memberships"
+M = TypeVar("M", bound=models.Model)
+
+
+def membership_get(*, user: Any, study_id: int | str) -> Membership | None:
+    """The user's membership in a study, cached on the user object for the request."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        key = int(study_id)
+    except (TypeError, ValueError):
+        return None
+    cache: dict[int, Membership | None] = user.__dict__.setdefault(_CACHE_ATTR, {})
+    if key not in cache:
+        cache[key] = (
+            Membership.objects.select_related("study")
+            .prefetch_related("scope_sites", "scope_groups")
+            .filter(user=user, study_id=key, user__is_active=True)
+            .first()
+        )
+    return cache[key]
+
+
+def membership_forget(*, user: Any) -> None:
+    """Drop the per-request cache after a membership change made in the same request."""
+    user.__dict__.pop(_CACHE_ATTR, None)
+
+
+def role_allows(role: str, perm: Perm) -> bool:
+    return perm in ROLE_PERMS.get(role, frozenset())
+
+
+def has_perm(*, user: Any, study: Study | int, perm: Perm) -> bool:
+    study_id = study.pk if isinstance(study, Study) else study
+    membership = membership_get(user=user, study_id=study_id)
+    return membership is not None and role_allows(membership.role, perm)
+
+
+def perms_for(*, user: Any, study: Study | int) -> frozenset[Perm]:
+    study_id = study.pk if isinstance(study, Study) else study
+    membership = membership_get(user=user, study_id=study_id)
+    return ROLE_PERMS.get(membership.role, frozenset()) if membership else frozenset()
+
+
+def membership_require(*, user: Any, study_id: int | str, perm: Perm = Perm.STUDY_VIEW) -> Membership:
+    """The membership if the user may ``perm`` in the study: 404 for non-members, 403 for the wrong role."""
+    membership = membership_get(user=user, study_id=study_id)
+    if membership is None:
+        raise Http404("No such study.")
+    if not role_allows(membership.role, perm):
+        raise PermissionDenied(f"Your role in this study does not allow this ({perm}).")
+    return membership
+
+
+def study_get_for_user(*, user: Any, study_id: int | str, perm: Perm = Perm.STUDY_VIEW) -> Study:
+    return membership_require(user=user, study_id=study_id, perm=perm).study
+
+
+def studies_visible(*, user: Any) -> QuerySet[Study]:
+    if not getattr(user, "is_authenticated", False):
+        return Study.objects.none()
+    return Study.objects.filter(memberships__user=user, memberships__user__is_active=True)
+
+
+def scope_q(membership: Membership, *, site_path: str | None, group_path: str | None) -> Q:
+    """The filter that keeps rows inside the membership's site and group scope."""
+    q = Q()
+    site_ids = [s.pk for s in membership.scope_sites.all()]
+    group_ids = [g.pk for g in membership.scope_groups.all()]
+    if site_ids and site_path:
+        q &= Q(**{f"{site_path}__in": site_ids})
+    if group_ids and group_path:
+        q &= Q(**{f"{group_path}__in": group_ids})
+    return q
+
+
+def is_scoped(membership: Membership) -> bool:
+    return bool(membership.scope_sites.all()) or bool(membership.scope_groups.all())
+
+
+def filter_visible(*, user: Any, study: Study | int, perm: Perm, queryset: QuerySet[M]) -> QuerySet[M]:
+    """Rows of ``queryset`` (already limited to the study) that the user may see for ``perm``.
+
+    Raises 404/403 like :func:`membership_require`. The model's ``scope_site_path`` and
+    ``scope_group_path`` say where scope applies; a model without them is study-wide.
+    """
+    study_id = study.pk if isinstance(study, Study) else study
+    membership = membership_require(user=user, study_id=study_id, perm=perm)
+    model = queryset.model
+    site_path = getattr(model, "scope_site_path", None)
+    group_path = getattr(model, "scope_group_path", None)
+    return queryset.filter(scope_q(membership, site_path=site_path, group_path=group_path))
+
+
+def get_visible_or_404(*, user: Any, study: Study | int, perm: Perm, queryset: QuerySet[M], **lookup: Any) -> M:
+    obj = filter_visible(user=user, study=study, perm=perm, queryset=queryset).filter(**lookup).first()
+    if obj is None:
+        raise Http404("Not found.")
+    return obj
+
+
+def in_scope(*, membership: Membership, site_id: int | None, group_id: int | None) -> bool:
+    """Object-level scope check for one participant-like object (for writes and tasks)."""
+    site_ids = {s.pk for s in membership.scope_sites.all()}
+    group_ids = {g.pk for g in membership.scope_groups.all()}
+    if site_ids and site_id not in site_ids:
+        return False
+    return not (group_ids and group_id not in group_ids)
+
+
+def user_is_member(*, user: User, study: Study) -> bool:
+    return membership_get(user=user, study_id=study.pk) is not None

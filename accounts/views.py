@@ -1,0 +1,319 @@
+"""Pages for signing in, studies, sites, members and the audit log. Thin: they parse input, call
+a service or selector, and render. Permission answers come from the policy module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.forms import Form
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.authtoken.models import Token
+
+from jobs import selectors as job_selectors
+
+from . import exports, policy, selectors, services
+from .forms import (
+    AuditFilterForm,
+    EmailAuthenticationForm,
+    MembershipAddForm,
+    MembershipEditForm,
+    SiteForm,
+    StudyCreateForm,
+    StudyForm,
+)
+from .models import Membership
+from .policy import Perm
+from .services import client_ip
+
+
+def _apply_errors(form: Form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class LoginView(auth_views.LoginView):
+    form_class = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("study-list" if request.user.is_authenticated else "login")
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    new_key = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            services.token_revoke(actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+            messages.success(request, "Your API token was revoked.")
+            return redirect("account")
+        new_key = services.token_regenerate(actor=request.user, ip=client_ip(request)).key  # type: ignore[arg-type]
+    has_token = Token.objects.filter(user=request.user).exists()  # type: ignore[misc]
+    memberships = Membership.objects.filter(user=request.user).select_related("study")  # type: ignore[misc]
+    return render(
+        request, "accounts/account.html",
+        {"new_key": new_key, "has_token": has_token, "memberships": memberships},
+    )
+
+
+@login_required
+def study_list(request: HttpRequest) -> HttpResponse:
+    studies = selectors.study_list(user=request.user)
+    roles = dict(Membership.objects.filter(user=request.user).values_list("study_id", "role"))  # type: ignore[misc]
+    return render(request, "accounts/study_list.html", {"studies": studies, "roles": roles})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def study_create(request: HttpRequest) -> HttpResponse:
+    form = StudyCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            study = services.study_create(
+                actor=request.user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"], description=form.cleaned_data["description"],
+                site_names=form.site_names(), ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Study “{study.name}” created. You are its admin.")
+            return redirect("study-detail", study_id=study.pk)
+    return render(request, "accounts/study_create.html", {"form": form})
+
+
+@login_required
+def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id)
+    study = membership.study
+    context: dict[str, Any] = {"study": study, "membership": membership}
+    if policy.role_allows(membership.role, Perm.MEMBER_VIEW):
+        context["member_count"] = study.memberships.count()
+    context["sites"] = study.sites.all()
+    context["groups"] = study.groups.all()
+    return render(request, "accounts/study_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def study_settings(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.STUDY_EDIT)
+    form = StudyForm(request.POST or None, initial={"name": study.name, "description": study.description})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.study_update(
+                actor=request.user, study_id=study.pk, name=form.cleaned_data["name"],  # type: ignore[arg-type]
+                description=form.cleaned_data["description"], ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Study details saved.")
+            return redirect("study-settings", study_id=study.pk)
+    return render(
+        request, "accounts/study_settings.html",
+        {"study": study, "form": form, "site_form": SiteForm(), "sites": study.sites.all(),
+         "groups": study.groups.all()},
+    )
+
+
+@login_required
+@require_POST
+def site_create(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.SITE_MANAGE)
+    form = SiteForm(request.POST)
+    if form.is_valid():
+        try:
+            site = services.site_create(
+                actor=request.user, study_id=study.pk, name=form.cleaned_data["name"],  # type: ignore[arg-type]
+                ip=client_ip(request),
+            )
+            messages.success(request, f"Site “{site.name}” added.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, "Enter a site name.")
+    return redirect("study-settings", study_id=study.pk)
+
+
+@login_required
+@require_POST
+def site_update(request: HttpRequest, study_id: int, site_id: int) -> HttpResponse:
+    form = SiteForm(request.POST)
+    policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.SITE_MANAGE)
+    if form.is_valid():
+        try:
+            services.site_update(
+                actor=request.user, study_id=study_id, site_id=site_id,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"], ip=client_ip(request),
+            )
+            messages.success(request, "Site renamed.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, "Enter a site name.")
+    return redirect("study-settings", study_id=study_id)
+
+
+@login_required
+@require_POST
+def site_delete(request: HttpRequest, study_id: int, site_id: int) -> HttpResponse:
+    try:
+        services.site_delete(actor=request.user, study_id=study_id, site_id=site_id, ip=client_ip(request))  # type: ignore[arg-type]
+        messages.success(request, "Site deleted.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("study-settings", study_id=study_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_list(request: HttpRequest, study_id: int) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MEMBER_VIEW)
+    study = membership.study
+    can_manage = policy.role_allows(membership.role, Perm.MEMBER_MANAGE)
+    form = MembershipAddForm(request.POST or None, study=study) if can_manage else None
+    if request.method == "POST":
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MEMBER_MANAGE)
+        assert form is not None
+        if form.is_valid():
+            try:
+                added = services.membership_add(
+                    actor=request.user, study_id=study.pk,  # type: ignore[arg-type]
+                    email=form.cleaned_data["email"], role=form.cleaned_data["role"],
+                    full_name=form.cleaned_data["full_name"],
+                    site_ids=[s.pk for s in form.cleaned_data["scope_sites"]],
+                    group_ids=[g.pk for g in form.cleaned_data["scope_groups"]], request=request,
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, f"{added.user.email} added as {added.get_role_display()}.")
+                return redirect("member-list", study_id=study.pk)
+    members = selectors.membership_list(user=request.user, study_id=study.pk)
+    return render(
+        request, "accounts/member_list.html",
+        {"study": study, "members": members, "form": form, "can_manage": can_manage},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_edit(request: HttpRequest, study_id: int, membership_id: int) -> HttpResponse:
+    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.MEMBER_MANAGE)
+    member = selectors.membership_get(user=request.user, study_id=study.pk, membership_id=membership_id)
+    initial = {
+        "role": member.role, "scope_sites": list(member.scope_sites.all()),
+        "scope_groups": list(member.scope_groups.all()),
+    }
+    form = MembershipEditForm(request.POST or None, study=study, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.membership_update(
+                actor=request.user, study_id=study.pk, membership_id=member.pk,  # type: ignore[arg-type]
+                role=form.cleaned_data["role"], site_ids=[s.pk for s in form.cleaned_data["scope_sites"]],
+                group_ids=[g.pk for g in form.cleaned_data["scope_groups"]], ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Saved {member.user.email}.")
+            return redirect("member-list", study_id=study.pk)
+    return render(request, "accounts/member_edit.html", {"study": study, "member": member, "form": form})
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, study_id: int, membership_id: int) -> HttpResponse:
+    try:
+        services.membership_remove(
+            actor=request.user, study_id=study_id, membership_id=membership_id, ip=client_ip(request)  # type: ignore[arg-type]
+        )
+        messages.success(request, "Member removed from the study.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("member-list", study_id=study_id)
+
+
+def _audit_filter_form(request: HttpRequest, study_id: int, data: Any) -> AuditFilterForm:
+    return AuditFilterForm(
+        data or None,
+        actors=selectors.audit_actors(user=request.user, study_id=study_id),
+        actions=selectors.audit_actions(user=request.user, study_id=study_id),
+    )
+
+
+@login_required
+def audit_log(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.AUDIT_VIEW)
+    form = _audit_filter_form(request, study.pk, request.GET)
+    filters: dict[str, Any] = {}
+    if form.is_bound and form.is_valid():
+        filters = {k: v for k, v in form.cleaned_data.items() if v}
+    events = selectors.audit_event_list(user=request.user, study_id=study.pk, **{
+        "actor_id": filters.get("actor"), "action": filters.get("action"),
+        "date_from": filters.get("date_from"), "date_to": filters.get("date_to"),
+    })
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = "accounts/_audit_table.html" if request.htmx else "accounts/audit_log.html"  # type: ignore[attr-defined]
+    return render(
+        request, template,
+        {"study": study, "form": form, "page": page, "query": query.urlencode(), "filters": filters},
+    )
+
+
+@login_required
+@require_POST
+def audit_export(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.AUDIT_VIEW)
+    form = _audit_filter_form(request, study.pk, request.POST)
+    filters = {}
+    if form.is_valid():
+        filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in form.cleaned_data.items() if v}
+    job = exports.audit_export_start(actor=request.user, study_id=study.pk, filters=filters, ip=client_ip(request))  # type: ignore[arg-type]
+    return redirect("job-detail", study_id=study.pk, job_id=job.pk)
+
+
+@login_required
+def job_detail(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse:
+    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.JOB_VIEW)
+    job = job_selectors.job_get(user=request.user, study_id=study.pk, job_id=job_id)
+    template = "jobs/_job_status.html" if request.htmx else "jobs/job_detail.html"  # type: ignore[attr-defined]
+    return render(request, template, {"study": study, "job": job})
+
+
+@login_required
+def job_download(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse:
+    job = job_selectors.job_get(user=request.user, study_id=study_id, job_id=job_id)
+    if not job.result_file:
+        raise Http404("This job has no file.")
+    services.audit_record(
+        actor=request.user, action="export.download", study=job.study, obj=job, ip=client_ip(request),
+        details={"kind": job.kind},
+    )
+    return FileResponse(job.result_file.open("rb"), as_attachment=True, filename=job.result_file.name.rsplit("/", 1)[-1])
+
+
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "403.html", {"reason": str(exception or "")}, status=403)
+
+
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    return render(request, "500.html", status=500)

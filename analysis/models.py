@@ -1,0 +1,1 @@
+"""Transcripts, codes, codings, memos, themes and matrices live here as their issues land."""

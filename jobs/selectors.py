@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from accounts import policy
+from accounts.policy import Perm
+
+from .models import Job
+
+
+def job_list(*, user: Any, study_id: int) -> QuerySet[Job]:
+    """Jobs are private to who started them: a job's result can hold data of that user's scope."""
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.JOB_VIEW)
+    return Job.objects.filter(study_id=study_id, created_by=user)
+
+
+def job_get(*, user: Any, study_id: int, job_id: int) -> Job:
+    job = job_list(user=user, study_id=study_id).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    return job

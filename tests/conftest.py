@@ -1,0 +1,164 @@
+"""The fixed test cast, used by every test module.
+
+One study with two sites (North, South). The cast:
+  admin, lead, coder            – whole-study members
+  coder_other_site              – a coder scoped to the South site only
+  ppi                           – a PPI co-designer
+  outsider                      – signed in, member of another study only
+Each has a logged-in Django test client (``clients[role]``) and a token-authenticated DRF client
+(``api[role]``). ``other_study`` is the outsider's study, for cross-study checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.models import Membership, ParticipantGroup, Role, Site, Study, User
+
+from .factories import MembershipFactory, SiteFactory, StudyFactory, UserFactory
+
+CAST = ("admin", "lead", "coder", "coder_other_site", "ppi", "outsider")
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+@dataclass
+class Cast:
+    study: Study
+    other_study: Study
+    north: Site
+    south: Site
+    users: dict[str, User]
+    memberships: dict[str, Membership]
+
+    def group(self, key: str) -> ParticipantGroup:
+        return ParticipantGroup.objects.get(study=self.study, key=key)
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    study = StudyFactory(name="Remote mental-health care")
+    north = SiteFactory(study=study, name="North Trust")
+    south = SiteFactory(study=study, name="South Trust")
+    users = {role: UserFactory(email=f"{role}@example.org") for role in CAST}
+    memberships = {}
+    for role in ("admin", "lead", "coder", "ppi"):
+        memberships[role] = MembershipFactory(user=users[role], study=study, role=role)
+    memberships["coder_other_site"] = MembershipFactory(
+        user=users["coder_other_site"], study=study, role=Role.CODER
+    )
+    memberships["coder_other_site"].scope_sites.set([south])
+    other_study = StudyFactory(name="Another study", created_by=users["outsider"])
+    MembershipFactory(user=users["outsider"], study=other_study, role=Role.ADMIN)
+    return Cast(study, other_study, north, south, users, memberships)
+
+
+@pytest.fixture
+def clients(cast: Cast) -> dict[str, Client]:
+    out = {}
+    for role, user in cast.users.items():
+        c = Client()
+        c.force_login(user)
+        out[role] = c
+    out["anonymous"] = Client()
+    return out
+
+
+@pytest.fixture
+def api(cast: Cast) -> dict[str, APIClient]:
+    out = {}
+    for role, user in cast.users.items():
+        c = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        c.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        out[role] = c
+    out["anonymous"] = APIClient()
+    return out
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "tools" / "make_study.py").exists():
+        pytest.skip("../shared (the study generator) is absent: this test needs the shared test data")
+    return SHARED
+
+
+# Jobs ---------------------------------------------------------------------------------------------
+# With REDIS_URL set (CI), tests marked ``job`` run their tasks in a real Celery worker process that
+# reads the test database; without it, tasks run eagerly in-process (CELERY_TASK_ALWAYS_EAGER).
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> object:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+    from django.db import connection
+
+    if not settings.REDIS_URL:
+        yield None
+        return
+    from config.celery import app
+
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+    }
+    log_path = Path(settings.VAR_DIR) / "test-worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--pool", "solo",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Celery worker exited early; see {log_path}")
+        if "ready." in log_path.read_text():
+            break
+        time.sleep(0.2)
+    else:
+        proc.terminate()
+        raise RuntimeError(f"Celery worker did not start within 60 s; see {log_path}")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture
+def run_jobs(transactional_db: None, celery_worker_process: object) -> object:
+    """For job tests: committed data (so a worker can see it) and a worker when one is configured.
+    Returns ``wait(job_id)`` which polls the Job row until it finishes."""
+    import time
+
+    from jobs.models import Job
+
+    def wait(job_id: int, timeout: float = 120) -> Job:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = Job.objects.get(pk=job_id)
+            if job.is_finished:
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} did not finish within {timeout} s")
+
+    return wait
