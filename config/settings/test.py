@@ -2,7 +2,7 @@
 DATABASE_URL and REDIS_URL are set (CI)."""
 
 from .base import *  # noqa: F403
-from .base import REDIS_URL
+from .base import REDIS_URL, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; Argon2 tested explicitly
@@ -16,5 +16,5 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/m
 # Without a broker, tasks run in-process; with REDIS_URL the job tests start a real worker.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_DEFAULT_QUEUE = "chorus-test"
+CELERY_TASK_DEFAULT_QUEUE = env("CHORUS_CELERY_QUEUE", default="chorus-test")
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
