@@ -21,7 +21,7 @@ from jobs.models import Job
 
 from . import policy, selectors, services
 from .models import AuditEvent, Membership, ParticipantGroup, Role, Site, Study
-from .policy import Perm
+from .policy import Perm, acting_user
 from .services import client_ip
 
 # Serializers ------------------------------------------------------------------------------------
@@ -71,8 +71,12 @@ class SiteWriteSerializer(serializers.Serializer[Any]):
 class MembershipSerializer(serializers.ModelSerializer[Membership]):
     email = serializers.EmailField(source="user.email", read_only=True)
     full_name = serializers.CharField(source="user.full_name", read_only=True)
-    scope_sites = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    scope_groups = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    scope_sites: serializers.PrimaryKeyRelatedField[Site] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
+    scope_groups: serializers.PrimaryKeyRelatedField[ParticipantGroup] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = Membership
@@ -94,7 +98,7 @@ class MembershipUpdateSerializer(serializers.Serializer[Any]):
 
 
 class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
-    actor = serializers.PrimaryKeyRelatedField(read_only=True)
+    actor: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = AuditEvent
@@ -137,10 +141,10 @@ def _int(value: Any, name: str) -> int:
 class MeAPI(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        memberships = Membership.objects.filter(user=request.user).select_related("study")
+        memberships = Membership.objects.filter(user=acting_user(request)).select_related("study")
         return Response({
-            "id": request.user.pk, "email": request.user.email,  # type: ignore[union-attr]
-            "full_name": request.user.full_name,  # type: ignore[union-attr]
+            "id": acting_user(request).pk, "email": acting_user(request).email,
+            "full_name": acting_user(request).full_name,
             "memberships": [{"study": m.study_id, "study_name": m.study.name, "role": m.role} for m in memberships],
         })
 
@@ -156,7 +160,7 @@ class StudyListAPI(APIView):
         s = StudyWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         study = services.study_create(
-            actor=request.user, name=s.validated_data["name"],  # type: ignore[arg-type]
+            actor=acting_user(request), name=s.validated_data["name"],
             description=s.validated_data["description"], site_names=s.validated_data["sites"],
             ip=client_ip(request),
         )
@@ -175,7 +179,7 @@ class StudyDetailAPI(APIView):
         s = StudyUpdateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         study = services.study_update(
-            actor=request.user, study_id=study.pk,  # type: ignore[arg-type]
+            actor=acting_user(request), study_id=study.pk,
             name=s.validated_data.get("name", study.name),
             description=s.validated_data.get("description", study.description), ip=client_ip(request),
         )
@@ -193,7 +197,7 @@ class SiteListAPI(APIView):
         s = SiteWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         site = services.site_create(
-            actor=request.user, study_id=study_id, name=s.validated_data["name"], ip=client_ip(request)  # type: ignore[arg-type]
+            actor=acting_user(request), study_id=study_id, name=s.validated_data["name"], ip=client_ip(request)
         )
         return Response(SiteSerializer(site).data, status=status.HTTP_201_CREATED)
 
@@ -215,14 +219,14 @@ class SiteDetailAPI(APIView):
         s = SiteWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         site = services.site_update(
-            actor=request.user, study_id=study_id, site_id=site_id,  # type: ignore[arg-type]
+            actor=acting_user(request), study_id=study_id, site_id=site_id,
             name=s.validated_data["name"], ip=client_ip(request),
         )
         return Response(SiteSerializer(site).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, study_id: int, site_id: int) -> Response:
-        services.site_delete(actor=request.user, study_id=study_id, site_id=site_id, ip=client_ip(request))  # type: ignore[arg-type]
+        services.site_delete(actor=acting_user(request), study_id=study_id, site_id=site_id, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -247,7 +251,7 @@ class MemberListAPI(APIView):
         s.is_valid(raise_exception=True)
         d = s.validated_data
         m = services.membership_add(
-            actor=request.user, study_id=study_id, email=d["email"], role=d["role"],  # type: ignore[arg-type]
+            actor=acting_user(request), study_id=study_id, email=d["email"], role=d["role"],
             full_name=d["full_name"], site_ids=d["scope_sites"], group_ids=d["scope_groups"],
             request=request._request,
         )
@@ -268,7 +272,7 @@ class MemberDetailAPI(APIView):
         s.is_valid(raise_exception=True)
         d = s.validated_data
         m = services.membership_update(
-            actor=request.user, study_id=study_id, membership_id=current.pk,  # type: ignore[arg-type]
+            actor=acting_user(request), study_id=study_id, membership_id=current.pk,
             role=d.get("role", current.role),
             site_ids=d.get("scope_sites", [x.pk for x in current.scope_sites.all()]),
             group_ids=d.get("scope_groups", [x.pk for x in current.scope_groups.all()]),
@@ -279,7 +283,7 @@ class MemberDetailAPI(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, study_id: int, membership_id: int) -> Response:
         services.membership_remove(
-            actor=request.user, study_id=study_id, membership_id=membership_id, ip=client_ip(request)  # type: ignore[arg-type]
+            actor=acting_user(request), study_id=study_id, membership_id=membership_id, ip=client_ip(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -219,5 +219,13 @@ def in_scope(*, membership: Membership, site_id: int | None, group_id: int | Non
     return not (group_ids and group_id not in group_ids)
 
 
+def acting_user(request: Any) -> User:
+    """The signed-in user of a request (views are behind login_required / IsAuthenticated)."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    return user
+
+
 def user_is_member(*, user: User, study: Study) -> bool:
     return membership_get(user=user, study_id=study.pk) is not None

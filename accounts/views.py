@@ -29,7 +29,7 @@ from .forms import (
     StudyForm,
 )
 from .models import Membership
-from .policy import Perm
+from .policy import Perm, acting_user
 from .services import client_ip
 
 
@@ -55,12 +55,12 @@ def account(request: HttpRequest) -> HttpResponse:
     new_key = None
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
-            services.token_revoke(actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+            services.token_revoke(actor=acting_user(request), ip=client_ip(request))
             messages.success(request, "Your API token was revoked.")
             return redirect("account")
-        new_key = services.token_regenerate(actor=request.user, ip=client_ip(request)).key  # type: ignore[arg-type]
-    has_token = Token.objects.filter(user=request.user).exists()  # type: ignore[misc]
-    memberships = Membership.objects.filter(user=request.user).select_related("study")  # type: ignore[misc]
+        new_key = services.token_regenerate(actor=acting_user(request), ip=client_ip(request)).key
+    has_token = Token.objects.filter(user=acting_user(request)).exists()
+    memberships = Membership.objects.filter(user=acting_user(request)).select_related("study")
     return render(
         request, "accounts/account.html",
         {"new_key": new_key, "has_token": has_token, "memberships": memberships},
@@ -70,7 +70,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @login_required
 def study_list(request: HttpRequest) -> HttpResponse:
     studies = selectors.study_list(user=request.user)
-    roles = dict(Membership.objects.filter(user=request.user).values_list("study_id", "role"))  # type: ignore[misc]
+    roles = dict(Membership.objects.filter(user=acting_user(request)).values_list("study_id", "role"))
     return render(request, "accounts/study_list.html", {"studies": studies, "roles": roles})
 
 
@@ -81,7 +81,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             study = services.study_create(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 name=form.cleaned_data["name"], description=form.cleaned_data["description"],
                 site_names=form.site_names(), ip=client_ip(request),
             )
@@ -113,7 +113,7 @@ def study_settings(request: HttpRequest, study_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.study_update(
-                actor=request.user, study_id=study.pk, name=form.cleaned_data["name"],  # type: ignore[arg-type]
+                actor=acting_user(request), study_id=study.pk, name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"], ip=client_ip(request),
             )
         except ValidationError as exc:
@@ -136,7 +136,7 @@ def site_create(request: HttpRequest, study_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             site = services.site_create(
-                actor=request.user, study_id=study.pk, name=form.cleaned_data["name"],  # type: ignore[arg-type]
+                actor=acting_user(request), study_id=study.pk, name=form.cleaned_data["name"],
                 ip=client_ip(request),
             )
             messages.success(request, f"Site “{site.name}” added.")
@@ -155,7 +155,7 @@ def site_update(request: HttpRequest, study_id: int, site_id: int) -> HttpRespon
     if form.is_valid():
         try:
             services.site_update(
-                actor=request.user, study_id=study_id, site_id=site_id,  # type: ignore[arg-type]
+                actor=acting_user(request), study_id=study_id, site_id=site_id,
                 name=form.cleaned_data["name"], ip=client_ip(request),
             )
             messages.success(request, "Site renamed.")
@@ -170,7 +170,7 @@ def site_update(request: HttpRequest, study_id: int, site_id: int) -> HttpRespon
 @require_POST
 def site_delete(request: HttpRequest, study_id: int, site_id: int) -> HttpResponse:
     try:
-        services.site_delete(actor=request.user, study_id=study_id, site_id=site_id, ip=client_ip(request))  # type: ignore[arg-type]
+        services.site_delete(actor=acting_user(request), study_id=study_id, site_id=site_id, ip=client_ip(request))
         messages.success(request, "Site deleted.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -190,7 +190,7 @@ def member_list(request: HttpRequest, study_id: int) -> HttpResponse:
         if form.is_valid():
             try:
                 added = services.membership_add(
-                    actor=request.user, study_id=study.pk,  # type: ignore[arg-type]
+                    actor=acting_user(request), study_id=study.pk,
                     email=form.cleaned_data["email"], role=form.cleaned_data["role"],
                     full_name=form.cleaned_data["full_name"],
                     site_ids=[s.pk for s in form.cleaned_data["scope_sites"]],
@@ -221,7 +221,7 @@ def member_edit(request: HttpRequest, study_id: int, membership_id: int) -> Http
     if request.method == "POST" and form.is_valid():
         try:
             services.membership_update(
-                actor=request.user, study_id=study.pk, membership_id=member.pk,  # type: ignore[arg-type]
+                actor=acting_user(request), study_id=study.pk, membership_id=member.pk,
                 role=form.cleaned_data["role"], site_ids=[s.pk for s in form.cleaned_data["scope_sites"]],
                 group_ids=[g.pk for g in form.cleaned_data["scope_groups"]], ip=client_ip(request),
             )
@@ -238,7 +238,7 @@ def member_edit(request: HttpRequest, study_id: int, membership_id: int) -> Http
 def member_remove(request: HttpRequest, study_id: int, membership_id: int) -> HttpResponse:
     try:
         services.membership_remove(
-            actor=request.user, study_id=study_id, membership_id=membership_id, ip=client_ip(request)  # type: ignore[arg-type]
+            actor=acting_user(request), study_id=study_id, membership_id=membership_id, ip=client_ip(request)
         )
         messages.success(request, "Member removed from the study.")
     except ValidationError as exc:
@@ -283,7 +283,7 @@ def audit_export(request: HttpRequest, study_id: int) -> HttpResponse:
     filters = {}
     if form.is_valid():
         filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in form.cleaned_data.items() if v}
-    job = exports.audit_export_start(actor=request.user, study_id=study.pk, filters=filters, ip=client_ip(request))  # type: ignore[arg-type]
+    job = exports.audit_export_start(actor=acting_user(request), study_id=study.pk, filters=filters, ip=client_ip(request))
     return redirect("job-detail", study_id=study.pk, job_id=job.pk)
 
 
@@ -296,15 +296,16 @@ def job_detail(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse
 
 
 @login_required
-def job_download(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse:
+def job_download(request: HttpRequest, study_id: int, job_id: int) -> FileResponse:
     job = job_selectors.job_get(user=request.user, study_id=study_id, job_id=job_id)
     if not job.result_file:
         raise Http404("This job has no file.")
     services.audit_record(
-        actor=request.user, action="export.download", study=job.study, obj=job, ip=client_ip(request),
+        actor=acting_user(request), action="export.download", study=job.study, obj=job, ip=client_ip(request),
         details={"kind": job.kind},
     )
-    return FileResponse(job.result_file.open("rb"), as_attachment=True, filename=job.result_file.name.rsplit("/", 1)[-1])
+    filename = (job.result_file.name or "download").rsplit("/", 1)[-1]
+    return FileResponse(job.result_file.open("rb"), as_attachment=True, filename=filename)
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

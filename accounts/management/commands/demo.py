@@ -31,7 +31,7 @@ class Command(BaseCommand):
         if not opts["no_worker"]:
             if not settings.REDIS_URL:
                 for key in ("data_folder_in", "processed_folder"):
-                    os.makedirs(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key], exist_ok=True)
+                    os.makedirs(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]), exist_ok=True)
             worker = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING"],
                 env={**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "")},

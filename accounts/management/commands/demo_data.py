@@ -19,7 +19,7 @@ from accounts.models import Membership, Role, Study, User
 DEMO_PASSWORD = "chorus-demo-2026"
 DEMO_STUDY = "Remote mental-health care (demo)"
 DEMO_SITES = ["North Trust", "Midlands Trust", "London Trust"]
-DEMO_USERS = [
+DEMO_USERS: list[tuple[str, str, Role, list[str], list[str]]] = [
     ("admin@demo.chorus", "Ada Admin", Role.ADMIN, [], []),
     ("lead@demo.chorus", "Leo Lead", Role.LEAD, [], []),
     ("coder@demo.chorus", "Cora Coder", Role.CODER, [], []),

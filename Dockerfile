@@ -1,0 +1,12 @@
+# The production image: gunicorn serves the web app, the same image runs the Celery worker.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=config.settings.production
+WORKDIR /app
+COPY pyproject.toml ./
+RUN pip install --no-cache-dir . && useradd --create-home chorus
+COPY . .
+RUN DJANGO_SECRET_KEY=build DJANGO_ALLOWED_HOSTS=x CHORUS_FIELD_KEYS=x python manage.py collectstatic --noinput \
+    && mkdir -p /app/var/media && chown -R chorus /app/var
+USER chorus
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
