@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import Http404
+from django.http import FileResponse, Http404, HttpResponseBase
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -19,12 +20,17 @@ from rest_framework.views import APIView
 from jobs import selectors as job_selectors
 from jobs.models import Job
 
-from . import policy, selectors, services
+from . import exports, policy, selectors, services
 from .models import AuditEvent, Membership, ParticipantGroup, Role, Site, Study
 from .policy import Perm, acting_user
 from .services import client_ip
 
 # Serializers ------------------------------------------------------------------------------------
+
+
+def _id_field(**kwargs: Any) -> serializers.IntegerField:
+    # Bounded so an id beyond 64 bits is a 400, not an OverflowError from SQLite.
+    return serializers.IntegerField(min_value=1, max_value=policy.MAX_ID, **kwargs)
 
 
 class SiteSerializer(serializers.ModelSerializer[Site]):
@@ -87,14 +93,14 @@ class MembershipCreateSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField()
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=Role.choices)
-    scope_sites = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
-    scope_groups = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    scope_sites = serializers.ListField(child=_id_field(), required=False, default=list)
+    scope_groups = serializers.ListField(child=_id_field(), required=False, default=list)
 
 
 class MembershipUpdateSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
-    scope_sites = serializers.ListField(child=serializers.IntegerField(), required=False)
-    scope_groups = serializers.ListField(child=serializers.IntegerField(), required=False)
+    scope_sites = serializers.ListField(child=_id_field(), required=False)
+    scope_groups = serializers.ListField(child=_id_field(), required=False)
 
 
 class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
@@ -118,7 +124,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     def get_download_url(self, obj: Job) -> str | None:
         if not obj.result_file:
             return None
-        return f"/studies/{obj.study_id}/jobs/{obj.pk}/download/"
+        return reverse("api-job-download", kwargs={"study_id": obj.study_id, "job_id": obj.pk})
 
 
 class MeSerializer(serializers.Serializer[Any]):
@@ -309,7 +315,7 @@ class AuditEventListAPI(generics.ListAPIView[AuditEvent]):
             except ValueError:
                 errors[name] = "Use YYYY-MM-DD."
         actor = p.get("actor")
-        if actor and not actor.isdigit():
+        if actor and not (actor.isascii() and actor.isdigit() and 0 < int(actor) <= policy.MAX_ID):
             errors["actor"] = "Must be a user id."
         if errors:
             raise serializers.ValidationError(errors)
@@ -319,7 +325,48 @@ class AuditEventListAPI(generics.ListAPIView[AuditEvent]):
         )
 
 
+class AuditExportSerializer(serializers.Serializer[Any]):
+    actor = _id_field(required=False, allow_null=True)
+    action = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    date_from = serializers.DateField(required=False, allow_null=True)
+    date_to = serializers.DateField(required=False, allow_null=True)
+
+
+class AuditExportAPI(APIView):
+    """Start a CSV export of the study's audit events (same filters as the list) as a job."""
+
+    @extend_schema(request=AuditExportSerializer, responses={202: JobSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.AUDIT_VIEW)
+        s = AuditExportSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        filters = {
+            k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in s.validated_data.items() if v
+        }
+        job = exports.audit_export_start(
+            actor=request.user, study_id=study_id, filters=filters, ip=client_ip(request)  # type: ignore[arg-type]
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
 class JobDetailAPI(APIView):
     @extend_schema(responses=JobSerializer)
     def get(self, request: Request, study_id: int, job_id: int) -> Response:
         return Response(JobSerializer(job_selectors.job_get(user=request.user, study_id=study_id, job_id=job_id)).data)
+
+
+class JobDownloadAPI(APIView):
+    """The job's file, for token-authenticated clients (the page link needs a browser session)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request: Request, study_id: int, job_id: int) -> HttpResponseBase:
+        job = job_selectors.job_get(user=request.user, study_id=study_id, job_id=job_id)
+        if not job.result_file:
+            raise Http404("This job has no file.")
+        services.audit_record(
+            actor=request.user, action="export.download", study=job.study, obj=job, ip=client_ip(request),
+            details={"kind": job.kind},
+        )
+        return FileResponse(
+            job.result_file.open("rb"), as_attachment=True, filename=(job.result_file.name or "").rsplit("/", 1)[-1]
+        )

@@ -15,5 +15,12 @@ urlpatterns = [
         name="api-member-detail",
     ),
     path("studies/<int:study_id>/audit-events/", api.AuditEventListAPI.as_view(), name="api-audit-list"),
+    path(
+        "studies/<int:study_id>/audit-events/export/", api.AuditExportAPI.as_view(), name="api-audit-export"
+    ),
     path("studies/<int:study_id>/jobs/<int:job_id>/", api.JobDetailAPI.as_view(), name="api-job-detail"),
+    path(
+        "studies/<int:study_id>/jobs/<int:job_id>/download/", api.JobDownloadAPI.as_view(),
+        name="api-job-download",
+    ),
 ]

@@ -11,9 +11,14 @@ from .policy import Perm
 # (label, url name, permission). Later issues append their sections here.
 STUDY_NAV: list[tuple[str, str, Perm]] = [
     ("Overview", "study-detail", Perm.STUDY_VIEW),
+    ("Participants", "participant-list", Perm.PARTICIPANT_VIEW),
+    ("Consent", "consent-dashboard", Perm.CONSENT_VIEW),
+    ("Sampling", "sampling-frame", Perm.SAMPLING_VIEW),
     ("Members", "member-list", Perm.MEMBER_VIEW),
     ("Audit log", "audit-log", Perm.AUDIT_VIEW),
     ("Settings", "study-settings", Perm.STUDY_EDIT),
+    ("Transcripts", "transcript-list", Perm.TRANSCRIPT_VIEW),
+    ("Search", "transcript-search", Perm.TRANSCRIPT_VIEW),
 ]
 
 

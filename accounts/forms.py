@@ -1,9 +1,13 @@
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 
-from .models import ParticipantGroup, Role, Site, Study
+from .models import ParticipantGroup, Role, Site, Study, User
+from .policy import MAX_ID
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -34,13 +38,25 @@ class SiteForm(forms.Form):
     name = forms.CharField(max_length=200, label="Site name")
 
 
+class _IdsChoiceField(forms.ModelMultipleChoiceField):
+    """Refuses ids beyond 64 bits as invalid choices; SQLite would raise OverflowError on them."""
+
+    def _check_values(self, value: Any) -> Any:
+        for pk in value:
+            if str(pk).isascii() and str(pk).isdigit() and int(pk) > MAX_ID:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": pk}
+                )
+        return super()._check_values(value)  # type: ignore[misc]
+
+
 class _ScopeFields(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
-    scope_sites = forms.ModelMultipleChoiceField(
+    scope_sites = _IdsChoiceField(
         queryset=Site.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
         label="Limit to sites", help_text="Leave empty for all sites.",
     )
-    scope_groups = forms.ModelMultipleChoiceField(
+    scope_groups = _IdsChoiceField(
         queryset=ParticipantGroup.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
         label="Limit to participant groups", help_text="Leave empty for all groups.",
     )
@@ -55,6 +71,19 @@ class MembershipAddForm(_ScopeFields):
     email = forms.EmailField(label="E-mail address")
     full_name = forms.CharField(max_length=150, required=False, label="Name (for a new account)")
     field_order = ["email", "full_name", "role", "scope_sites", "scope_groups"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No preselected role: the first choice is Admin, and a hurried click must not grant it.
+        self.fields["role"].choices = [("", "Choose a role"), *Role.choices]  # type: ignore[attr-defined]
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's form skips accounts without a usable password; here those are invited people who
+    have not chosen one yet, and this is how they renew an invitation whose link expired."""
+
+    def get_users(self, email: str) -> Iterator[Any]:
+        yield from User.objects.filter(email__iexact=email.strip(), is_active=True)
 
 
 class MembershipEditForm(_ScopeFields):

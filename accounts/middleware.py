@@ -30,7 +30,13 @@ class SessionLifetimeMiddleware:
             last_seen = session.get(SESSION_LAST_SEEN, now)
             idle = settings.SESSION_IDLE_TIMEOUT.total_seconds()
             absolute = settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds()
-            if now - last_seen > idle or now - auth_at > absolute:
+            if now - auth_at > absolute:
+                logout(request)
+                hours = round(absolute / 3600)
+                messages.info(
+                    request, f"You were signed out because a session lasts at most {hours} hours. Please sign in again."
+                )
+            elif now - last_seen > idle:
                 logout(request)
                 messages.info(request, "You were signed out after a period of inactivity. Please sign in again.")
             else:

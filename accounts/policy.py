@@ -110,6 +110,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
 }
 
 _CACHE_ATTR = "_chorus_memberships"
+MAX_ID = 2**63 - 1  # the largest id a 64-bit primary key can hold
 M = TypeVar("M", bound=models.Model)
 
 
@@ -120,6 +121,8 @@ def membership_get(*, user: Any, study_id: int | str) -> Membership | None:
     try:
         key = int(study_id)
     except (TypeError, ValueError):
+        return None
+    if not 0 < key <= MAX_ID:  # SQLite raises OverflowError on ids beyond 64 bits: answer 404
         return None
     cache: dict[int, Membership | None] = user.__dict__.setdefault(_CACHE_ATTR, {})
     if key not in cache:
@@ -170,7 +173,10 @@ def study_get_for_user(*, user: Any, study_id: int | str, perm: Perm = Perm.STUD
 def studies_visible(*, user: Any) -> QuerySet[Study]:
     if not getattr(user, "is_authenticated", False):
         return Study.objects.none()
-    return Study.objects.filter(memberships__user=user, memberships__user__is_active=True)
+    # A subquery, not a join: a join on memberships would make a later Count("memberships") count
+    # only this user's own membership.
+    member_of = Membership.objects.filter(user=user, user__is_active=True).values("study_id")
+    return Study.objects.filter(pk__in=member_of)
 
 
 def scope_q(membership: Membership, *, site_path: str | None, group_path: str | None) -> Q:

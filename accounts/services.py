@@ -115,10 +115,18 @@ def study_update(
 # Sites -------------------------------------------------------------------------------------------
 
 
-def _site_insert(*, study: Study, name: str) -> Site:
+def _site_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A site needs a name."})
+    limit = Site._meta.get_field("name").max_length or 200
+    if len(name) > limit:  # PostgreSQL would refuse it with a DataError; SQLite would store it
+        raise ValidationError({"name": f"A site name can have at most {limit} characters."})
+    return name
+
+
+def _site_insert(*, study: Study, name: str) -> Site:
+    name = _site_name(name)
     if Site.objects.filter(study=study, name__iexact=name).exists():
         raise ValidationError({"name": f"This study already has a site called “{name}”."})
     try:
@@ -142,9 +150,7 @@ def site_update(*, actor: User, study_id: int, site_id: int, name: str, ip: str 
     site = Site.objects.select_for_update().filter(study=study, pk=site_id).first()
     if site is None:
         raise Http404("No such site.")
-    name = name.strip()
-    if not name:
-        raise ValidationError({"name": "A site needs a name."})
+    name = _site_name(name)
     if Site.objects.filter(study=study, name__iexact=name).exclude(pk=site.pk).exists():
         raise ValidationError({"name": f"This study already has a site called “{name}”."})
     before = site.name

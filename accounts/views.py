@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
@@ -28,7 +28,7 @@ from .forms import (
     StudyCreateForm,
     StudyForm,
 )
-from .models import Membership
+from .models import Membership, Role
 from .policy import Perm, acting_user
 from .services import client_ip
 
@@ -70,7 +70,10 @@ def account(request: HttpRequest) -> HttpResponse:
 @login_required
 def study_list(request: HttpRequest) -> HttpResponse:
     studies = selectors.study_list(user=request.user)
-    roles = dict(Membership.objects.filter(user=acting_user(request)).values_list("study_id", "role"))
+    roles = {  # the role's label ("PPI co-designer"), not its key ("ppi")
+        sid: Role(role).label
+        for sid, role in Membership.objects.filter(user=acting_user(request)).values_list("study_id", "role")
+    }
     return render(request, "accounts/study_list.html", {"studies": studies, "roles": roles})
 
 
@@ -308,13 +311,25 @@ def job_download(request: HttpRequest, study_id: int, job_id: int) -> FileRespon
     return FileResponse(job.result_file.open("rb"), as_attachment=True, filename=filename)
 
 
+def _is_api(request: HttpRequest) -> bool:
+    # API views answer their own errors in JSON; this covers what never reaches one (an unknown
+    # path, a non-integer id), so an API client always gets JSON.
+    return request.path.startswith("/api/")
+
+
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
     return render(request, "403.html", {"reason": str(exception or "")}, status=403)
 
 
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
     return render(request, "404.html", status=404)
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": "Server error."}, status=500)
     return render(request, "500.html", status=500)

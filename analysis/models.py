@@ -1,1 +1,186 @@
-"""Transcripts, codes, codings, memos, themes and matrices live here as their issues land."""
+"""Transcripts, their speaker turns, their edit history and the imports that create them.
+Declarative only: imports, edits and reads live in services and selectors.
+
+Offsets (``start``/``end``) are Unicode code points into ``Transcript.text``, half-open.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Study
+from jobs.models import Job
+from participants.models import Participant
+
+
+class SpeakerRole(models.TextChoices):
+    INTERVIEWER = "interviewer", "Interviewer"
+    PARTICIPANT = "participant", "Participant"
+    OTHER = "other", "Other"
+
+
+def _original_path(instance: models.Model, filename: str) -> str:
+    # A random name: the stored path never carries a pseudonym or the uploaded file's name.
+    return f"transcripts/originals/{uuid.uuid4().hex}"
+
+
+class Transcript(models.Model):
+    scope_site_path = "participant__site"
+    scope_group_path = "participant__group"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="transcripts")
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="transcripts")
+    title = models.CharField(max_length=200, blank=True)
+    text = models.TextField()
+    version = models.PositiveIntegerField(default=1)
+    interview_date = models.DateField(null=True, blank=True)
+    interview_mode = models.CharField(max_length=50, blank=True)
+    interviewer = models.CharField(max_length=150, blank=True)
+    source_format = models.CharField(max_length=10)
+    source_encoding = models.CharField(max_length=20, default="utf-8")
+    original_name = models.CharField(max_length=255, blank=True)
+    original_file = models.FileField(upload_to=_original_path, blank=True)
+    original_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    original_size = models.PositiveBigIntegerField(default=0)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    imported_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["participant__pseudonym", "id"]
+        indexes = [models.Index(fields=["study", "participant"], name="transcript_study_participant")]
+
+    def __str__(self) -> str:
+        return self.title or f"Transcript {self.pk}"
+
+    @property
+    def length(self) -> int:
+        return len(self.text)
+
+
+class TranscriptTurn(models.Model):
+    """One speaker turn. ``start``/``end`` cover the words, not the ``Name:`` label; ``text`` is
+    ``transcript.text[start:end]`` kept for search (and refreshed by every edit)."""
+
+    scope_site_path = "transcript__participant__site"
+    scope_group_path = "transcript__participant__group"
+    # An anchored span: redaction re-anchors it (settings.CHORUS_ANCHORED_MODELS).
+    anchor_transcript_field = "transcript"
+
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="turns")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    index = models.PositiveIntegerField()
+    speaker = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=12, choices=SpeakerRole.choices, default=SpeakerRole.OTHER)
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    time_ms = models.PositiveIntegerField(null=True, blank=True)
+    text = models.TextField()
+    # PostgreSQL full-text vector ('english'); its GIN index is created by migration 0002.
+    search = SearchVectorField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["transcript", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["transcript", "index"], name="turn_index_unique"),
+            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="turn_span_valid"),
+        ]
+        indexes = [models.Index(fields=["transcript", "start"], name="turn_transcript_start")]
+
+    def __str__(self) -> str:
+        return f"{self.speaker or '—'} [{self.start}, {self.end})"
+
+
+class EditKind(models.TextChoices):
+    REPLACE = "replace", "Replace selection"
+    REPLACE_ALL = "replace_all", "Find and replace all"
+    REVERT = "revert", "Revert"
+
+
+class TranscriptEdit(models.Model):
+    """One versioned correction or redaction. ``ops`` are ``[start, end, old, new]`` in the
+    coordinates of the text before the edit (version ``version - 1``), sorted; with ``old`` kept,
+    every edit can be reverted. ``report`` says what re-anchoring did to anchored objects."""
+
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="edits")
+    version = models.PositiveIntegerField(help_text="The transcript version this edit produced.")
+    kind = models.CharField(max_length=12, choices=EditKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    summary = models.CharField(max_length=300)
+    ops = models.JSONField(default=list)
+    reverts = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reverted_by")
+    report = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["transcript", "version"], name="edit_version_unique")]
+
+    def __str__(self) -> str:
+        return f"v{self.version}: {self.summary}"
+
+
+class ImportStatus(models.TextChoices):
+    PREVIEW = "preview", "Waiting for confirmation"
+    QUEUED = "queued", "Importing"
+    DONE = "done", "Imported"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TranscriptImport(models.Model):
+    """A bulk upload: files are checked and matched first (the preview), imported on confirmation."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="transcript_imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.PREVIEW)
+    encoding = models.CharField(max_length=20, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Transcript import {self.pk} ({self.status})"
+
+
+class ItemStatus(models.TextChoices):
+    READY = "ready", "Ready to import"
+    REFUSED = "refused", "Refused"
+    IMPORTED = "imported", "Imported"
+    FAILED = "failed", "Not imported"
+
+
+def _staged_path(instance: models.Model, filename: str) -> str:
+    return f"transcripts/originals/{uuid.uuid4().hex}"
+
+
+class TranscriptImportItem(models.Model):
+    """One file of an import. A refused file keeps only its name and the reason: no content."""
+
+    batch = models.ForeignKey(TranscriptImport, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    filename = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    staged_file = models.FileField(upload_to=_staged_path, blank=True)
+    participant = models.ForeignKey(Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=ItemStatus.choices)
+    message = models.TextField(blank=True)
+    format = models.CharField(max_length=10, blank=True)
+    encoding = models.CharField(max_length=20, blank=True)
+    characters = models.PositiveIntegerField(default=0)
+    turn_count = models.PositiveIntegerField(default=0)
+    speakers = models.JSONField(default=dict, blank=True)
+    transcript = models.ForeignKey(Transcript, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["batch", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"

@@ -1,0 +1,1 @@
+"""Writes: transcripts (create, purge, read audit), imports (bulk upload), redaction (edits)."""

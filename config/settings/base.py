@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "jobs",
     "participants",
     "analysis",
+    "coding",
 ]
 
 MIDDLEWARE = [
@@ -48,8 +49,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After MessageMiddleware: it tells the user why they were signed out.
+    "accounts.middleware.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks, so it sees the outcome of authentication.
@@ -122,6 +124,9 @@ CSRF_COOKIE_SAMESITE = "Lax"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_LOCKOUT_PARAMETERS = ["username"]
+# The sign-in form's field (and the credentials key) is "username"; axes would otherwise look for
+# USERNAME_FIELD ("email"), find nothing, and never lock an account.
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
@@ -161,10 +166,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env("CHORUS_API_RATE", default="1200/minute")},
+    # Writes to codings, per user (coding/api.py CodingWriteThrottle reads CHORUS_CODING_RATE).
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chorus API",
@@ -217,7 +223,20 @@ LOGGING = {
 }
 
 # Field encryption for identifiable participant data (Fernet keys, comma separated, newest first).
+CHORUS_CODING_RATE = env("CHORUS_CODING_RATE", default="240/minute")
+
 CHORUS_FIELD_KEYS = env.list("CHORUS_FIELD_KEYS", default=[])
 
 # Idempotent demo-data steps run by `manage.py demo_data` after the study and logins exist.
-CHORUS_DEMO_STEPS: list[str] = []
+CHORUS_DEMO_STEPS: list[str] = ["participants.demo.load", "analysis.demo.load_transcripts", "coding.demo.load"]
+
+# Purgers run when a participant withdraws with deletion of data (see participants/purge.py): dotted
+# paths of callables `purger(*, participant) -> dict[str, int]`; later apps append theirs.
+# Codings and memos go first so their counts are reported before transcripts cascade them away.
+CHORUS_PURGERS: list[str] = [
+    "coding.coding_services.codings_purge", "analysis.services.transcripts.transcripts_purge",
+]
+
+# Models holding a span [start, end) of a transcript ("app_label.Model"): a redaction re-anchors them
+# all in its transaction (see analysis/services/anchors.py). Later apps append theirs.
+CHORUS_ANCHORED_MODELS: list[str] = ["analysis.TranscriptTurn", "coding.Coding"]

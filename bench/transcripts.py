@@ -1,0 +1,203 @@
+"""Benchmark: import a generated study's transcripts, search them, open a long transcript.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/chorus_bench \\
+        .venv/bin/python bench/transcripts.py --participants 1000 --chars 30000
+
+Generates the study with ../shared/tools/make_study.py (cached under var/bench/), loads participants
+straight into the database (consented), runs the real import path (preview: parse, match, consent
+check, stage; then the import job's work function in-process), then times searches as a lead and
+as a site-scoped coder through the same selector the page and the API use, and the reading view of
+a 300,000-character transcript through the Django test client. Prints one JSON summary.
+
+It drops and recreates every table in the target database: point it at a database of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+QUERIES = [
+    "phone", "video", "training", "carer", "assessment", "deteriorating", "safe space", "lockdown",
+    '"body language"', '"face to face"', "signal dropping", "telephone -video", "appointment or clinic",
+    "privacy", "relapse", "exhausted", "platform", "camera", "rapport", "choice", "digital", "language",
+    '"care coordinator"', "respite", "guidance", "bus", "bedroom", "family hear", "ward round", "café",
+]
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = (len(values) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--participants", type=int, default=65)
+    ap.add_argument("--chars", type=int, default=30000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--searches", type=int, default=300)
+    ap.add_argument("--skip-import", action="store_true", help="reuse the data already in the database")
+    args = ap.parse_args()
+
+    out = ROOT / "var" / "bench" / f"study-{args.participants}-{args.chars}-{args.seed}"
+    if not (out / "participants.csv").exists():
+        subprocess.run([sys.executable, str(ROOT.parent / "shared" / "tools" / "make_study.py"), str(out),
+                        "--participants", str(args.participants), "--chars", str(args.chars),
+                        "--seed", str(args.seed)], check=True)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    settings.MEDIA_ROOT = ROOT / "var" / "bench-media"
+    settings.ALLOWED_HOSTS = ["*"]
+    summary: dict[str, object] = {"participants": args.participants, "chars": args.chars,
+                                  "database": connection.vendor}
+    if not args.skip_import:
+        call_command("flush", interactive=False, verbosity=0) if _has_tables() else None
+    call_command("migrate", verbosity=0)
+
+    from accounts.models import Membership, ParticipantGroup, Role, Site, Study, User
+    from analysis import selectors
+    from analysis.models import Transcript, TranscriptTurn
+    from analysis.services import imports
+    from jobs.models import Job
+    from participants.models import Participant
+
+    if not args.skip_import:
+        lead = User.objects.create_user("lead@bench", "bench-password-1")
+        coder = User.objects.create_user("coder@bench", "bench-password-1")
+        study = Study.objects.create(name="Bench", created_by=lead)
+        groups = {k: ParticipantGroup.objects.create(study=study, key=k, label=k, position=i)
+                  for i, k in enumerate(["service_user", "carer", "staff"])}
+        sites: dict[str, Site] = {}
+        Membership.objects.create(user=lead, study=study, role=Role.LEAD)
+        scoped = Membership.objects.create(user=coder, study=study, role=Role.CODER)
+        with open(out / "participants.csv", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        people = []
+        for r in rows:
+            site = sites.get(r["site"]) or sites.setdefault(r["site"], Site.objects.create(study=study, name=r["site"]))
+            people.append(Participant(
+                study=study, pseudonym=r["participant_id"], group=groups[r["group"]], site=site,
+                attributes={"interview_mode": r["interview_mode"]}, interview_date=r["interview_date"],
+                consent_state="consented", consent_answers={"take_part": True, "transcription": True},
+                created_by=lead,
+            ))
+        Participant.objects.bulk_create(people, batch_size=1000)
+        scoped.scope_sites.set([sites["North Trust"]])
+        files = sorted((out / "transcripts").iterdir())
+        uploads = [imports.Upload(p.name, p.read_bytes()) for p in files]
+        size = sum(len(u.data) for u in uploads)
+        t0 = time.perf_counter()
+        batch = imports.import_preview(actor=lead, study_id=study.pk, uploads=uploads)
+        t1 = time.perf_counter()
+        job = Job.objects.create(study=study, kind="transcript_import", created_by=lead, params={"batch": batch.pk})
+        batch.job = job
+        batch.status = "queued"
+        batch.save()
+        imports.import_run(job_id=job.pk)
+        t2 = time.perf_counter()
+        job.refresh_from_db()
+        summary["import"] = {
+            "files": len(uploads), "megabytes": round(size / 1e6, 1), "result": job.result,
+            "preview_s": round(t1 - t0, 2), "import_job_s": round(t2 - t1, 2), "total_s": round(t2 - t0, 2),
+            "files_per_s": round(len(uploads) / (t2 - t0), 1),
+        }
+    study = Study.objects.get(name="Bench")
+    lead, coder = User.objects.get(email="lead@bench"), User.objects.get(email="coder@bench")
+    summary["transcripts"] = Transcript.objects.filter(study=study).count()
+    summary["turns"] = TranscriptTurn.objects.filter(study=study).count()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")
+
+    rng = random.Random(1)
+    groups = list(study.groups.values_list("pk", flat=True))
+    for who, user in (("lead", lead), ("coder_scoped_to_one_site", coder)):
+        times, totals = [], []
+        for q in QUERIES:  # warm-up
+            selectors.transcript_search(user=user, study_id=study.pk, query=q)
+        for i in range(args.searches):
+            q = QUERIES[i % len(QUERIES)]
+            kwargs: dict[str, object] = {}
+            if i % 3 == 1:
+                kwargs["role"] = "participant"
+            if i % 5 == 2:
+                kwargs["group_id"] = rng.choice(groups)
+            t0 = time.perf_counter()
+            result = selectors.transcript_search(user=user, study_id=study.pk, query=q, **kwargs)  # type: ignore[arg-type]
+            times.append((time.perf_counter() - t0) * 1000)
+            totals.append(result.total)
+            user.__dict__.pop("_chorus_memberships", None)  # a fresh request each time
+        summary[f"search_ms_{who}"] = {
+            "n": len(times), "p50": round(statistics.median(times), 1), "p95": round(percentile(times, 0.95), 1),
+            "max": round(max(times), 1), "mean_hits": round(statistics.mean(totals), 1),
+        }
+
+    summary["reading_view_300k"] = _reading(study, lead)
+    print(json.dumps(summary, indent=2))
+
+
+def _has_tables() -> bool:
+    from django.db import connection
+
+    return "analysis_transcript" in connection.introspection.table_names()
+
+
+def _reading(study: object, lead: object) -> dict[str, object]:
+    from django.test import Client
+
+    from analysis.importers import parse_transcript
+    from analysis.models import Transcript
+    from analysis.services.transcripts import transcript_create
+    from participants.models import Participant
+
+    p = Participant.objects.filter(study=study, consent_state="consented").order_by("pk").first()
+    assert p is not None
+    t = Transcript.objects.filter(participant=p, title__contains="(").first()
+    if t is None:
+        parts, n = [f"Interview {p.pseudonym}"], 0
+        while sum(map(len, parts)) < 300_000:
+            parts.append(f"Interviewer: Question {n} about the phone?\n{p.pseudonym}: " + "An answer that goes on. " * 8)
+            n += 1
+        data = "\n".join(parts).encode()
+        t = transcript_create(actor=lead, study_id=study.pk, participant_id=p.pk,  # type: ignore[attr-defined]
+                              parsed=parse_transcript(data, pseudonym=p.pseudonym), original=data)
+    c = Client()
+    c.force_login(lead)  # type: ignore[arg-type]
+    url = f"/studies/{t.study_id}/transcripts/{t.pk}/"
+    c.get(url)
+    times = []
+    for page in (1, 5, 10):
+        t0 = time.perf_counter()
+        r = c.get(url, {"page": page})
+        times.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200
+    at = len(t.text) - 500
+    t0 = time.perf_counter()
+    r = c.get(url, {"at": at, "len": 5})
+    jump = (time.perf_counter() - t0) * 1000
+    return {"characters": len(t.text), "turns": t.turns.count(), "page_ms_max": round(max(times), 1),
+            "jump_to_offset_ms": round(jump, 1), "html_kb_per_page": round(len(r.content) / 1024, 1)}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""API for codings, the change feed, memos, assignments, agreement and code retrieval.
+
+    /api/v1/studies/{id}/transcripts/{tid}/codings/            GET (?code=&coder=), POST (one, or a list)
+    /api/v1/studies/{id}/transcripts/{tid}/codings/{cid}/      GET, PATCH (version required), DELETE
+    /api/v1/studies/{id}/transcripts/{tid}/codings/delete/     POST {"ids": [...]}  (bulk, audited)
+    /api/v1/studies/{id}/transcripts/{tid}/codings/events/     GET ?after=N  (the change feed)
+    /api/v1/studies/{id}/codes/{code_id}/segments/             GET  (retrieval)
+    /api/v1/studies/{id}/memos/                                GET (?q=&target=), POST
+    /api/v1/studies/{id}/memos/{mid}/                          PATCH, DELETE
+    /api/v1/studies/{id}/assignments/                          GET, POST
+    /api/v1/studies/{id}/assignments/{tid}/done/               POST {"done": true|false}
+    /api/v1/studies/{id}/agreement/                            GET ?transcript=  (complete assignments)
+    /api/v1/studies/{id}/agreement/report/                     POST -> 202 job
+
+Writes to codings are rate limited per user (``CHORUS_CODING_RATE``): a flood answers 429.
+A frozen transcript (consent withdrawn, data retained) answers 409; a stale ``version`` or
+``transcript_version`` answers 409 with the current coding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from accounts import policy
+from accounts.policy import Perm, acting_user
+from accounts.services import client_ip
+
+from . import assignments, coding_selectors, coding_services, memo_services, selectors
+from .coding_services import CodingConflict, CodingFrozen, coding_as_dict
+from .models import Assignment, Memo
+
+# Views whose bodies are plain JSON objects (documented in the module docstring and the README).
+_json = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+
+
+class CodingWriteThrottle(UserRateThrottle):
+    """Per-user limit on writes to codings; reads are not limited here."""
+
+    scope = "coding"
+
+    def get_rate(self) -> str | None:
+        return str(getattr(settings, "CHORUS_CODING_RATE", "240/minute"))
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return super().allow_request(request, view)
+
+
+class CodingSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    transcript = serializers.IntegerField(read_only=True)
+    code = serializers.IntegerField()
+    code_name = serializers.CharField(read_only=True)
+    colour = serializers.CharField(read_only=True)
+    coder = serializers.IntegerField(read_only=True)
+    coder_name = serializers.CharField(read_only=True)
+    start = serializers.IntegerField(help_text="Code point offset, inclusive")
+    end = serializers.IntegerField(help_text="Code point offset, exclusive")
+    lost = serializers.BooleanField(read_only=True)
+    memo = serializers.CharField(required=False, allow_blank=True)
+    version = serializers.IntegerField(read_only=True)
+
+
+def _error(exc: Exception) -> Response:
+    if isinstance(exc, CodingConflict):
+        body: dict[str, Any] = {"detail": str(exc)}
+        if exc.current is not None:
+            body["current"] = coding_as_dict(exc.current)
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+def _event_json(e: Any) -> dict[str, Any]:
+    return {"id": e.id, "kind": e.kind, "coding": e.data, "actor": e.actor_id, "at": e.at.isoformat()}
+
+
+@_json
+class CodingListAPI(APIView):
+    throttle_classes = [UserRateThrottle, CodingWriteThrottle]
+
+    @extend_schema(responses=CodingSerializer(many=True), summary="Codings of a transcript (?code=, ?coder=)")
+    def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+        t = coding_selectors.transcript_for_coding(user=request.user, study_id=study_id, transcript_id=transcript_id)
+        qs = coding_selectors.transcript_codings(
+            user=request.user, study_id=study_id, transcript=t,
+            code_id=request.query_params.get("code"), coder_id=request.query_params.get("coder"),
+        )
+        return Response({"transcript_version": t.version, "feed": coding_selectors.feed_head(transcript_id=t.pk),
+                         "results": [coding_as_dict(c) for c in qs]})
+
+    @extend_schema(request=CodingSerializer, responses={201: CodingSerializer(many=True)},
+                   summary="Code a span (an object), or many (a list, all or nothing)")
+    def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
+        data = request.data
+        version = request.query_params.get("transcript_version")
+        many = isinstance(data, list)
+        if not many and hasattr(data, "get"):
+            version = data.get("transcript_version", version)
+        items: list[Any] = list(data) if many else [data]
+        try:
+            rows = coding_services.codings_bulk_create(
+                actor=acting_user(request), study_id=study_id, transcript_id=transcript_id, items=items,
+                transcript_version=version,
+            )
+        except (CodingFrozen, CodingConflict) as exc:
+            return _error(exc)
+        out = [coding_as_dict(c) for c in rows]
+        return Response(out if many else out[0], status=status.HTTP_201_CREATED)
+
+
+@_json
+class CodingDetailAPI(APIView):
+    throttle_classes = [UserRateThrottle, CodingWriteThrottle]
+
+    @extend_schema(responses=CodingSerializer)
+    def get(self, request: Request, study_id: int, transcript_id: int, coding_id: int) -> Response:
+        c = coding_selectors.coding_get(user=request.user, study_id=study_id, transcript_id=transcript_id,
+                                        coding_id=coding_id)
+        return Response(coding_as_dict(c))
+
+    @extend_schema(request=CodingSerializer, responses=CodingSerializer,
+                   summary="Re-code, adjust boundaries or change the memo; send the version you read")
+    def patch(self, request: Request, study_id: int, transcript_id: int, coding_id: int) -> Response:
+        data = dict(request.data) if hasattr(request.data, "items") else {}
+        if "version" not in data:
+            return Response({"version": ["Send the version of the coding you read."]}, status=400)
+        version = data.pop("version")
+        data.pop("transcript_version", None)
+        try:
+            c = coding_services.coding_update(
+                actor=acting_user(request), study_id=study_id, transcript_id=transcript_id, coding_id=coding_id,
+                version=version, changes=data,
+            )
+        except (CodingFrozen, CodingConflict) as exc:
+            return _error(exc)
+        return Response(coding_as_dict(c))
+
+    def delete(self, request: Request, study_id: int, transcript_id: int, coding_id: int) -> Response:
+        try:
+            coding_services.coding_delete(actor=acting_user(request), study_id=study_id,
+                                          transcript_id=transcript_id, coding_id=coding_id)
+        except (CodingFrozen, CodingConflict) as exc:
+            return _error(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@_json
+class CodingBulkDeleteAPI(APIView):
+    throttle_classes = [UserRateThrottle, CodingWriteThrottle]
+
+    def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
+        ids = request.data.get("ids") if hasattr(request.data, "get") else None
+        if not isinstance(ids, list):
+            return Response({"ids": ["Send a list of coding ids."]}, status=400)
+        try:
+            n = coding_services.codings_bulk_delete(actor=acting_user(request), study_id=study_id,
+                                                    transcript_id=transcript_id, coding_ids=ids,
+                                                    ip=client_ip(request))
+        except (CodingFrozen, CodingConflict) as exc:
+            return _error(exc)
+        return Response({"deleted": n})
+
+
+@_json
+class CodingEventsAPI(APIView):
+    @extend_schema(summary="The transcript's coding change feed after event id ?after=N (catch-up)")
+    def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
+        t = coding_selectors.transcript_for_coding(user=request.user, study_id=study_id, transcript_id=transcript_id)
+        try:
+            after = max(0, int(request.query_params.get("after", 0)))
+        except ValueError:
+            return Response({"after": ["A whole number is required."]}, status=400)
+        events, last = coding_selectors.events_after(user=request.user, transcript_id=t.pk, after=after)
+        return Response({"last": last, "events": [_event_json(e) for e in events]})
+
+
+@_json
+class CodeSegmentsAPI(APIView):
+    @extend_schema(summary="Every segment coded with a code, with context and the participant's group and site")
+    def get(self, request: Request, study_id: int, code_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+        code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
+        segs = coding_selectors.code_segments(user=request.user, study_id=study_id, code=code)
+        return Response({"code": code.pk, "name": code.name, "segments": [
+            {"coding": s.coding.pk, "transcript": s.transcript_id, "start": s.coding.start, "end": s.coding.end,
+             "coder": s.coding.coder.display_name, "pseudonym": s.pseudonym, "group": s.group, "site": s.site,
+             "before": s.before, "text": s.text, "after": s.after} for s in segs]})
+
+
+# Memos -------------------------------------------------------------------------------------------
+
+
+def memo_as_dict(m: Memo) -> dict[str, Any]:
+    return {"id": m.id, "title": m.title, "body": m.body, "target": m.target_label, "transcript": m.transcript_id,
+            "code": m.code_id, "coding": m.coding_id, "author": m.author.display_name,
+            "created_at": m.created_at.isoformat(), "updated_at": m.updated_at.isoformat()}
+
+
+@_json
+class MemoListAPI(APIView):
+    def get(self, request: Request, study_id: int) -> Response:
+        qs = coding_selectors.memo_search(user=request.user, study_id=study_id,
+                                          query=request.query_params.get("q", ""),
+                                          target=request.query_params.get("target", ""))
+        return Response([memo_as_dict(m) for m in qs[:500]])
+
+    def post(self, request: Request, study_id: int) -> Response:
+        d = request.data if hasattr(request.data, "get") else {}
+        try:
+            m = memo_services.memo_create(
+                actor=acting_user(request), study_id=study_id, title=d.get("title"), body=d.get("body"),
+                transcript_id=d.get("transcript"), code_id=d.get("code"), coding_id=d.get("coding"),
+            )
+        except CodingFrozen as exc:
+            return _error(exc)
+        return Response(memo_as_dict(m), status=status.HTTP_201_CREATED)
+
+
+@_json
+class MemoDetailAPI(APIView):
+    def patch(self, request: Request, study_id: int, memo_id: int) -> Response:
+        d = request.data if hasattr(request.data, "get") else {}
+        m = memo_services.memo_update(actor=acting_user(request), study_id=study_id, memo_id=memo_id,
+                                      title=d.get("title"), body=d.get("body"))
+        return Response(memo_as_dict(m))
+
+    def delete(self, request: Request, study_id: int, memo_id: int) -> Response:
+        memo_services.memo_delete(actor=acting_user(request), study_id=study_id, memo_id=memo_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Assignments and agreement -----------------------------------------------------------------------
+
+
+def assignment_as_dict(a: Assignment) -> dict[str, Any]:
+    return {"id": a.pk, "transcript": a.transcript_id, "coder_a": a.coder_a_id, "coder_b": a.coder_b_id,
+            "coder_a_name": a.coder_a.display_name, "coder_b_name": a.coder_b.display_name,
+            "done_a": bool(a.done_a), "done_b": bool(a.done_b), "complete": a.complete}
+
+
+@_json
+class AssignmentListAPI(APIView):
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response([assignment_as_dict(a) for a in assignments.assignments_visible(user=request.user, study_id=study_id)])
+
+    def post(self, request: Request, study_id: int) -> Response:
+        d = request.data if hasattr(request.data, "get") else {}
+        a = assignments.assignment_create(actor=acting_user(request), study_id=study_id,
+                                          transcript_id=d.get("transcript"), coder_a_id=d.get("coder_a"),
+                                          coder_b_id=d.get("coder_b"), ip=client_ip(request))
+        return Response(assignment_as_dict(a), status=status.HTTP_201_CREATED)
+
+
+@_json
+class AssignmentDoneAPI(APIView):
+    def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
+        done = request.data.get("done", True) if hasattr(request.data, "get") else True
+        if not isinstance(done, bool):
+            return Response({"done": ["Must be true or false."]}, status=400)
+        a = assignments.assignment_mark_done(actor=acting_user(request), study_id=study_id,
+                                             transcript_id=transcript_id, done=done)
+        return Response(assignment_as_dict(a))
+
+
+@_json
+class AgreementAPI(APIView):
+    @extend_schema(summary="Agreement on complete double-coded transcripts (?transcript= for one)")
+    def get(self, request: Request, study_id: int) -> Response:
+        tid = request.query_params.get("transcript")
+        ids = None
+        if tid:
+            try:
+                ids = [int(tid)]
+            except ValueError:
+                return Response({"transcript": ["Not a valid id."]}, status=400)
+        return Response(assignments.agreement_compute(user=request.user, study_id=study_id, transcript_ids=ids))
+
+
+@_json
+class AgreementReportAPI(APIView):
+    @extend_schema(summary="Start the study-wide agreement report as a background job")
+    def post(self, request: Request, study_id: int) -> Response:
+        job = assignments.agreement_report_start(actor=acting_user(request), study_id=study_id, ip=client_ip(request))
+        return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,56 @@
+"""Browser tests of the coding page: Playwright (sync API) with Debian's Chromium against
+pytest-django's live_server. Never `playwright install`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = os.environ.get("CHORUS_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "e2e-screenshots"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def login(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """``login(user)`` -> a page signed in as that user, in its own browser context."""
+    contexts: list[Any] = []
+
+    def make(user: Any) -> Any:
+        ctx = chromium.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900}, locale="en-GB")
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.goto("/accounts/login/")
+        page.fill("input[name=username]", user.email)
+        page.fill("input[name=password]", "correct horse battery")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"coding-{name}.png"), full_page=False)

@@ -1,0 +1,40 @@
+"""Small helpers shared by the accounts test modules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework.authtoken.models import Token
+
+from accounts.models import AuditEvent, Membership, ParticipantGroup, Site, Study, User
+from jobs.models import Job
+
+PASSWORD = "correct horse battery"  # tests/factories.py UserFactory
+
+
+def db_fingerprint() -> tuple[Any, ...]:
+    """Every row a request to accounts/ could write: equal before and after = nothing was written."""
+    return (
+        list(Study.objects.order_by("pk").values_list("pk", "name", "description")),
+        list(Site.objects.order_by("pk").values_list("pk", "study_id", "name")),
+        list(ParticipantGroup.objects.order_by("pk").values_list("pk", "key")),
+        list(Membership.objects.order_by("pk").values_list("pk", "user_id", "study_id", "role")),
+        sorted(Membership.scope_sites.through.objects.values_list("membership_id", "site_id")),
+        sorted(Membership.scope_groups.through.objects.values_list("membership_id", "participantgroup_id")),
+        list(User.objects.order_by("pk").values_list("pk", "email", "password", "is_active")),
+        list(Token.objects.order_by("pk").values_list("pk")),
+        AuditEvent.objects.count(),
+        Job.objects.count(),
+    )
+
+
+def audit_actions(**filters: Any) -> list[str]:
+    return list(AuditEvent.objects.filter(**filters).order_by("id").values_list("action", flat=True))
+
+
+def entry_count(html: str) -> int:
+    """The "N entries" line of the audit table."""
+    match = re.search(r"(\d+) entr(?:y|ies)", html)
+    assert match, "no entry count on the audit page"
+    return int(match.group(1))

@@ -1,0 +1,318 @@
+"""Every page and API endpoint of accounts/ (plus the API schema and docs) × every cast role.
+
+The table below is the access contract. Each row is one URL and one HTTP method with the status
+each role must get, in this column order:
+
+    admin  lead  coder  coder_other_site  ppi  outsider  anonymous
+
+* outsider (signed in, member of another study only) gets 404 on anything under the study: the
+  study's existence is never confirmed.
+* a member whose role lacks the permission gets 403.
+* anonymous gets a redirect to the sign-in page on pages (LOGIN) and a 401/403 JSON answer on the
+  API (UNAUTH).
+* 405 on a POST-only page is answered before any lookup, for any study id, so it confirms nothing.
+
+Every denied request must also write nothing (no row changed, no audit event). One test per row runs
+all seven roles against one cast and reports every role that differs from the table, e.g.
+
+    GET /studies/1/:
+      outsider          expected 404, got 403: ...
+
+The guard tests at the bottom fail when a URL defined in accounts.urls / accounts.api_urls has no
+row here, or when a class-based view implements a method the table does not cover: new endpoints
+must be added to the matrix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
+
+from accounts import api_urls as accounts_api_urls
+from accounts import urls as accounts_urls
+from jobs.models import Job, JobStatus
+from jobs.services import job_attach_file
+
+from .helpers import db_fingerprint
+
+ROLES = ("admin", "lead", "coder", "coder_other_site", "ppi", "outsider", "anonymous")
+LOGIN = "LOGIN"  # a 302 to the sign-in page
+UNAUTH = "UNAUTH"  # 401 or 403 with a JSON body
+Expect = int | str
+
+
+class Row(NamedTuple):
+    name: str  # URL name
+    method: str
+    url: str  # with {placeholders}, filled from the cast
+    expect: tuple[Expect, Expect, Expect, Expect, Expect, Expect, Expect]
+    data: dict[str, Any] | None = None
+
+
+# Reusable expectation rows ----------------------------------------------------------------------
+#                    admin lead coder c_o_s ppi  outsider anonymous
+ANY_USER_PAGE = (200, 200, 200, 200, 200, 200, LOGIN)
+EVERYONE_200 = (200, 200, 200, 200, 200, 200, 200)
+MEMBERS_PAGE = (200, 200, 200, 200, 200, 404, LOGIN)
+ADMIN_PAGE = (200, 403, 403, 403, 403, 404, LOGIN)
+ADMIN_WRITE_PAGE = (302, 403, 403, 403, 403, 404, LOGIN)
+POST_ONLY_GET = (405, 405, 405, 405, 405, 405, LOGIN)
+ADMIN_LEAD_PAGE = (200, 200, 403, 403, 403, 404, LOGIN)
+# Jobs are private to who started them (admin here): other members with job.view get 404, ppi lacks it.
+OWN_JOB_PAGE = (200, 404, 404, 404, 403, 404, LOGIN)
+
+ANY_USER_API = (200, 200, 200, 200, 200, 200, UNAUTH)
+MEMBERS_API = (200, 200, 200, 200, 200, 404, UNAUTH)
+ADMIN_LEAD_API = (200, 200, 403, 403, 403, 404, UNAUTH)
+ADMIN_API = (200, 403, 403, 403, 403, 404, UNAUTH)
+OWN_JOB_API = (200, 404, 404, 404, 403, 404, UNAUTH)
+
+
+def admin_only(status: int) -> tuple[Expect, ...]:
+    return (status, 403, 403, 403, 403, 404, UNAUTH)
+
+
+S = "/studies/{study}"
+A = "/api/v1/studies/{study}"
+
+MATRIX: list[Row] = [
+    # Account pages ---------------------------------------------------------------------------
+    #                                                                    admin lead coder c_o_s ppi outs anon
+    Row("home", "GET", "/", (302, 302, 302, 302, 302, 302, LOGIN)),
+    Row("login", "GET", "/accounts/login/", (302, 302, 302, 302, 302, 302, 200)),
+    Row("login", "POST", "/accounts/login/", (302, 302, 302, 302, 302, 302, 200),
+        {"username": "nobody@example.org", "password": "wrong"}),
+    Row("logout", "GET", "/accounts/logout/", (405, 405, 405, 405, 405, 405, 405)),
+    Row("logout", "POST", "/accounts/logout/", (302, 302, 302, 302, 302, 302, 302)),
+    Row("account", "GET", "/accounts/", ANY_USER_PAGE),
+    Row("account", "POST", "/accounts/", ANY_USER_PAGE, {"action": "create"}),
+    Row("password_change", "GET", "/accounts/password/", ANY_USER_PAGE),
+    Row("password_change", "POST", "/accounts/password/", ANY_USER_PAGE, {"old_password": "x"}),
+    Row("password_change_done", "GET", "/accounts/password/done/", ANY_USER_PAGE),
+    Row("password_reset", "GET", "/accounts/reset/", EVERYONE_200),
+    Row("password_reset", "POST", "/accounts/reset/", (302,) * 7, {"email": "nobody@example.org"}),
+    Row("password_reset_done", "GET", "/accounts/reset/sent/", EVERYONE_200),
+    Row("password_reset_confirm", "GET", "/accounts/reset/{uid}/bad-token/", EVERYONE_200),
+    Row("password_reset_confirm", "POST", "/accounts/reset/{uid}/bad-token/", EVERYONE_200,
+        {"new_password1": "x", "new_password2": "x"}),
+    Row("password_reset_complete", "GET", "/accounts/reset/done/", EVERYONE_200),
+    # Studies ---------------------------------------------------------------------------------
+    Row("study-list", "GET", "/studies/", ANY_USER_PAGE),
+    Row("study-create", "GET", "/studies/new/", ANY_USER_PAGE),
+    Row("study-create", "POST", "/studies/new/", (302, 302, 302, 302, 302, 302, LOGIN), {"name": "A new study"}),
+    Row("study-detail", "GET", S + "/", MEMBERS_PAGE),
+    Row("study-settings", "GET", S + "/settings/", ADMIN_PAGE),
+    Row("study-settings", "POST", S + "/settings/", ADMIN_WRITE_PAGE, {"name": "Renamed"}),
+    # Sites -----------------------------------------------------------------------------------
+    Row("site-create", "GET", S + "/sites/new/", POST_ONLY_GET),
+    Row("site-create", "POST", S + "/sites/new/", ADMIN_WRITE_PAGE, {"name": "East Trust"}),
+    Row("site-update", "GET", S + "/sites/{north}/edit/", POST_ONLY_GET),
+    Row("site-update", "POST", S + "/sites/{north}/edit/", ADMIN_WRITE_PAGE, {"name": "North Renamed"}),
+    Row("site-delete", "GET", S + "/sites/{north}/delete/", POST_ONLY_GET),
+    Row("site-delete", "POST", S + "/sites/{north}/delete/", ADMIN_WRITE_PAGE),
+    # Members ---------------------------------------------------------------------------------
+    Row("member-list", "GET", S + "/members/", ADMIN_LEAD_PAGE),
+    Row("member-list", "POST", S + "/members/", ADMIN_WRITE_PAGE, {"email": "new@example.org", "role": "coder"}),
+    Row("member-edit", "GET", S + "/members/{coder_membership}/", ADMIN_PAGE),
+    Row("member-edit", "POST", S + "/members/{coder_membership}/", ADMIN_WRITE_PAGE, {"role": "lead"}),
+    Row("member-remove", "GET", S + "/members/{coder_membership}/remove/", POST_ONLY_GET),
+    Row("member-remove", "POST", S + "/members/{coder_membership}/remove/", ADMIN_WRITE_PAGE),
+    # Audit and jobs --------------------------------------------------------------------------
+    Row("audit-log", "GET", S + "/audit/", ADMIN_PAGE),
+    Row("audit-export", "GET", S + "/audit/export/", POST_ONLY_GET),
+    Row("audit-export", "POST", S + "/audit/export/", ADMIN_WRITE_PAGE),
+    Row("job-detail", "GET", S + "/jobs/{job}/", OWN_JOB_PAGE),
+    Row("job-download", "GET", S + "/jobs/{job}/download/", OWN_JOB_PAGE),
+    # API -------------------------------------------------------------------------------------
+    Row("api-me", "GET", "/api/v1/me/", ANY_USER_API),
+    Row("api-study-list", "GET", "/api/v1/studies/", ANY_USER_API),
+    Row("api-study-list", "POST", "/api/v1/studies/", (201, 201, 201, 201, 201, 201, UNAUTH), {"name": "API study"}),
+    Row("api-study-detail", "GET", A + "/", MEMBERS_API),
+    Row("api-study-detail", "PATCH", A + "/", ADMIN_API, {"name": "Renamed"}),
+    Row("api-site-list", "GET", A + "/sites/", MEMBERS_API),
+    Row("api-site-list", "POST", A + "/sites/", admin_only(201), {"name": "East Trust"}),
+    # Sites are study structure, not participant data: a site-scoped coder still sees every site.
+    Row("api-site-detail", "GET", A + "/sites/{north}/", MEMBERS_API),
+    Row("api-site-detail", "PATCH", A + "/sites/{north}/", ADMIN_API, {"name": "North Renamed"}),
+    Row("api-site-detail", "DELETE", A + "/sites/{north}/", admin_only(204)),
+    Row("api-group-list", "GET", A + "/groups/", MEMBERS_API),
+    Row("api-member-list", "GET", A + "/members/", ADMIN_LEAD_API),
+    Row("api-member-list", "POST", A + "/members/", admin_only(201), {"email": "new@example.org", "role": "coder"}),
+    Row("api-member-detail", "GET", A + "/members/{coder_membership}/", ADMIN_LEAD_API),
+    Row("api-member-detail", "PATCH", A + "/members/{coder_membership}/", ADMIN_API, {"role": "lead"}),
+    Row("api-member-detail", "DELETE", A + "/members/{coder_membership}/", admin_only(204)),
+    Row("api-audit-list", "GET", A + "/audit-events/", ADMIN_API),
+    Row("api-audit-export", "POST", A + "/audit-events/export/", admin_only(202), {"action": "auth"}),
+    Row("api-job-detail", "GET", A + "/jobs/{job}/", OWN_JOB_API),
+    Row("api-job-download", "GET", A + "/jobs/{job}/download/", OWN_JOB_API),
+    # Schema and docs are public: they describe the API, not any study's data.
+    Row("api-schema", "GET", "/api/v1/schema/", EVERYONE_200),
+    Row("api-docs", "GET", "/api/v1/docs/", EVERYONE_200),
+    Row("api-redoc", "GET", "/api/v1/redoc/", EVERYONE_200),
+]
+
+API_NAMES = {p.name for p in accounts_api_urls.urlpatterns} | {"api-schema", "api-docs", "api-redoc"}
+PAGE_NAMES = {p.name for p in accounts_urls.urlpatterns}  # type: ignore[union-attr]
+
+# Roles run least-privileged first within one test (one cast): every denied write is tried, and
+# proven to have written nothing, before the role that may do it changes anything.
+RUN_ORDER = ("anonymous", "outsider", "ppi", "coder_other_site", "coder", "lead", "admin")
+
+
+def _fill(url: str, cast: Any, job: Job) -> str:
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    return url.format(
+        study=cast.study.pk,
+        north=cast.north.pk,
+        coder_membership=cast.memberships["coder"].pk,
+        job=job.pk,
+        uid=urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)),
+    )
+
+
+@pytest.fixture
+def admin_job(cast: Any) -> Job:
+    job = Job.objects.create(
+        study=cast.study, kind="audit_export", created_by=cast.users["admin"], status=JobStatus.DONE
+    )
+    job_attach_file(job=job, name="matrix.csv", content=b"time,user\r\n")
+    return job
+
+
+def _client_for(role: str, cast: Any, *, api: bool) -> Client | APIClient:
+    if api:
+        c = APIClient()
+        if role != "anonymous":
+            token, _ = Token.objects.get_or_create(user=cast.users[role])
+            c.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return c
+    c = Client()
+    if role != "anonymous":
+        c.force_login(cast.users[role])
+    return c
+
+
+def _check(row: Row, expected: Expect, response: Any, *, is_api: bool, wrote: bool) -> str | None:
+    """What is wrong with this response for this expectation, or None."""
+    status = response.status_code
+    if expected == LOGIN:
+        if status != 302 or not response["Location"].startswith("/accounts/login/"):
+            return f"expected a redirect to sign in, got {status} {response.get('Location', '')}"
+    elif expected == UNAUTH:
+        if status not in (401, 403) or not response["Content-Type"].startswith("application/json"):
+            return f"expected 401/403 JSON, got {status} {response['Content-Type']}"
+    elif status != expected:
+        return f"expected {expected}, got {status}: {response.content[:200]!r}"
+    if expected in (LOGIN, UNAUTH, 403, 404, 405) and wrote:
+        return f"denied with {status} but wrote to the database"
+    if is_api and expected in (UNAUTH, 403, 404) and "detail" not in response.json():
+        return "a denied API answer without a JSON detail"
+    if not is_api and expected in (403, 404):
+        heading = "You cannot do this" if expected == 403 else "Page not found"
+        if heading not in response.content.decode():  # our error pages, not Django's bare default
+            return f"{expected} without the “{heading}” page"
+    return None
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=[f"{r.name}-{r.method}" for r in MATRIX])
+def test_role_matrix(row: Row, cast: Any, admin_job: Job) -> None:
+    is_api = row.name in API_NAMES
+    url = _fill(row.url, cast, admin_job)
+    problems = []
+    for role in RUN_ORDER:
+        expected = row.expect[ROLES.index(role)]
+        method = getattr(_client_for(role, cast, api=is_api), row.method.lower())
+        before = db_fingerprint()
+        if is_api:
+            response = method(url, row.data, format="json") if row.data is not None else method(url)
+        else:
+            response = method(url, row.data or {})
+        problem = _check(row, expected, response, is_api=is_api, wrote=db_fingerprint() != before)
+        if problem:
+            problems.append(f"  {role:<17} {problem}")
+    assert not problems, f"{row.method} {url}:\n" + "\n".join(problems)
+
+
+# Cross-study: an admin of one study is an outsider to every other ------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/studies/{other}/", "/studies/{other}/settings/", "/studies/{other}/members/",
+        "/studies/{other}/audit/", "/api/v1/studies/{other}/", "/api/v1/studies/{other}/sites/",
+        "/api/v1/studies/{other}/members/", "/api/v1/studies/{other}/audit-events/",
+        "/api/v1/studies/{other}/groups/",
+    ],
+)
+def test_admin_of_one_study_gets_404_on_another(url: str, cast: Any, clients: Any, api: Any) -> None:
+    url = url.format(other=cast.other_study.pk)
+    client = api["admin"] if url.startswith("/api/") else clients["admin"]
+    assert client.get(url).status_code == 404
+
+
+# Guards: the matrix must cover every accounts URL and every method an API view implements -------
+
+
+def _walk(patterns: list[Any]) -> list[URLPattern]:
+    out: list[URLPattern] = []
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            out.extend(_walk(p.url_patterns))
+        else:
+            out.append(p)
+    return out
+
+
+def _view_class(pattern: URLPattern) -> type | None:
+    return getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
+
+
+def _module(pattern: URLPattern) -> str:
+    return (_view_class(pattern) or pattern.callback).__module__
+
+
+def test_matrix_covers_every_accounts_url() -> None:
+    """Enforced for names defined in accounts.urls / accounts.api_urls (and the schema/docs), and for
+    any view living in the accounts app wherever it is routed. Other apps keep their own matrices."""
+    covered = {row.name for row in MATRIX}
+    all_patterns = _walk(get_resolver().url_patterns)
+    resolver_names = {p.name for p in all_patterns}
+    enforced = (PAGE_NAMES | API_NAMES) & resolver_names
+    enforced |= {p.name for p in all_patterns if _module(p).startswith("accounts.")}
+    assert None not in enforced, "an accounts view is routed without a URL name"
+    missing = enforced - covered
+    assert not missing, f"add these URL names to MATRIX in {__file__}: {sorted(missing)}"
+    stale = covered - resolver_names
+    assert not stale, f"MATRIX rows for URL names that no longer exist: {sorted(stale)}"
+
+
+def test_matrix_covers_every_method_of_class_based_views() -> None:
+    by_name = {p.name: p for p in _walk(get_resolver().url_patterns) if p.name in PAGE_NAMES | API_NAMES}
+    for name, pattern in by_name.items():
+        cls = _view_class(pattern)
+        if cls is None:
+            continue  # function views: their methods are listed in the matrix by hand
+        candidates = ("get", "post", "put", "patch", "delete") if issubclass(cls, APIView) else ("get", "post")
+        implemented = {m.upper() for m in candidates if m in cls.http_method_names and hasattr(cls, m)}
+        tested = {row.method for row in MATRIX if row.name == name}
+        assert implemented <= tested, f"{name}: methods {sorted(implemented - tested)} are not in MATRIX"
+
+
+def test_matrix_rows_are_well_formed() -> None:
+    seen = set()
+    for row in MATRIX:
+        assert len(row.expect) == len(ROLES)
+        assert (row.name, row.method) not in seen, f"duplicate row {row.name} {row.method}"
+        seen.add((row.name, row.method))
+        # Outsiders never learn that a study exists.
+        if "{study}" in row.url and row.expect[ROLES.index("outsider")] not in (405,):
+            assert row.expect[ROLES.index("outsider")] == 404, row
