@@ -36,6 +36,7 @@ class Perm(StrEnum):
     PARTICIPANT_VIEW = "participant.view"
     PARTICIPANT_MANAGE = "participant.manage"
     PARTICIPANT_IDENTIFIABLE = "participant.identifiable"
+    PARTICIPANT_EXPORT = "participant.export"
     CONSENT_VIEW = "consent.view"
     CONSENT_MANAGE = "consent.manage"
     SAMPLING_VIEW = "sampling.view"
@@ -82,6 +83,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.AUDIT_VIEW,
             Perm.PARTICIPANT_MANAGE,
             Perm.PARTICIPANT_IDENTIFIABLE,
+            Perm.PARTICIPANT_EXPORT,
             Perm.CONSENT_MANAGE,
             Perm.TRANSCRIPT_UPLOAD,
             Perm.TRANSCRIPT_ORIGINAL,
@@ -93,6 +95,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
         | {
             Perm.MEMBER_VIEW,
             Perm.SAMPLING_MANAGE,
+            Perm.PARTICIPANT_EXPORT,
             Perm.TRANSCRIPT_UPLOAD,
             Perm.TRANSCRIPT_EDIT,
             Perm.CODEBOOK_EDIT,

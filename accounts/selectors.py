@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from . import policy
 from .models import AuditEvent, Membership, ParticipantGroup, Site, Study
@@ -43,6 +43,16 @@ def membership_get(*, user: Any, study_id: int, membership_id: int) -> Membershi
     )
 
 
+def _study_audit_events(study: Study) -> QuerySet[AuditEvent]:
+    """A study's own events, and the sign-in events (which belong to no study) of its members, so
+    the data manager can see who signed in, and failed to, with access to this study's data."""
+    members = Membership.objects.filter(study=study)
+    auth_of_members = Q(study__isnull=True, action__startswith="auth.") & (
+        Q(actor_id__in=members.values("user_id")) | Q(actor__isnull=True, actor_email__in=members.values("user__email"))
+    )
+    return AuditEvent.objects.filter(Q(study=study) | auth_of_members)
+
+
 def audit_event_list(
     *,
     user: Any,
@@ -53,7 +63,7 @@ def audit_event_list(
     date_to: dt.date | None = None,
 ) -> QuerySet[AuditEvent]:
     study = policy.study_get_for_user(user=user, study_id=study_id, perm=Perm.AUDIT_VIEW)
-    qs = AuditEvent.objects.filter(study=study).select_related("actor")
+    qs = _study_audit_events(study).select_related("actor")
     if actor_id:
         qs = qs.filter(actor_id=actor_id)
     if action:
@@ -68,13 +78,13 @@ def audit_event_list(
 
 def audit_actions(*, user: Any, study_id: int) -> list[str]:
     study = policy.study_get_for_user(user=user, study_id=study_id, perm=Perm.AUDIT_VIEW)
-    return sorted(set(AuditEvent.objects.filter(study=study).values_list("action", flat=True).distinct()))
+    return sorted(set(_study_audit_events(study).values_list("action", flat=True).distinct()))
 
 
 def audit_actors(*, user: Any, study_id: int) -> list[tuple[int, str]]:
     study = policy.study_get_for_user(user=user, study_id=study_id, perm=Perm.AUDIT_VIEW)
     rows = (
-        AuditEvent.objects.filter(study=study, actor__isnull=False)
+        _study_audit_events(study).filter(actor__isnull=False)
         .values_list("actor_id", "actor__email")
         .distinct()
         .order_by("actor__email")

@@ -46,6 +46,20 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        services.audit_record(actor=form.user, action="auth.password_change", ip=client_ip(self.request))
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        services.audit_record(actor=form.user, action="auth.password_reset", ip=client_ip(self.request))
+        return response
+
+
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("study-list" if request.user.is_authenticated else "login")
 

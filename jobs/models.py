@@ -28,6 +28,9 @@ class Job(models.Model):
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
+    # The permission needed to see the job and its result, re-checked on every read: someone whose
+    # role changed since starting an export must not download it afterwards.
+    required_perm = models.CharField(max_length=40)
     params = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)

@@ -19,6 +19,6 @@ def job_list(*, user: Any, study_id: int) -> QuerySet[Job]:
 
 def job_get(*, user: Any, study_id: int, job_id: int) -> Job:
     job = job_list(user=user, study_id=study_id).filter(pk=job_id).first()
-    if job is None:
+    if job is None or not policy.has_perm(user=user, study=study_id, perm=Perm(job.required_perm)):
         raise Http404("No such job.")
     return job

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Study, User
+from accounts.policy import Perm
 
 from .models import Job, JobStatus
 
@@ -19,11 +20,14 @@ log = logging.getLogger(__name__)
 
 
 def job_create(
-    *, study: Study, kind: str, created_by: User, params: dict[str, Any] | None = None,
+    *, study: Study, kind: str, created_by: User, perm: Perm, params: dict[str, Any] | None = None,
     enqueue: Callable[[int], Any],
 ) -> Job:
-    """Create a queued job and hand its id to ``enqueue`` once the surrounding transaction commits."""
-    job = Job.objects.create(study=study, kind=kind, created_by=created_by, params=params or {})
+    """Create a queued job and hand its id to ``enqueue`` once the surrounding transaction commits.
+    ``perm`` is what its creator must still hold to see it and download its result."""
+    job = Job.objects.create(
+        study=study, kind=kind, created_by=created_by, required_perm=perm.value, params=params or {}
+    )
     transaction.on_commit(lambda: enqueue(job.pk))
     return job
 

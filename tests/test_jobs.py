@@ -168,7 +168,16 @@ def test_unfiltered_export_includes_its_own_start_event(world: dict[str, Any]) -
     study, admin = world["study"], world["clients"]["admin"]
     r = admin.post(f"/studies/{study.pk}/audit/export/", {})
     job = world["wait"](int(r["Location"].rstrip("/").rsplit("/", 1)[1]))
-    assert job.result == {"rows": 5}  # four events + the audit.export that started it
+    # Four events + the audit.export that started it + the sign-ins of the study's members.
+    from accounts.models import AuditEvent, Membership
+
+    members = set(Membership.objects.filter(study=study).values_list("user_id", flat=True))
+    expected = [
+        e for e in AuditEvent.objects.all()
+        if e.study_id == study.pk or (e.study_id is None and e.action.startswith("auth.") and e.actor_id in members)
+    ]
+    assert sum(e.action == "audit.export" for e in expected) == 1
+    assert job.result == {"rows": len(expected)}
 
 
 # The CSV writer itself -----------------------------------------------------------------------
@@ -188,3 +197,24 @@ def test_csv_safe_cell(value: Any, expected: Any) -> None:
 def test_csv_bytes_has_bom_and_crlf() -> None:
     out = csv_bytes(["a", "b"], [["=x", "é"]])
     assert out == "\ufeffa,b\r\n'=x,é\r\n".encode()
+
+
+def test_a_job_is_hidden_once_its_creator_loses_the_permission(cast, clients, api):
+    """An admin demoted to coder can no longer see or download an audit export they started."""
+    from accounts.models import Membership, Role
+    from jobs.models import Job, JobStatus
+    from jobs.services import job_attach_file
+
+    coder = cast.users["coder"]
+    job = Job.objects.create(
+        study=cast.study, kind="audit_export", created_by=coder, status=JobStatus.DONE,
+        required_perm="audit.view",
+    )
+    job_attach_file(job=job, name="audit.csv", content=b"time,user\r\n")
+    base = f"/studies/{cast.study.pk}/jobs/{job.pk}/"
+    assert clients["coder"].get(base).status_code == 404
+    assert clients["coder"].get(base + "download/").status_code == 404
+    assert api["coder"].get(f"/api/v1/studies/{cast.study.pk}/jobs/{job.pk}/").status_code == 404
+    Membership.objects.filter(user=coder, study=cast.study).update(role=Role.ADMIN)
+    assert clients["coder"].get(base).status_code == 200
+    assert clients["coder"].get(base + "download/").status_code == 200

@@ -181,7 +181,8 @@ def _fill(url: str, cast: Any, job: Job) -> str:
 @pytest.fixture
 def admin_job(cast: Any) -> Job:
     job = Job.objects.create(
-        study=cast.study, kind="audit_export", created_by=cast.users["admin"], status=JobStatus.DONE
+        study=cast.study, kind="audit_export", created_by=cast.users["admin"], status=JobStatus.DONE,
+        required_perm="audit.view",
     )
     job_attach_file(job=job, name="matrix.csv", content=b"time,user\r\n")
     return job

@@ -20,7 +20,7 @@ def test_audit_log_renders_details_with_items_key(cast, clients):
 def test_job_status_renders_result_with_items_key(cast, clients):
     job = Job.objects.create(
         study=cast.study, kind="audit_export", created_by=cast.users["admin"],
-        status=JobStatus.DONE, result={"items": 4, "rows": 2},
+        status=JobStatus.DONE, result={"items": 4, "rows": 2}, required_perm="audit.view",
     )
     r = clients["admin"].get(f"/studies/{cast.study.pk}/jobs/{job.pk}/")
     assert r.status_code == 200

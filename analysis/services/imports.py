@@ -193,7 +193,8 @@ def import_commit(*, actor: User, study_id: int, batch_id: int, ip: str | None =
     from ..tasks import transcript_import
 
     batch.job = job_create(
-        study=batch.study, kind="transcript_import", created_by=actor, params={"batch": batch.pk},
+        study=batch.study, kind="transcript_import", created_by=actor, perm=Perm.TRANSCRIPT_UPLOAD,
+        params={"batch": batch.pk},
         enqueue=lambda job_id: transcript_import.delay(job_id),
     )
     batch.status = ImportStatus.QUEUED

@@ -23,8 +23,7 @@ from ..purge import PARTICIPANTS_EXPORT_KIND
 
 
 def participants_export_allowed(*, user: Any, study_id: int) -> bool:
-    perms = policy.perms_for(user=user, study=study_id)
-    return Perm.PARTICIPANT_VIEW in perms and (Perm.PARTICIPANT_MANAGE in perms or Perm.EXPORT in perms)
+    return policy.has_perm(user=user, study=study_id, perm=Perm.PARTICIPANT_EXPORT)
 
 
 @transaction.atomic
@@ -34,7 +33,7 @@ def participants_export_start(*, actor: User, study_id: int, ip: str | None = No
         raise PermissionDenied("Your role in this study does not allow exporting participants.")
     from ..tasks import participants_export
 
-    job = job_create(study=study, kind=PARTICIPANTS_EXPORT_KIND, created_by=actor,
+    job = job_create(study=study, kind=PARTICIPANTS_EXPORT_KIND, created_by=actor, perm=Perm.PARTICIPANT_EXPORT,
                      enqueue=lambda job_id: participants_export.delay(job_id))
     audit_record(actor=actor, action="participants.export", study=study, obj=job, ip=ip)
     return job

@@ -27,7 +27,7 @@ def participant_purge_start(*, actor: User, participant: Participant, ip: str | 
     from ..tasks import participant_purge
 
     job = job_create(
-        study=participant.study, kind=PURGE_KIND, created_by=actor,
+        study=participant.study, kind=PURGE_KIND, created_by=actor, perm=Perm.CONSENT_MANAGE,
         params={"participant_id": participant.pk},
         enqueue=lambda job_id: participant_purge.delay(job_id),
     )
