@@ -52,7 +52,10 @@ check-deploy: $(STAMP)
 	$(BIN)/python manage.py check --deploy --fail-level WARNING --settings=config.settings.production
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/agreement.py
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "Set DATABASE_URL to a PostgreSQL database of its own for the transcript and coding benchmarks (bench/README.md)"; exit 1;; esac
+	$(BIN)/python bench/transcripts.py --participants 65
+	$(BIN)/python bench/coding.py --think-ms 1500 --browser
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

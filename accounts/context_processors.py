@@ -1,5 +1,6 @@
 """Navigation for the current study, built from the user's permissions in it."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
@@ -8,18 +9,41 @@ from django.urls import reverse
 from . import policy
 from .policy import Perm
 
-# (label, url name, permission). Later issues append their sections here.
-STUDY_NAV: list[tuple[str, str, Perm]] = [
-    ("Overview", "study-detail", Perm.STUDY_VIEW),
-    ("Participants", "participant-list", Perm.PARTICIPANT_VIEW),
-    ("Consent", "consent-dashboard", Perm.CONSENT_VIEW),
-    ("Sampling", "sampling-frame", Perm.SAMPLING_VIEW),
-    ("Members", "member-list", Perm.MEMBER_VIEW),
-    ("Audit log", "audit-log", Perm.AUDIT_VIEW),
-    ("Settings", "study-settings", Perm.STUDY_EDIT),
-    ("Transcripts", "transcript-list", Perm.TRANSCRIPT_VIEW),
-    ("Search", "transcript-search", Perm.TRANSCRIPT_VIEW),
-]
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    perm: Perm | tuple[Perm, ...]  # one, or any of several
+    # URL names of the pages inside this section, so it stays marked as the current one there.
+    section: tuple[str, ...] = ()
+
+
+# The study navigation, in the order of the work: data, analysis, then administration.
+STUDY_NAV: tuple[NavItem, ...] = (
+    NavItem("Overview", "study-detail", Perm.STUDY_VIEW),
+    NavItem("Participants", "participant-list", Perm.PARTICIPANT_VIEW,
+            ("participant-", "participants-", "attribute-", "consent-record", "consent-correct", "consent-signed")),
+    NavItem("Consent", "consent-dashboard", Perm.CONSENT_VIEW, ("consent-form", "consent-import")),
+    NavItem("Sampling", "sampling-frame", Perm.SAMPLING_VIEW),
+    NavItem("Transcripts", "transcript-list", Perm.TRANSCRIPT_VIEW, ("transcript-", "coding-page", "coding-disagreements")),
+    NavItem("Search", "transcript-search", Perm.TRANSCRIPT_VIEW),
+    NavItem("Codebook", "codebook", Perm.CODEBOOK_VIEW, ("code-", "codebook-")),
+    NavItem("Memos", "memo-list", Perm.MEMO_WRITE),
+    NavItem("Double coding", "double-coding", (Perm.CODING_WRITE, Perm.AGREEMENT_VIEW)),
+    NavItem("Members", "member-list", Perm.MEMBER_VIEW, ("member-",)),
+    NavItem("Audit log", "audit-log", Perm.AUDIT_VIEW, ("audit-",)),
+    NavItem("Settings", "study-settings", Perm.STUDY_EDIT, ("site-",)),
+)
+
+
+def _current(item: NavItem, url_name: str) -> bool:
+    if url_name == item.url_name:
+        return True
+    # "transcript-search" has its own item, so the Transcripts section must not claim it.
+    if any(url_name == other.url_name for other in STUDY_NAV):
+        return False
+    return any(url_name.startswith(prefix) for prefix in item.section)
 
 
 def study_nav(request: HttpRequest) -> dict[str, Any]:
@@ -33,8 +57,8 @@ def study_nav(request: HttpRequest) -> dict[str, Any]:
     perms = policy.perms_for(user=request.user, study=membership.study_id)
     current = match.url_name if match else ""
     items = [
-        {"label": label, "url": reverse(name, kwargs={"study_id": study_id}), "current": name == current}
-        for label, name, perm in STUDY_NAV
-        if perm in perms
+        {"label": i.label, "url": reverse(i.url_name, kwargs={"study_id": study_id}), "current": _current(i, current)}
+        for i in STUDY_NAV
+        if (i.perm in perms if isinstance(i.perm, Perm) else any(p in perms for p in i.perm))
     ]
     return {"nav_study": membership.study, "nav_membership": membership, "nav_items": items, "study_perms": perms}

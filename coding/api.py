@@ -92,7 +92,7 @@ class ConflictSerializer(serializers.Serializer[Any]):
     current = CodeSerializer()
 
 
-class ImportSerializer(serializers.Serializer[Any]):
+class CodebookImportSerializer(serializers.Serializer[Any]):
     file = serializers.FileField()
     mode = serializers.ChoiceField(choices=["preview", "commit"], default="preview")
 
@@ -214,14 +214,14 @@ class CodebookImportAPI(APIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(
-        request={"multipart/form-data": ImportSerializer},
+        request={"multipart/form-data": CodebookImportSerializer},
         responses={200: OpenApiResponse(description="the plan: summary, warnings and one row per code")},
         summary="Import a .qdc or .csv codebook: mode=preview (default) shows the plan, mode=commit applies it",
     )
     def post(self, request: Request, study_id: int) -> Response:
         user = acting_user(request)
         policy.membership_require(user=user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
-        d = _validated(ImportSerializer(data=request.data))
+        d = _validated(CodebookImportSerializer(data=request.data))
         upload = d["file"]
         parsed = parse_upload(name=upload.name or "", data=read_upload(upload))
         if d["mode"] == "commit":

@@ -6,17 +6,6 @@ class CodingConfig(AppConfig):
     verbose_name = "Codebook, coding and agreement"
 
     def ready(self) -> None:
-        # The study navigation is built from this list; each app adds its own section.
-        from accounts.context_processors import STUDY_NAV
-        from accounts.policy import Perm
-
-        entry = ("Codebook", "codebook", Perm.CODEBOOK_VIEW)
-        if entry not in STUDY_NAV:
-            STUDY_NAV.append(entry)
-        for extra in (("Memos", "memo-list", Perm.MEMO_WRITE), ("Double coding", "double-coding", Perm.CODING_WRITE)):
-            if extra not in STUDY_NAV:
-                STUDY_NAV.append(extra)
-
         # Codings point at codes: the codebook's merge and delete move or remove them.
         from .coding_services import codings_count_for_codes, codings_delete_for_codes, codings_merge_codes
         from .dependents import CodeDependent, code_dependent_register

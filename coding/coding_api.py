@@ -92,12 +92,15 @@ class CodingListAPI(APIView):
     def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
         policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
         t = coding_selectors.transcript_for_coding(user=request.user, study_id=study_id, transcript_id=transcript_id)
-        qs = coding_selectors.transcript_codings(
-            user=request.user, study_id=study_id, transcript=t,
-            code_id=request.query_params.get("code"), coder_id=request.query_params.get("coder"),
-        )
+        code, coder = request.query_params.get("code"), request.query_params.get("coder")
+        if code or coder:
+            qs = coding_selectors.transcript_codings(user=request.user, study_id=study_id, transcript=t,
+                                                     code_id=code, coder_id=coder)
+            rows = [coding_as_dict(c) for c in qs]
+        else:
+            rows = coding_selectors.transcript_coding_rows(user=request.user, study_id=study_id, transcript=t)
         return Response({"transcript_version": t.version, "feed": coding_selectors.feed_head(transcript_id=t.pk),
-                         "results": [coding_as_dict(c) for c in qs]})
+                         "results": rows})
 
     @extend_schema(request=CodingSerializer, responses={201: CodingSerializer(many=True)},
                    summary="Code a span (an object), or many (a list, all or nothing)")

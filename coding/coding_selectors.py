@@ -79,6 +79,22 @@ def transcript_codings(
     return qs.order_by("start", "end", "id")
 
 
+ROW_FIELDS = ("id", "transcript_id", "code_id", "code__name", "code__colour", "coder_id", "coder__full_name",
+              "coder__email", "start", "end", "lost", "memo", "version", "created_at", "updated_at")
+
+
+def transcript_coding_rows(*, user: Any, study_id: int, transcript: Transcript) -> list[dict[str, Any]]:
+    """The visible codings of a transcript as plain dicts (the shape of ``coding_as_dict``), read
+    without building model instances: the coding page of a long transcript needs hundreds."""
+    qs = transcript_codings(user=user, study_id=study_id, transcript=transcript).values_list(*ROW_FIELDS)
+    return [
+        {"id": i, "transcript": t, "code": c, "code_name": cn, "colour": cc, "coder": u, "coder_name": un or ue,
+         "start": s, "end": e, "lost": lost, "memo": memo, "version": v, "created_at": ca.isoformat(),
+         "updated_at": ua.isoformat()}
+        for i, t, c, cn, cc, u, un, ue, s, e, lost, memo, v, ca, ua in qs
+    ]
+
+
 def coding_get(*, user: Any, study_id: int, transcript_id: Any, coding_id: Any) -> Coding:
     t = transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
     c = transcript_codings(user=user, study_id=study_id, transcript=t).filter(pk=_int_or_404(coding_id)).first()

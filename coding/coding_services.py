@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Length
 from django.http import Http404
 from django.utils import timezone
@@ -341,16 +341,15 @@ def codings_merge_codes(source_id: int, target_id: int) -> int:
     dupes = list(source.filter(Exists(twin)).select_related("code", "coder"))
     events = [CodingEvent(transcript_id=c.transcript_id, kind=EventKind.DELETED, coding_id=c.pk,
                           coder_id=c.coder_id, actor_id=c.coder_id, data={"id": c.pk}) for c in dupes]
-    Coding.objects.filter(pk__in=[c.pk for c in dupes]).delete()
+    source.filter(Exists(twin)).delete()
     moving = list(Coding.objects.filter(code_id=source_id).values_list("pk", flat=True))
-    now = timezone.now()
-    for c in Coding.objects.filter(pk__in=moving):
-        c.code_id, c.version, c.updated_at = target_id, c.version + 1, now
-        c.save(update_fields=["code", "version", "updated_at"])
-        c = Coding.objects.select_related("code", "coder").get(pk=c.pk)
-        events.append(CodingEvent(transcript_id=c.transcript_id, kind=EventKind.UPDATED, coding_id=c.pk,
-                                  coder_id=c.coder_id, actor_id=c.coder_id, data=coding_as_dict(c)))
-    CodingEvent.objects.bulk_create(events)
+    Coding.objects.filter(code_id=source_id).update(code_id=target_id, version=F("version") + 1,
+                                                    updated_at=timezone.now())
+    for i in range(0, len(moving), 500):  # chunks: SQLite limits the number of query parameters
+        for c in Coding.objects.filter(pk__in=moving[i:i + 500]).select_related("code", "coder"):
+            events.append(CodingEvent(transcript_id=c.transcript_id, kind=EventKind.UPDATED, coding_id=c.pk,
+                                      coder_id=c.coder_id, actor_id=c.coder_id, data=coding_as_dict(c)))
+    CodingEvent.objects.bulk_create(events, batch_size=1000)
     return len(moving)
 
 
@@ -360,8 +359,8 @@ def codings_delete_for_codes(code_ids: list[int]) -> int:
     CodingEvent.objects.bulk_create([
         CodingEvent(transcript_id=t, kind=EventKind.DELETED, coding_id=pk, coder_id=coder, actor_id=coder,
                     data={"id": pk}) for pk, t, coder in rows
-    ])
-    Coding.objects.filter(pk__in=[r[0] for r in rows]).delete()
+    ], batch_size=1000)
+    Coding.objects.filter(code_id__in=code_ids).delete()
     return len(rows)
 
 

@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,7 +29,7 @@ from analysis.services import transcripts as transcript_services
 from participants.consent import DataUse, data_use_allowed
 
 from . import assignments, coding_selectors, memo_services, selectors
-from .coding_services import CodingFrozen, coding_as_dict
+from .coding_services import CodingFrozen
 from .models import Assignment, Code, Coding
 
 PRESENCE_TTL = 12  # seconds a viewer stays listed after their last heartbeat
@@ -38,7 +37,8 @@ POLL_SECONDS = 0.3
 
 
 def _codes_json(study_id: int) -> list[dict[str, Any]]:
-    codes = list(Code.objects.filter(study_id=study_id).order_by("position", "id"))
+    codes = list(Code.objects.filter(study_id=study_id).order_by("position", "id").only(
+        "id", "parent_id", "name", "colour", "is_codable", "description", "position"))
     flat = selectors.code_tree_flat(selectors.code_tree(codes))
     return [{"id": n.code.pk, "name": n.code.name, "path": " › ".join(n.path), "colour": n.code.colour,
              "text": n.code.label_colour, "codable": n.code.is_codable, "depth": n.depth,
@@ -60,8 +60,7 @@ def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> Http
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     user = acting_user(request)
     transcript = coding_selectors.transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
-    codings = coding_selectors.transcript_codings(user=user, study_id=study_id, transcript=transcript)
-    rows = [coding_as_dict(c) for c in codings]
+    rows = coding_selectors.transcript_coding_rows(user=user, study_id=study_id, transcript=transcript)
     frozen = not data_use_allowed(participant=transcript.participant, use=DataUse.CODING)
     can_code = policy.role_allows(membership.role, Perm.CODING_WRITE) and not frozen
     assignment = Assignment.objects.filter(transcript=transcript).select_related("coder_a", "coder_b").first()
@@ -116,29 +115,34 @@ def _stream(*, user: Any, study_id: int, transcript_id: int, after: int) -> Iter
     deadline = time.monotonic() + seconds
     last_beat = 0.0
     last_viewers: list[dict[str, Any]] | None = None
+    version: int | None = None
     yield "retry: 1000\n\n"
-    try:
-        while True:
-            now = time.monotonic()
-            if now - last_beat >= 2:
-                last_beat = now
-                viewers = presence_beat(transcript_id=transcript_id, user_id=user.pk, name=user.display_name)
-                if viewers != last_viewers:
-                    last_viewers = viewers
-                    yield _sse("presence", viewers)
-                else:
-                    yield ": keep-alive\n\n"
-            events, last = coding_selectors.events_after(user=user, transcript_id=transcript_id, after=after)
-            for e in events:
-                yield _sse("coding", {"kind": e.kind, "coding": e.data, "actor": e.actor_id}, e.id)
-            if last != after and (not events or events[-1].id != last):
-                yield _sse("skip", {}, last)  # hidden events: move the client's Last-Event-ID on
-            after = last
-            if now >= deadline:
-                break
-            time.sleep(POLL_SECONDS)
-    finally:
-        close_old_connections()
+    # The database connection is released by Django's request_finished when the server closes the
+    # streamed response (the generator runs in the request's thread under WSGI).
+    while True:
+        now = time.monotonic()
+        if now - last_beat >= 2:
+            last_beat = now
+            viewers = presence_beat(transcript_id=transcript_id, user_id=user.pk, name=user.display_name)
+            if viewers != last_viewers:
+                last_viewers = viewers
+                yield _sse("presence", viewers)
+            else:
+                yield ": keep-alive\n\n"
+            # A correction or redaction re-anchors codings without feed events: tell the page.
+            now_version = Transcript.objects.filter(pk=transcript_id).values_list("version", flat=True).first()
+            if now_version != version:
+                version = now_version
+                yield _sse("version", {"version": version})
+        events, last = coding_selectors.events_after(user=user, transcript_id=transcript_id, after=after)
+        for e in events:
+            yield _sse("coding", {"kind": e.kind, "coding": e.data, "actor": e.actor_id}, e.id)
+        if last != after and (not events or events[-1].id != last):
+            yield _sse("skip", {}, last)  # hidden events: move the client's Last-Event-ID on
+        after = last
+        if now >= deadline:
+            break
+        time.sleep(POLL_SECONDS)
 
 
 @login_required

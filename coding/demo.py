@@ -44,3 +44,47 @@ def load(study: Study, users: dict[str, User]) -> None:
     summary = codebook_import_plan(study=study, parsed=parsed).summary()
     if summary["create"] or summary["update"]:  # nothing to do (and nothing to audit) on a re-run
         codebook_import_commit(actor=lead, study_id=study.pk, parsed=parsed)
+
+
+DEMO_PHRASES: list[tuple[str, str]] = [
+    ("Telephone or video", "phone"),
+    ("Loss of non-verbal cues", "body language"),
+    ("Convenience", "travel"),
+    ("No safe space at home", "hear"),
+    ("Digital exclusion", "signal"),
+]
+
+
+def load_codings(study: Study, users: dict[str, User]) -> None:
+    """A few codings by the demo coder on the first transcripts, so the coding page, retrieval and
+    the memo list have something to show. Idempotent: a transcript with codings is left alone."""
+    from analysis.models import Transcript, TranscriptTurn
+
+    from .coding_services import CodingFrozen, codings_bulk_create
+    from .models import Code, Coding
+
+    coder = users.get("coder@demo.chorus")
+    if coder is None:
+        return
+    codes = {c.name: c for c in Code.objects.filter(study=study, is_codable=True)}
+    for t in Transcript.objects.filter(study=study).order_by("participant__pseudonym")[:6]:
+        if Coding.objects.filter(transcript=t).exists():
+            continue
+        items = []
+        turns = list(TranscriptTurn.objects.filter(transcript=t, role="participant").order_by("index")
+                     .values_list("start", "text"))
+        for name, word in DEMO_PHRASES:
+            hit = next(((base, text, text.lower().find(word)) for base, text in turns if word in text.lower()), None)
+            if name not in codes or hit is None:
+                continue
+            base, text, i = hit
+            # The sentence around the word, within the participant's turn.
+            start = text.rfind(". ", 0, i) + 2 if text.rfind(". ", 0, i) >= 0 else 0
+            end = text.find(".", i)
+            end = len(text) if end < 0 else end + 1
+            items.append({"code": codes[name].pk, "start": base + start, "end": base + end})
+        if items:
+            try:
+                codings_bulk_create(actor=coder, study_id=study.pk, transcript_id=t.pk, items=items)
+            except CodingFrozen:
+                continue

@@ -172,7 +172,7 @@ class SignedFormSerializer(serializers.Serializer[Any]):
     signed_form = serializers.FileField()
 
 
-class ImportSerializer(serializers.Serializer[Any]):
+class ParticipantImportSerializer(serializers.Serializer[Any]):
     file = serializers.FileField()
     commit = serializers.BooleanField(required=False, default=False, help_text="false = preview only")
     import_valid_rows = serializers.BooleanField(required=False, default=False)
@@ -393,11 +393,11 @@ class _ImportAPI(APIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     kind = ""
 
-    @extend_schema(request={"multipart/form-data": ImportSerializer}, responses={200: dict, 400: dict},
+    @extend_schema(request={"multipart/form-data": ParticipantImportSerializer}, responses={200: dict, 400: dict},
                    description="commit=false (default) previews; commit=true imports everything or nothing (400 "
                                "with the report and `blocked` when refused).")
     def post(self, request: Request, study_id: int) -> Response:
-        s = ImportSerializer(data=request.data)
+        s = ParticipantImportSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
         data = d["file"].read()

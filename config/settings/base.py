@@ -82,6 +82,9 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'chorus.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Persistent connections: opening a PostgreSQL connection per request cost ~10 ms of every API call.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the embedded worker and the web process share the file.
     DATABASES["default"].setdefault("OPTIONS", {})
@@ -170,7 +173,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env("CHORUS_API_RATE", default="1200/minute")},
-    # Writes to codings, per user (coding/api.py CodingWriteThrottle reads CHORUS_CODING_RATE).
+    # Writes to codings, per user (coding/coding_api.py CodingWriteThrottle reads CHORUS_CODING_RATE).
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chorus API",
@@ -187,6 +190,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "kind" or "role" field with different choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "MembershipRoleEnum": "accounts.models.Role",
+        "SpeakerRoleEnum": "analysis.models.SpeakerRole",
+        "AttributeKindEnum": "participants.models.AttributeKind",
+        "ConsentEventKindEnum": "participants.models.EventKind",
+        "ImportKindEnum": "participants.models.ImportKind",
+        "TranscriptEditKindEnum": "analysis.models.EditKind",
+        "CodingEventKindEnum": "coding.models.EventKind",
+    },
 }
 
 # Celery. The embedded default uses kombu's filesystem transport: a real worker process,
@@ -228,7 +241,9 @@ CHORUS_CODING_RATE = env("CHORUS_CODING_RATE", default="240/minute")
 CHORUS_FIELD_KEYS = env.list("CHORUS_FIELD_KEYS", default=[])
 
 # Idempotent demo-data steps run by `manage.py demo_data` after the study and logins exist.
-CHORUS_DEMO_STEPS: list[str] = ["participants.demo.load", "analysis.demo.load_transcripts", "coding.demo.load"]
+CHORUS_DEMO_STEPS: list[str] = [
+    "participants.demo.load", "analysis.demo.load_transcripts", "coding.demo.load", "coding.demo.load_codings",
+]
 
 # Purgers run when a participant withdraws with deletion of data (see participants/purge.py): dotted
 # paths of callables `purger(*, participant) -> dict[str, int]`; later apps append theirs.

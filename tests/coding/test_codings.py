@@ -269,6 +269,7 @@ def test_sse_stream_resumes_from_last_event_id(cast, clients, book, t_north):
     assert ids == [first_id + 1, first_id + 2] or ids == list(
         CodingEvent.objects.filter(id__gt=first_id).values_list("id", flat=True))
     assert "event: presence" in body
+    assert f'event: version\ndata: {{"version":{t_north.version}}}' in body
     assert cast.users["lead"].display_name in body
     expected = {"admin": 200, "coder": 200, "coder_other_site": 404, "ppi": 403, "outsider": 404}
     for role, code in expected.items():

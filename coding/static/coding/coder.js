@@ -514,6 +514,17 @@
       const e = JSON.parse(ev.data);
       if (e.kind === "deleted") remove(e.coding.id); else upsert(e.coding);
     });
+    es.addEventListener("version", (ev) => {
+      const v = JSON.parse(ev.data).version;
+      if (v !== cfg.version && !document.getElementById("stale-banner")) {
+        cfg.canCode = false;
+        const picker = $("picker");
+        if (picker) picker.hidden = true;
+        article.insertAdjacentHTML("beforebegin", '<div class="message message-warning" id="stale-banner" role="alert">' +
+          '<strong class="message-kind">Changed:</strong> the transcript was corrected since you opened it ' +
+          `(now version ${v}). <a href="${location.pathname}">Reload</a> to go on coding.</div>`);
+      }
+    });
     es.addEventListener("presence", (ev) => {
       const others = JSON.parse(ev.data).filter((v) => v.id !== cfg.me);
       presence.textContent = others.length ? `Also here: ${others.map((v) => v.name).join(", ")}` : "Nobody else is here.";

@@ -120,3 +120,17 @@ def test_a_co_coders_coding_appears_live(login: Any, cast: Any, book: Any, t_nor
     shot(mine, "live")
     coding_services.coding_delete(actor=cast.users["lead"], study_id=cast.study.pk, transcript_id=t_north.pk, coding_id=c.pk)
     mine.wait_for_function("!document.querySelector('.seg')", timeout=3000)
+
+
+def test_a_correction_while_coding_asks_to_reload(login: Any, cast: Any, book: Any, t_north: Any) -> None:
+    from analysis.services.redaction import transcript_replace
+
+    page = login(cast.users["coder"])
+    open_coding(page, cast, t_north)
+    i = t_north.text.index("John Smith")
+    transcript_replace(actor=cast.users["lead"], study_id=cast.study.pk, transcript_id=t_north.pk, start=i,
+                       end=i + len("John Smith"), expected="John Smith", replacement="[NAME]",
+                       base_version=t_north.version)
+    page.wait_for_selector("#stale-banner", timeout=5000)
+    assert "Reload" in page.inner_text("#stale-banner")
+    assert page.locator("#picker").is_hidden()

@@ -1,6 +1,6 @@
 """Time the agreement service on the generator's study (65 participants by default).
 
-    .venv/bin/python -m coding.bench_agreement [--participants 65] [--chars 30000] [--study DIR]
+    .venv/bin/python bench/agreement.py [--participants 65] [--chars 30000] [--study DIR]
 
 Generates the study with ../shared/tools/make_study.py into a temporary folder (or reads DIR/study.qdpx),
 reads both coders' selections, then times :func:`coding.agreement.agreement_report` over every
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lxml import etree
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 from coding.agreement import TranscriptCodings, agreement_report
 
 NS = {"q": "urn:QDA-XML:project:1.0"}
@@ -55,7 +56,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.study or Path(tmp)
         if args.study is None:
-            subprocess.run([sys.executable, str(SHARED / "tools" / "make_study.py"), tmp, "--participants",  # noqa: S603 (our own argv)
+            subprocess.run([sys.executable, str(SHARED / "tools" / "make_study.py"), tmp, "--participants",
                             str(args.participants), "--chars", str(args.chars)], check=True)
         t0 = time.perf_counter()
         transcripts = load(folder / "study.qdpx")

@@ -1,7 +1,7 @@
 """Benchmark coding: adding a coding with 20 concurrent coders, and opening a long coded transcript.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/chorus_bench5 \\
-        .venv/bin/python -m coding.bench_coding [--coders 20] [--per-coder 50] [--chars 50000] [--browser]
+        .venv/bin/python bench/coding.py [--coders 20] [--per-coder 50] [--think-ms 0] [--chars 50000] [--browser]
 
 Not a test: it prints one JSON summary. It drops and recreates every table in the target database
 (creating the database if needed), so point it at a database of its own. Steps:
@@ -45,18 +45,25 @@ PASSWORD = "bench-password-not-secret-1"
 WORDS = ["the", "phone", "video", "appointment", "felt", "different", "you", "lose", "body", "language", "my", "care", "coordinator", "rang", "every", "week", "and", "I", "could", "not", "always", "talk", "at", "home", "because", "the", "walls", "are", "thin", "👍", "sometimes", "it", "was", "easier", "café"]
 
 
+# The bench-only middleware lives in the settings shim written at run time (see main()).
+TIMING_MIDDLEWARE = '''
+import time
+
+
 class ServerTimingMiddleware:
     """Bench only (added by the settings shim): the time Django spends on a request, as a
     ``Server-Timing`` header, so the load script reports server time apart from queueing."""
 
-    def __init__(self, get_response: Any) -> None:
+    def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request: Any) -> Any:
-        t0 = time.perf_counter()
+    def __call__(self, request):
+        t0, c0 = time.perf_counter(), time.thread_time()
         response = self.get_response(request)
-        response["Server-Timing"] = f"app;dur={(time.perf_counter() - t0) * 1000:.2f}"
+        response["Server-Timing"] = (f"app;dur={(time.perf_counter() - t0) * 1000:.2f}, "
+                                     f"cpu;dur={(time.thread_time() - c0) * 1000:.2f}")
         return response
+'''
 
 
 def pct(values: list[float], p: float) -> float:
@@ -149,25 +156,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def load(base: str, ctx: dict[str, Any], *, per_coder: int, same: bool) -> dict[str, Any]:
+def load(
+    base: str, ctx: dict[str, Any], *, per_coder: int, same: bool, coders: int | None = None, think_ms: float = 0
+) -> dict[str, Any]:
     import requests
 
     lat: list[float] = []
     server: list[float] = []
+    cpu: list[float] = []
     errors: dict[int, int] = {}
     lock = threading.Lock()
-    barrier = threading.Barrier(len(ctx["tokens"]))
+    tokens = ctx["tokens"][: coders or len(ctx["tokens"])]
+    barrier = threading.Barrier(len(tokens))
 
     def work(i: int, token: str) -> None:
         rng = random.Random(i)
-        tid = ctx["big"] if same else ctx["own"][i]
-        length = ctx["length"] if same else 4000
+        # Same: every coder on one shared transcript (not the 50k one, which keeps its 200 codings).
+        tid = ctx["own"][0] if same else ctx["own"][i]
+        length = 4000
         url = f"{base}/api/v1/studies/{ctx['study']}/transcripts/{tid}/codings/"
         with requests.Session() as s:
             s.headers["Authorization"] = f"Token {token}"
             s.get(url)  # warm the connection
             barrier.wait()
             for _ in range(per_coder):
+                if think_ms:  # a person selects and picks a code between codings: exponential pauses
+                    time.sleep(rng.expovariate(1000 / think_ms))
                 start = rng.randrange(0, length - 200)
                 body = {"code": rng.choice(ctx["codes"]), "start": start, "end": start + rng.randint(5, 200)}
                 t0 = time.perf_counter()
@@ -176,18 +190,20 @@ def load(base: str, ctx: dict[str, Any], *, per_coder: int, same: bool) -> dict[
                 with lock:
                     if r.status_code == 201:
                         lat.append(dt)
-                        server.append(float(r.headers.get("Server-Timing", "app;dur=0").split("dur=")[1]))
+                        timing = dict(part.strip().split(";dur=") for part in r.headers.get("Server-Timing", "").split(","))
+                        server.append(float(timing.get("app", 0)))
+                        cpu.append(float(timing.get("cpu", 0)))
                     else:
                         errors[r.status_code] = errors.get(r.status_code, 0) + 1
 
-    threads = [threading.Thread(target=work, args=(i, tok)) for i, tok in enumerate(ctx["tokens"])]
+    threads = [threading.Thread(target=work, args=(i, tok)) for i, tok in enumerate(tokens)]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    return {"server_time": summary(server), "round_trip": summary(lat), "errors": errors,
+    return {"server_time": summary(server), "server_cpu": summary(cpu), "round_trip": summary(lat), "errors": errors,
             "throughput_per_s": round(len(lat) / wall, 1)}
 
 
@@ -245,6 +261,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--reuse", action="store_true", help="keep the data already loaded (skip setup)")
+    ap.add_argument("--think-ms", type=float, default=0,
+                    help="mean pause between one coder's codings (0: as fast as possible, a saturation test)")
     args = ap.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
@@ -265,11 +283,12 @@ def main() -> None:
     shim = Path(tempfile.mkdtemp()) / "bench_coding_settings.py"
     shim.write_text(
         f"from {os.environ['DJANGO_SETTINGS_MODULE']} import *  # noqa\nWHITENOISE_USE_FINDERS = True\n"
-        "MIDDLEWARE = ['coding.bench_coding.ServerTimingMiddleware', *MIDDLEWARE]  # noqa\n"
+        + TIMING_MIDDLEWARE
+        + "MIDDLEWARE = ['bench_coding_settings.ServerTimingMiddleware', *MIDDLEWARE]  # noqa\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench_coding_settings",
            "PYTHONPATH": f"{shim.parent}{os.pathsep}{ROOT}"}
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+    server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "--workers", str(args.workers),
          "--threads", str(args.threads), "--log-level", "warning"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -284,16 +303,22 @@ def main() -> None:
                 time.sleep(0.1)
         result: dict[str, Any] = {
             "transcript_chars": ctx["length"], "coders": args.coders, "per_coder": args.per_coder,
+            "gunicorn": f"--workers {args.workers} --threads {args.threads}",
             "open_50k_with_200_codings_server": open_page(ctx, repeat=20),
-            "add_coding_same_transcript": load(base, ctx, per_coder=args.per_coder, same=True),
-            "add_coding_own_transcripts": load(base, ctx, per_coder=args.per_coder, same=False),
         }
-        print(json.dumps(result, indent=2), file=sys.stderr, flush=True)
         if args.browser:
             try:
                 result["open_50k_browser_usable"] = browser_ready(base, ctx)
             except Exception as exc:  # report what was measured even if the browser is missing
                 result["open_50k_browser_usable"] = {"error": str(exc)[:300]}
+        print(json.dumps(result, indent=2), file=sys.stderr, flush=True)
+        result["add_coding_one_coder_sequential"] = load(base, ctx, per_coder=100, same=False, coders=1)
+        result["add_coding_same_transcript"] = load(base, ctx, per_coder=args.per_coder, same=True)
+        result["add_coding_own_transcripts"] = load(base, ctx, per_coder=args.per_coder, same=False)
+        if args.think_ms:
+            result[f"add_coding_shared_transcript_think_{args.think_ms:g}ms"] = load(
+                base, ctx, per_coder=args.per_coder, same=True, think_ms=args.think_ms
+            )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)

@@ -1,0 +1,50 @@
+"""The study navigation: what each role is offered, and which section is current on inner pages."""
+
+import re
+
+import pytest
+
+NAV = {
+    "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
+              "Double coding", "Members", "Audit log", "Settings"],
+    "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Memos",
+             "Double coding", "Members"],
+    "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Memos",
+              "Double coding"],
+    "coder_other_site": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
+                         "Memos", "Double coding"],
+    "ppi": ["Overview"],
+}
+
+
+def _nav(html: str) -> list[str]:
+    block = html.split('<ul class="study-nav">', 1)[1].split("</ul>", 1)[0]
+    return [re.sub(r"<[^>]+>", "", a).strip() for a in re.findall(r"<a [^>]*>.*?</a>", block)]
+
+
+def _current(html: str) -> list[str]:
+    block = html.split('<ul class="study-nav">', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r'aria-current="page">([^<]+)<', block)
+
+
+@pytest.mark.parametrize("role", list(NAV))
+def test_each_role_is_offered_its_sections(cast, clients, role):
+    r = clients[role].get(f"/studies/{cast.study.pk}/")
+    assert _nav(r.content.decode()) == NAV[role]
+
+
+@pytest.mark.parametrize(
+    ("path", "section"),
+    [
+        ("members/{admin_m}/", "Members"),
+        ("search/", "Search"),
+        ("codebook/new/", "Codebook"),
+        ("participants/new/", "Participants"),
+        ("consent/forms/", "Consent"),
+    ],
+)
+def test_inner_pages_mark_their_section(cast, clients, path, section):
+    url = f"/studies/{cast.study.pk}/" + path.format(admin_m=cast.memberships["coder"].pk)
+    r = clients["admin"].get(url) if section != "Codebook" else clients["lead"].get(url)
+    assert r.status_code == 200, url
+    assert _current(r.content.decode()) == [section]
