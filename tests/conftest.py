@@ -11,6 +11,9 @@ Each has a logged-in Django test client (``clients[role]``) and a token-authenti
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,3 +165,39 @@ def run_jobs(transactional_db: None, celery_worker_process: object) -> object:
         raise AssertionError(f"job {job_id} did not finish within {timeout} s")
 
     return wait
+
+
+# Browser (e2e) ------------------------------------------------------------------------------------
+# One Chromium for the whole run: Playwright's sync API allows one running instance per thread, so
+# every e2e module shares this fixture.
+CHROMIUM = os.environ.get("CHORUS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        # Failing, not skipping: CI must not pass without having run the browser tests.
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make e2e` installs it with apt (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django's ORM (fixtures, assertions)
+    # would otherwise refuse to run "from an async context". Set only while the browser runs, so
+    # the rest of the suite keeps Django's async-safety check.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(
+                executable_path=CHROMIUM, headless=True,
+                args=CHROMIUM_ARGS,
+            )
+            yield b
+            b.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+

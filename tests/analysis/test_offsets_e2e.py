@@ -10,22 +10,8 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 OFFSETS_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "offsets.js"
-CHROMIUM = "/usr/bin/chromium"
 
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed (make e2e installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

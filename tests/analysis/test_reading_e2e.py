@@ -3,35 +3,19 @@ code point offsets (static/js/offsets.js), and the server redacts exactly that s
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_reading_view_selection_redacts_exact_span(
-    live_server: Any, cast: Any, su01: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed (make e2e installs it)")
-    from playwright.sync_api import sync_playwright
-
+def test_reading_view_selection_redacts_exact_span(live_server: Any, cast: Any, su01: Any, browser: Any) -> None:
     from .conftest import SU01_TEXT, add_transcript
 
     t = add_transcript(cast, su01, SU01_TEXT)
-    # Playwright's sync API runs an event loop in this thread; the ORM calls below are still sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            _redact_in_browser(browser, live_server.url, cast, t)
-        finally:
-            browser.close()
+    _redact_in_browser(browser, live_server.url, cast, t)
 
 
 def _redact_in_browser(browser: Any, base: str, cast: Any, t: Any) -> None:

@@ -4,14 +4,11 @@ pytest-django's live_server. Never `playwright install`."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = os.environ.get("CHORUS_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -19,15 +16,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "e2e-screenshots"
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
+def chromium(browser: Any) -> Any:
+    """The run's one Chromium (tests/conftest.py)."""
+    return browser
 
 
 @pytest.fixture
