@@ -18,8 +18,8 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.db import models
-from django.db.models import Q, QuerySet
+from django.db import connection, models
+from django.db.models import Q, QuerySet, Value
 from django.http import Http404
 
 from .models import Membership, Role, Study, User
@@ -129,13 +129,43 @@ def membership_get(*, user: Any, study_id: int | str) -> Membership | None:
         return None
     cache: dict[int, Membership | None] = user.__dict__.setdefault(_CACHE_ATTR, {})
     if key not in cache:
-        cache[key] = (
-            Membership.objects.select_related("study")
-            .prefetch_related("scope_sites", "scope_groups")
-            .filter(user=user, study_id=key, user__is_active=True)
-            .first()
-        )
+        cache[key] = _membership_load(user=user, study_id=key)
     return cache[key]
+
+
+def _membership_load(*, user: Any, study_id: int) -> Membership | None:
+    """One query on PostgreSQL (scope ids aggregated into arrays), two elsewhere: this runs on every
+    request that touches a study, so it is kept lean."""
+    qs = Membership.objects.select_related("study").filter(user=user, study_id=study_id, user__is_active=True)
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.aggregates import ArrayAgg
+
+        m = qs.annotate(
+            _site_ids=ArrayAgg("scope_sites__id", distinct=True, filter=Q(scope_sites__isnull=False), default=[]),
+            _group_ids=ArrayAgg("scope_groups__id", distinct=True, filter=Q(scope_groups__isnull=False), default=[]),
+        ).first()
+        if m is not None:
+            m.scope_site_ids = frozenset(m._site_ids)  # type: ignore[attr-defined]
+            m.scope_group_ids = frozenset(m._group_ids)  # type: ignore[attr-defined]
+        return m
+    plain = qs.first()
+    if plain is not None:
+        _scope_ids(plain)
+    return plain
+
+
+def _scope_ids(membership: Membership) -> tuple[frozenset[int], frozenset[int]]:
+    """The membership's scope as id sets (empty = all), loaded once and kept on the object."""
+    if not hasattr(membership, "scope_site_ids"):
+        through_sites = Membership.scope_sites.through.objects.filter(membership_id=membership.pk)
+        through_groups = Membership.scope_groups.through.objects.filter(membership_id=membership.pk)
+        rows = through_sites.values_list(Value(0), "site_id").union(
+            through_groups.values_list(Value(1), "participantgroup_id"), all=True
+        )
+        pairs = list(rows)
+        membership.scope_site_ids = frozenset(i for kind, i in pairs if kind == 0)  # type: ignore[attr-defined]
+        membership.scope_group_ids = frozenset(i for kind, i in pairs if kind == 1)  # type: ignore[attr-defined]
+    return membership.scope_site_ids, membership.scope_group_ids  # type: ignore[attr-defined]
 
 
 def membership_forget(*, user: Any) -> None:
@@ -185,17 +215,17 @@ def studies_visible(*, user: Any) -> QuerySet[Study]:
 def scope_q(membership: Membership, *, site_path: str | None, group_path: str | None) -> Q:
     """The filter that keeps rows inside the membership's site and group scope."""
     q = Q()
-    site_ids = [s.pk for s in membership.scope_sites.all()]
-    group_ids = [g.pk for g in membership.scope_groups.all()]
+    site_ids, group_ids = _scope_ids(membership)
     if site_ids and site_path:
-        q &= Q(**{f"{site_path}__in": site_ids})
+        q &= Q(**{f"{site_path}__in": sorted(site_ids)})
     if group_ids and group_path:
-        q &= Q(**{f"{group_path}__in": group_ids})
+        q &= Q(**{f"{group_path}__in": sorted(group_ids)})
     return q
 
 
 def is_scoped(membership: Membership) -> bool:
-    return bool(membership.scope_sites.all()) or bool(membership.scope_groups.all())
+    site_ids, group_ids = _scope_ids(membership)
+    return bool(site_ids or group_ids)
 
 
 def filter_visible(*, user: Any, study: Study | int, perm: Perm, queryset: QuerySet[M]) -> QuerySet[M]:
@@ -221,8 +251,7 @@ def get_visible_or_404(*, user: Any, study: Study | int, perm: Perm, queryset: Q
 
 def in_scope(*, membership: Membership, site_id: int | None, group_id: int | None) -> bool:
     """Object-level scope check for one participant-like object (for writes and tasks)."""
-    site_ids = {s.pk for s in membership.scope_sites.all()}
-    group_ids = {g.pk for g in membership.scope_groups.all()}
+    site_ids, group_ids = _scope_ids(membership)
     if site_ids and site_id not in site_ids:
         return False
     return not (group_ids and group_id not in group_ids)

@@ -212,3 +212,44 @@ def agreement_report(transcripts: Iterable[TranscriptCodings], *, codes: Iterabl
     report.per_code = {code: agreement_from_counts(c) for code, c in per_code.items()}
     report.overall = agreement_from_counts(overall)
     return report
+
+
+@dataclass(frozen=True)
+class Region:
+    """One disagreement of one code: a maximal stretch ``[start, end)`` covered by either coder
+    (their unioned spans merged) on which the two coders' codings differ. ``a`` and ``b`` are each
+    coder's unioned spans inside it; ``a_only`` / ``b_only`` the characters only one of them coded."""
+
+    start: int
+    end: int
+    a: tuple[Span, ...]
+    b: tuple[Span, ...]
+    a_only: int
+    b_only: int
+
+
+def disagreement_regions(*, spans_a: Spans, spans_b: Spans, length: int) -> list[Region]:
+    """The regions of one code where two coders disagree, in text order.
+
+    The same unitisation as the agreement measures: each coder's spans are unioned, the two unions
+    are merged into connected stretches, and a stretch is a disagreement unless both coders' unions
+    inside it are identical. Touching spans of one coder count as one, so a region's characters are
+    exactly the ``a_only + b_only`` of :func:`counts_for` restricted to it (summed over regions they
+    equal the code's ``a_only + b_only``)."""
+    a = spans_union(spans_a, length=length)
+    b = spans_union(spans_b, length=length)
+    out: list[Region] = []
+    i = j = 0
+    for start, end in spans_union([*a, *b], length=length):
+        # A stretch of the merged union holds whole spans of each coder's union (a linear sweep).
+        i0, j0 = i, j
+        while i < len(a) and a[i][1] <= end:
+            i += 1
+        while j < len(b) and b[j][1] <= end:
+            j += 1
+        in_a, in_b = tuple(a[i0:i]), tuple(b[j0:j])
+        if in_a == in_b:
+            continue
+        both = spans_overlap(in_a, in_b)
+        out.append(Region(start, end, in_a, in_b, spans_length(in_a) - both, spans_length(in_b) - both))
+    return out

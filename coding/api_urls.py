@@ -28,6 +28,12 @@ urlpatterns += [
     path(S + "assignments/", coding_api.AssignmentListAPI.as_view(), name="api-assignment-list"),
     path(S + "assignments/<int:transcript_id>/done/", coding_api.AssignmentDoneAPI.as_view(),
          name="api-assignment-done"),
+    path(S + "assignments/<int:transcript_id>/disagreements/", coding_api.DisagreementListAPI.as_view(),
+         name="api-disagreement-list"),
+    path(S + "assignments/<int:transcript_id>/disagreements/<str:key>/comments/",
+         coding_api.DisagreementCommentAPI.as_view(), name="api-disagreement-comment"),
+    path(S + "assignments/<int:transcript_id>/disagreements/<str:key>/resolve/",
+         coding_api.DisagreementResolveAPI.as_view(), name="api-disagreement-resolve"),
     path(S + "agreement/", coding_api.AgreementAPI.as_view(), name="api-agreement"),
     path(S + "agreement/report/", coding_api.AgreementReportAPI.as_view(), name="api-agreement-report"),
 ]

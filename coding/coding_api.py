@@ -11,6 +11,9 @@
     /api/v1/studies/{id}/assignments/{tid}/done/               POST {"done": true|false}
     /api/v1/studies/{id}/agreement/                            GET ?transcript=  (complete assignments)
     /api/v1/studies/{id}/agreement/report/                     POST -> 202 job
+    /api/v1/studies/{id}/assignments/{tid}/disagreements/      GET ?status=all|open|resolved
+    /api/v1/studies/{id}/assignments/{tid}/disagreements/{key}/comments/  POST {"body": ...}
+    /api/v1/studies/{id}/assignments/{tid}/disagreements/{key}/resolve/   POST {"outcome": ..., "note": ...}
 
 Writes to codings are rate limited per user (``CHORUS_CODING_RATE``): a flood answers 429.
 A frozen transcript (consent withdrawn, data retained) answers 409; a stale ``version`` or
@@ -23,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,9 +37,9 @@ from accounts import policy
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 
-from . import assignments, coding_selectors, coding_services, memo_services, selectors
+from . import assignments, coding_selectors, coding_services, disagreements, memo_services, selectors
 from .coding_services import CodingConflict, CodingFrozen, coding_as_dict
-from .models import Assignment, Memo
+from .models import Assignment, DisagreementOutcome, Memo
 
 # Views whose bodies are plain JSON objects (documented in the module docstring and the README).
 _json = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
@@ -296,3 +299,136 @@ class AgreementReportAPI(APIView):
     def post(self, request: Request, study_id: int) -> Response:
         job = assignments.agreement_report_start(actor=acting_user(request), study_id=study_id, ip=client_ip(request))
         return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)
+
+
+# Disagreements: discuss and resolve ----------------------------------------------------------------
+
+
+class DisagreementCommentSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    author = serializers.IntegerField(read_only=True)
+    author_name = serializers.CharField(read_only=True)
+    body = serializers.CharField(max_length=disagreements.COMMENT_MAX)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class DisagreementCoderSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    spans = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()),
+                                  help_text="The coder's unioned [start, end) spans of the code in the region")
+    only = serializers.IntegerField(help_text="Characters only this coder coded (0 when no longer current)")
+
+
+class DisagreementSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField(help_text="{code}-{start}-{end}")
+    code = serializers.IntegerField()
+    code_name = serializers.CharField()
+    colour = serializers.CharField()
+    start = serializers.IntegerField(help_text="Code point offset, inclusive")
+    end = serializers.IntegerField(help_text="Code point offset, exclusive")
+    text = serializers.CharField()
+    coder_a = DisagreementCoderSerializer()
+    coder_b = DisagreementCoderSerializer()
+    current = serializers.BooleanField(help_text="The codings still differ here")
+    status = serializers.ChoiceField(choices=["open", "resolved"])
+    outcome = serializers.ChoiceField(choices=DisagreementOutcome.choices, allow_blank=True)
+    note = serializers.CharField(allow_blank=True)
+    resolved_by = serializers.IntegerField(allow_null=True)
+    resolved_by_name = serializers.CharField(allow_blank=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    comments = DisagreementCommentSerializer(many=True)
+
+
+class DisagreementListSerializer(serializers.Serializer[Any]):
+    assignment = serializers.IntegerField()
+    transcript = serializers.IntegerField()
+    open = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    can_resolve = serializers.BooleanField()
+    results = DisagreementSerializer(many=True)
+
+
+class DisagreementResolveSerializer(serializers.Serializer[Any]):
+    outcome = serializers.ChoiceField(choices=DisagreementOutcome.choices)
+    note = serializers.CharField(required=False, allow_blank=True, help_text="Required for `adjusted`")
+
+
+class DetailSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+
+
+def _comment_json(c: Any) -> dict[str, Any]:
+    return {"id": c.pk, "author": c.author_id, "author_name": c.author.display_name, "body": c.body,
+            "created_at": c.created_at.isoformat()}
+
+
+def _disagreement_json(i: disagreements.Item, a: Assignment) -> dict[str, Any]:
+    d = i.record if i.resolved else None
+    return {
+        "key": i.key, "code": i.code.pk, "code_name": i.code.name, "colour": i.code.colour, "start": i.start,
+        "end": i.end, "text": i.text,
+        "coder_a": {"id": a.coder_a_id, "name": a.coder_a.display_name, "spans": [list(s) for s in i.a], "only": i.a_only},
+        "coder_b": {"id": a.coder_b_id, "name": a.coder_b.display_name, "spans": [list(s) for s in i.b], "only": i.b_only},
+        "current": i.current, "status": i.status, "outcome": d.outcome if d else "", "note": d.note if d else "",
+        "resolved_by": d.resolved_by_id if d else None,
+        "resolved_by_name": d.resolved_by.display_name if d and d.resolved_by else "",
+        "resolved_at": d.resolved_at.isoformat() if d and d.resolved_at else None,
+        "comments": [_comment_json(c) for c in i.comments],
+    }
+
+
+def _closed(exc: Exception) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+class DisagreementListAPI(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=list(disagreements.STATUSES), description="default all")],
+        responses={200: DisagreementListSerializer, 409: DetailSerializer},
+        summary="Disagreements of a complete double-coded transcript (the assignment is named by its transcript)",
+    )
+    def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
+        try:
+            listing = disagreements.disagreements_list(user=request.user, study_id=study_id,
+                                                       transcript_id=transcript_id,
+                                                       status=request.query_params.get("status", "all"))
+        except disagreements.DisagreementsClosed as exc:
+            return _closed(exc)
+        a = listing.assignment
+        return Response({"assignment": a.pk, "transcript": a.transcript_id, "open": listing.open,
+                         "resolved": listing.resolved, "can_resolve": listing.can_resolve,
+                         "results": [_disagreement_json(i, a) for i in listing.items]})
+
+
+class DisagreementCommentAPI(APIView):
+    @extend_schema(request=DisagreementCommentSerializer,
+                   responses={201: DisagreementCommentSerializer, 409: DetailSerializer},
+                   summary="Comment on a disagreement (an assigned coder or a lead)")
+    def post(self, request: Request, study_id: int, transcript_id: int, key: str) -> Response:
+        d = request.data if hasattr(request.data, "get") else {}
+        try:
+            c = disagreements.disagreement_comment(actor=acting_user(request), study_id=study_id,
+                                                   transcript_id=transcript_id, key=key, body=d.get("body"),
+                                                   ip=client_ip(request))
+        except disagreements.DisagreementsClosed as exc:
+            return _closed(exc)
+        return Response(_comment_json(c), status=status.HTTP_201_CREATED)
+
+
+class DisagreementResolveAPI(APIView):
+    @extend_schema(request=DisagreementResolveSerializer,
+                   responses={200: DisagreementSerializer, 409: DetailSerializer},
+                   summary="Resolve a disagreement; keep_a / keep_b / neither change the codings")
+    def post(self, request: Request, study_id: int, transcript_id: int, key: str) -> Response:
+        d = request.data if hasattr(request.data, "get") else {}
+        user = acting_user(request)
+        try:
+            disagreements.disagreement_resolve(actor=user, study_id=study_id, transcript_id=transcript_id, key=key,
+                                               outcome=d.get("outcome"), note=d.get("note", ""),
+                                               ip=client_ip(request))
+        except (disagreements.DisagreementsClosed, disagreements.DisagreementConflict, CodingFrozen) as exc:
+            return _closed(exc)
+        listing = disagreements.disagreements_list(user=user, study_id=study_id, transcript_id=transcript_id)
+        item = next(i for i in listing.items if i.key == key)
+        return Response(_disagreement_json(item, listing.assignment))

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Length
 from django.http import Http404
 from django.utils import timezone
@@ -194,10 +194,14 @@ def codings_bulk_create(
                 raise
             raise ValidationError({f"codings[{i}]": exc.messages}) from None
         wanted.append((code, start, end, memo))
+    # Only the exact spans asked for: an indexed lookup, not every coding the actor made here.
+    same_span = Q()
+    for code, start, end, _text in wanted:
+        same_span |= Q(code_id=code.pk, start=start, end=end)
     existing = {
         (c.code_id, c.start, c.end): c
-        for c in Coding.objects.filter(transcript=transcript, coder=actor, lost=False)
-        .filter(code_id__in=list(codes)).select_related("code", "coder")
+        for c in Coding.objects.filter(same_span, transcript=transcript, coder=actor, lost=False)
+        .select_related("code", "coder")
     }
     now = timezone.now()
     out: list[Coding] = []

@@ -14,10 +14,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import policy
 from accounts.models import Membership
@@ -29,8 +29,9 @@ from analysis.services import transcripts as transcript_services
 from participants.consent import DataUse, data_use_allowed
 
 from . import assignments, coding_selectors, memo_services, selectors
+from . import disagreements as disagreement_services
 from .coding_services import CodingFrozen
-from .models import Assignment, Code, Coding
+from .models import Assignment, Code, Coding, DisagreementOutcome
 
 PRESENCE_TTL = 12  # seconds a viewer stays listed after their last heartbeat
 POLL_SECONDS = 0.3
@@ -278,8 +279,6 @@ def disagreements(request: HttpRequest, study_id: int, transcript_id: int) -> Ht
     t = coding_selectors.transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
     a = Assignment.objects.filter(transcript=t).select_related("coder_a", "coder_b").first()
     if a is None:
-        from django.http import Http404
-
         raise Http404("This transcript is not double coded.")
     may = policy.role_allows(membership.role, Perm.AGREEMENT_VIEW) or user.pk in (a.coder_a_id, a.coder_b_id)
     if not may:
@@ -304,7 +303,78 @@ def disagreements(request: HttpRequest, study_id: int, transcript_id: int) -> Ht
                      "agree": sum(1 for i in items if i["a"] and i["b"]), "total": len(items)})
     report = assignments.agreement_compute(user=user, study_id=study_id, transcript_ids=[t.pk]) \
         if policy.role_allows(membership.role, Perm.AGREEMENT_VIEW) else None
+    status = request.GET.get("status", "all")
+    listing = disagreement_services.disagreements_list(user=user, study_id=study_id, transcript_id=t.pk,
+                                               status=status if status in disagreement_services.STATUSES else "all")
     return render(request, "coding/disagreements.html", {
         "study": membership.study, "transcript": t, "a": a, "rows": rows, "report": report, "blind": False,
+        "listing": listing, "status": status if status in disagreement_services.STATUSES else "all",
+        "outcomes": DisagreementOutcome.choices,
+        "status_choices": [("all", "All"), ("open", "Open"), ("resolved", "Resolved")],
     })
+
+
+def _disagreement_answer(request: HttpRequest, study_id: int, transcript_id: int, key: str,
+                         errors: list[str] | None = None) -> HttpResponse:
+    """After a comment or a resolution: the row (htmx, with the counts out of band) or a redirect."""
+    if request.headers.get("HX-Request") != "true":
+        for e in errors or []:
+            messages.error(request, e)
+        return redirect(reverse("coding-disagreements", args=[study_id, transcript_id]) + f"#d-{key}")
+    user = acting_user(request)
+    listing = disagreement_services.disagreements_list(user=user, study_id=study_id, transcript_id=transcript_id)
+    item = next((i for i in listing.items if i.key == key), None)
+    if item is None:
+        raise Http404("No such disagreement.")
+    return render(request, "coding/_disagreement.html", {
+        "study": listing.membership.study, "transcript": listing.transcript, "a": listing.assignment, "d": item,
+        "listing": listing, "outcomes": DisagreementOutcome.choices, "errors": errors or [], "oob": True,
+    })  # errors too: htmx swaps only 2xx answers, and the row shows them in an alert
+
+
+@login_required
+@require_POST
+def disagreement_comment(request: HttpRequest, study_id: int, transcript_id: int, key: str) -> HttpResponse:
+    user = acting_user(request)
+    try:
+        disagreement_services.disagreement_comment(actor=user, study_id=study_id, transcript_id=transcript_id, key=key,
+                                           body=request.POST.get("body"), ip=client_ip(request))
+    except ValidationError as exc:
+        return _disagreement_answer(request, study_id, transcript_id, key, exc.messages)
+    except disagreement_services.DisagreementsClosed as exc:
+        return HttpResponse(str(exc), status=409)
+    if request.headers.get("HX-Request") != "true":
+        messages.success(request, "Comment added.")
+    return _disagreement_answer(request, study_id, transcript_id, key)
+
+
+@login_required
+@require_POST
+def disagreement_resolve(request: HttpRequest, study_id: int, transcript_id: int, key: str) -> HttpResponse:
+    """Resolve: htmx asks for confirmation in the browser (``hx-confirm``) and sends ``confirmed``;
+    a plain form post without it answers a confirmation page first."""
+    user = acting_user(request)
+    outcome, note = request.POST.get("outcome", ""), request.POST.get("note", "")
+    if request.POST.get("confirmed") != "1":
+        item = disagreement_services.disagreement_get(user=user, study_id=study_id, transcript_id=transcript_id, key=key,
+                                                     write=True)
+        labels = dict(DisagreementOutcome.choices)
+        if outcome not in labels:
+            return _disagreement_answer(request, study_id, transcript_id, key, ["Choose an outcome."])
+        return render(request, "coding/disagreement_confirm.html", {
+            "study": item.code.study, "transcript_id": transcript_id, "d": item, "outcome": outcome,
+            "outcome_label": labels[outcome], "note": note,
+        })
+    try:
+        disagreement_services.disagreement_resolve(actor=user, study_id=study_id, transcript_id=transcript_id, key=key,
+                                           outcome=outcome, note=note, ip=client_ip(request))
+    except ValidationError as exc:
+        return _disagreement_answer(request, study_id, transcript_id, key, exc.messages)
+    except disagreement_services.DisagreementsClosed as exc:
+        return HttpResponse(str(exc), status=409)
+    except (disagreement_services.DisagreementConflict, CodingFrozen) as exc:
+        return _disagreement_answer(request, study_id, transcript_id, key, [str(exc)])
+    if request.headers.get("HX-Request") != "true":
+        messages.success(request, "Disagreement resolved.")
+    return _disagreement_answer(request, study_id, transcript_id, key)
 

@@ -191,3 +191,67 @@ class Memo(models.Model):
         if self.transcript_id:
             return "transcript"
         return "study"
+
+
+class DisagreementOutcome(models.TextChoices):
+    KEEP_A = "keep_a", "Keep A's coding"
+    KEEP_B = "keep_b", "Keep B's coding"
+    BOTH = "both", "Both (agreed to differ)"
+    NEITHER = "neither", "Neither (remove both)"
+    ADJUSTED = "adjusted", "Adjusted (the coders changed their codings)"
+
+
+class Disagreement(models.Model):
+    """The discussion and resolution of one disagreement of a double-coded transcript: the coders'
+    codings of ``code`` differ on ``[start, end)`` (code points; computed by
+    ``coding.agreement.disagreement_regions``). Created on the first comment or the resolution;
+    an open disagreement nobody has discussed has no row."""
+
+    scope_site_path = "assignment__transcript__participant__site"
+    scope_group_path = "assignment__transcript__participant__group"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="disagreements")
+    code = models.ForeignKey(Code, on_delete=models.CASCADE, related_name="+")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=10, choices=DisagreementOutcome.choices, blank=True)
+    note = models.TextField(blank=True)
+    # Each coder's spans of the code in the region when it was resolved (the codings may change later).
+    spans = models.JSONField(default=dict, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["assignment", "start", "end", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "code", "start", "end"], name="disagreement_unique"),
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="disagreement_span_valid"),
+            models.CheckConstraint(
+                condition=(models.Q(outcome="") & models.Q(resolved_at__isnull=True))
+                | (~models.Q(outcome="") & models.Q(resolved_at__isnull=False)),
+                name="disagreement_resolved_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code_id} [{self.start}, {self.end})"
+
+    @property
+    def key(self) -> str:
+        return f"{self.code_id}-{self.start}-{self.end}"
+
+
+class DisagreementComment(models.Model):
+    disagreement = models.ForeignKey(Disagreement, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk} on {self.disagreement_id}"
