@@ -26,18 +26,29 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         call_command("migrate", verbosity=0)
-        call_command("demo_data")
+        call_command("demo_data", verbosity=0)
         worker = None
         if not opts["no_worker"]:
             if not settings.REDIS_URL:
                 for key in ("data_folder_in", "processed_folder"):
                     os.makedirs(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]), exist_ok=True)
             worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING"],
+                [sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "--pool", "solo", "-l", "WARNING"],
                 env={**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "")},
             )
             self.stdout.write(f"Celery worker started (pid {worker.pid}).")
-        self.stdout.write(self.style.SUCCESS(f"\nChorus is running at http://{opts['addr']}/  (Ctrl-C stops it)\n"))
+        from .demo_data import DEMO_PASSWORD, DEMO_USERS
+
+        self.stdout.write(self.style.SUCCESS(f"\nChorus is running at http://{opts['addr']}/  (Ctrl-C stops it)"))
+        self.stdout.write(f"Sign in with one of these (password: {DEMO_PASSWORD}):")
+        for email, _name, role, site_names, _groups in DEMO_USERS:
+            scope = f"  (scoped to {', '.join(site_names)})" if site_names else ""
+            self.stdout.write(f"  {role:<6} {email}{scope}")
+        self.stdout.write("")
+        def stop(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt  # a `kill` stops the worker too, as Ctrl-C does
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             call_command("runserver", opts["addr"], use_reloader=False)
         except KeyboardInterrupt:

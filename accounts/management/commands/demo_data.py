@@ -60,6 +60,8 @@ class Command(BaseCommand):
         for path in settings.CHORUS_DEMO_STEPS:
             step: DemoStep = import_string(path)
             step(study, users)
+        if opts.get("verbosity", 1) < 1:
+            return
         self.stdout.write(self.style.SUCCESS(f"\nDemo study: {study.name}"))
         self.stdout.write(f"Every demo login has the password: {DEMO_PASSWORD}")
         for email, _name, role, site_names, _g in DEMO_USERS:
