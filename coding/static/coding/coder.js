@@ -126,23 +126,25 @@
       // The lane is kept free for the whole label, which may run below a short span's bar.
       items.push({ c, top: t, bottom: Math.max(b, t + 14), labelEnd: t + 8 + 6.2 * Math.min(code.name.length, 40) });
     });
+    // 24 px targets with a 2 px gap: WCAG 2.2's minimum target size (2.5.8).
+    const LANE = 26;
     const lanes = [];
     let html = "";
     items.sort((a, b) => a.top - b.top);
     items.forEach((it) => {
       let lane = lanes.findIndex((endY) => endY < it.top - 4);
       if (lane === -1) { lane = lanes.length; lanes.push(0); }
-      const end = Math.max(it.bottom, it.labelEnd);
+      const end = Math.max(it.bottom, it.labelEnd, it.top + 24);
       lanes[lane] = end;
       const code = codeOf(it.c);
       const l1 = lineOf(it.c.start), l2 = lineOf(it.c.end - 1);
       html += `<button type="button" class="stripe" data-id="${it.c.id}" style="top:${it.top}px;height:${end - it.top}px;` +
-        `left:${Math.min(lane, 9) * 22}px;--c:${code.colour};--bar:${it.bottom - it.top}px" ` +
+        `left:${Math.min(lane, 9) * LANE}px;--c:${code.colour};--bar:${it.bottom - it.top}px" ` +
         `aria-label="${esc(code.name)} by ${esc(it.c.coder_name)}, lines ${l1}–${l2}">` +
         `<span class="stripe-label">${esc(short(code.name, 40))}</span></button>`;
     });
     stripesEl.innerHTML = html;
-    stripesEl.style.width = `${Math.max(1, Math.min(lanes.length, 10)) * 22}px`;
+    stripesEl.style.width = `${Math.max(1, Math.min(lanes.length, 10)) * LANE}px`;
   }
 
   // Selection -----------------------------------------------------------------------------------
