@@ -36,7 +36,8 @@ def demo(transactional_db: None) -> Any:
     study = Study.objects.get(name__startswith="Remote mental-health care")
     transcript = Transcript.objects.filter(study=study).order_by("pk").first()
     participant = Participant.objects.filter(study=study).order_by("pk").first()
-    assert transcript is not None and participant is not None
+    assert transcript is not None
+    assert participant is not None
     return study, transcript, participant
 
 
@@ -67,7 +68,8 @@ def test_every_page_of_a_role_passes_axe(browser: Any, live_server: Any, demo: A
     assert len(paths) >= 3
     for path in paths:
         response = page.goto(path)
-        assert response is not None and response.status == 200, path
+        assert response is not None, path
+        assert response.status == 200, path
         if path.endswith("/code/"):
             page.wait_for_selector("html[data-coding-ready='1']")
         found[path] = _violations(page)
