@@ -9,4 +9,5 @@ RUN DJANGO_SECRET_KEY=build DJANGO_ALLOWED_HOSTS=x CHORUS_FIELD_KEYS=x python ma
     && mkdir -p /app/var/media && chown -R chorus /app/var
 USER chorus
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Threads, not just processes: each open coding page holds one thread for its live-update stream.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "32", "--access-logfile", "-"]
