@@ -8,7 +8,7 @@ each role must get, in this column order:
 * outsider (signed in, member of another study only) gets 404 on anything under the study: the
   study's existence is never confirmed.
 * a member whose role lacks the permission gets 403.
-* anonymous gets a redirect to the sign-in page on pages (LOGIN) and a 401/403 JSON answer on the
+* anonymous gets a redirect to the sign-in page on pages (LOGIN) and a 401 JSON answer on the
   API (UNAUTH).
 * 405 on a POST-only page is answered before any lookup, for any study id, so it confirms nothing.
 
@@ -43,7 +43,7 @@ from .helpers import db_fingerprint
 
 ROLES = ("admin", "lead", "coder", "coder_other_site", "ppi", "outsider", "anonymous")
 LOGIN = "LOGIN"  # a 302 to the sign-in page
-UNAUTH = "UNAUTH"  # 401 or 403 with a JSON body
+UNAUTH = "UNAUTH"  # 401 with a Token challenge and a JSON body
 Expect = int | str
 
 
@@ -208,8 +208,10 @@ def _check(row: Row, expected: Expect, response: Any, *, is_api: bool, wrote: bo
         if status != 302 or not response["Location"].startswith("/accounts/login/"):
             return f"expected a redirect to sign in, got {status} {response.get('Location', '')}"
     elif expected == UNAUTH:
-        if status not in (401, 403) or not response["Content-Type"].startswith("application/json"):
-            return f"expected 401/403 JSON, got {status} {response['Content-Type']}"
+        if status != 401 or not response["Content-Type"].startswith("application/json"):
+            return f"expected 401 JSON, got {status} {response['Content-Type']}"
+        if response.get("WWW-Authenticate") != "Token":
+            return "a 401 must say how to authenticate (WWW-Authenticate: Token)"
     elif status != expected:
         return f"expected {expected}, got {status}: {response.content[:200]!r}"
     if expected in (LOGIN, UNAUTH, 403, 404, 405) and wrote:

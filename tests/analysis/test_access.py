@@ -69,7 +69,7 @@ def test_edit_pages_post(role: str, clients: Any, cast: Any, t_north: Transcript
 @pytest.mark.parametrize("role", ROLES)
 def test_api(role: str, api: Any, cast: Any, t_north: Transcript, t_south: Transcript) -> None:
     c, sid, n, s = api[role], cast.study.pk, t_north.pk, t_south.pk
-    anon = 403 if role == "anonymous" else None  # session auth first: DRF answers 403
+    anon = 401 if role == "anonymous" else None  # no credentials: 401 with a Token challenge
 
     def exp(ok: int, allowed: set[str], scoped: bool = False) -> int:
         if anon:

@@ -23,7 +23,7 @@ def world(cast):
             "south_event": consent(cast, south, form)}
 
 
-ANON = 403  # DRF answers 403 to an unauthenticated request when session auth is listed first
+ANON = 401  # no credentials: 401 with a Token challenge (token auth is listed first)
 
 
 def expected(role: str, allowed: set[str]) -> int:
