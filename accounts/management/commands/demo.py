@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -25,6 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        host, _, port = opts["addr"].rpartition(":")
+        with socket.socket() as probe:  # before starting a worker that would outlive a failed server
+            if probe.connect_ex((host or "127.0.0.1", int(port))) == 0:
+                raise CommandError(f"{opts['addr']} is already in use: stop the other server or pass --addr.")
         call_command("migrate", verbosity=0)
         call_command("demo_data", verbosity=0)
         worker = None
