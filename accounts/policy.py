@@ -48,6 +48,8 @@ class Perm(StrEnum):
     CODEBOOK_VIEW = "codebook.view"
     CODEBOOK_EDIT = "codebook.edit"
     CODING_WRITE = "coding.write"
+    # Change or remove other members' codings and memos (everyone may change their own).
+    WORK_OF_OTHERS_EDIT = "work_of_others.edit"
     MEMO_WRITE = "memo.write"
     ASSIGNMENT_MANAGE = "assignment.manage"
     AGREEMENT_VIEW = "agreement.view"
@@ -101,6 +103,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.CODEBOOK_EDIT,
             Perm.CODING_WRITE,
             Perm.MEMO_WRITE,
+            Perm.WORK_OF_OTHERS_EDIT,
             Perm.ASSIGNMENT_MANAGE,
             Perm.AGREEMENT_VIEW,
             Perm.THEME_EDIT,
@@ -255,6 +258,11 @@ def in_scope(*, membership: Membership, site_id: int | None, group_id: int | Non
     if site_ids and site_id not in site_ids:
         return False
     return not (group_ids and group_id not in group_ids)
+
+
+def may_change_authored(*, membership: Membership, author_id: int | None) -> bool:
+    """Codings and memos: their author may change them, and a role that may edit others' work."""
+    return author_id == membership.user_id or role_allows(membership.role, Perm.WORK_OF_OTHERS_EDIT)
 
 
 def acting_user(request: Any) -> User:

@@ -23,7 +23,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts import policy
-from accounts.models import Role, User
+from accounts.models import User
 from accounts.policy import Perm
 from accounts.services import audit_record
 from analysis.models import Transcript
@@ -158,7 +158,7 @@ def _memo(value: Any) -> str:
 
 def _may_change(*, actor: User, study_id: int, coding: Coding) -> None:
     membership = policy.membership_require(user=actor, study_id=study_id, perm=Perm.CODING_WRITE)
-    if coding.coder_id != actor.pk and membership.role != Role.LEAD:
+    if not policy.may_change_authored(membership=membership, author_id=coding.coder_id):
         raise PermissionDenied("Only the coder who made this coding (or a lead) can change it.")
 
 

@@ -71,7 +71,7 @@ def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> Http
     config = {
         "study": study_id, "transcript": transcript.pk, "version": transcript.version, "me": user.pk,
         "meName": user.display_name, "canCode": can_code, "canMemo": policy.role_allows(membership.role, Perm.MEMO_WRITE) and not frozen,
-        "isLead": membership.role == "lead",
+        "isLead": policy.role_allows(membership.role, Perm.WORK_OF_OTHERS_EDIT),
         "api": reverse("api-coding-list", args=[study_id, transcript.pk]),
         "memoApi": reverse("api-memo-list", args=[study_id]),
         "memoPage": reverse("memo-list", args=[study_id]),

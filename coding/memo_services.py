@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts import policy
-from accounts.models import Role, User
+from accounts.models import User
 from accounts.policy import Perm
 from analysis.selectors import transcripts_visible
 from participants.consent import DataUse, data_use_allowed
@@ -84,7 +84,7 @@ def _memo_for_write(*, actor: User, study_id: int, memo_id: Any) -> Memo:
     memo = memos_visible(user=actor, study_id=study_id).select_for_update().filter(pk=mid).first()
     if memo is None:
         raise Http404("No such memo.")
-    if memo.author_id != actor.pk and membership.role != Role.LEAD:
+    if not policy.may_change_authored(membership=membership, author_id=memo.author_id):
         raise PermissionDenied("Only the memo's author (or a lead) can change it.")
     return memo
 
