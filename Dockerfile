@@ -9,5 +9,6 @@ RUN DJANGO_SECRET_KEY=build DJANGO_ALLOWED_HOSTS=x CHORUS_FIELD_KEYS=x python ma
     && mkdir -p /app/var/media && chown -R chorus /app/var
 USER chorus
 EXPOSE 8000
-# Threads, not just processes: each open coding page holds one thread for its live-update stream.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "32", "--access-logfile", "-"]
+# Threads, not just processes: each open coding page holds one thread for its live-update stream
+# (config/gunicorn.conf.py).
+CMD ["gunicorn", "-c", "config/gunicorn.conf.py"]

@@ -137,24 +137,56 @@ def membership_get(*, user: Any, study_id: int | str) -> Membership | None:
 
 
 def _membership_load(*, user: Any, study_id: int) -> Membership | None:
-    """One query on PostgreSQL (scope ids aggregated into arrays), two elsewhere: this runs on every
-    request that touches a study, so it is kept lean."""
-    qs = Membership.objects.select_related("study").filter(user=user, study_id=study_id, user__is_active=True)
-    if connection.vendor == "postgresql":
-        from django.contrib.postgres.aggregates import ArrayAgg
+    """The membership, its study and its scope ids in one statement.
 
-        m = qs.annotate(
-            _site_ids=ArrayAgg("scope_sites__id", distinct=True, filter=Q(scope_sites__isnull=False), default=[]),
-            _group_ids=ArrayAgg("scope_groups__id", distinct=True, filter=Q(scope_groups__isnull=False), default=[]),
-        ).first()
-        if m is not None:
-            m.scope_site_ids = frozenset(m._site_ids)  # type: ignore[attr-defined]
-            m.scope_group_ids = frozenset(m._group_ids)  # type: ignore[attr-defined]
-        return m
-    plain = qs.first()
-    if plain is not None:
-        _scope_ids(plain)
-    return plain
+    This runs on every request that touches a study (it was most of the cost of adding a coding), so
+    it is one plain SQL statement rather than an ORM query: the ORM's aggregate query cost ~5 ms of
+    Python per request to build, the statement ~1 ms. The rows become ordinary model instances, with
+    the database converters applied as the ORM applies them."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MEMBERSHIP_SQL, [user.pk, study_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    n_m, n_s = len(_MEMBERSHIP_COLUMNS), len(_STUDY_COLUMNS)
+    membership = _instance(Membership, _MEMBERSHIP_COLUMNS, rows[0][:n_m])
+    membership.study = _instance(Study, _STUDY_COLUMNS, rows[0][n_m:n_m + n_s])
+    membership.scope_site_ids = frozenset(r[-1] for r in rows if r[-2] == 0)  # type: ignore[attr-defined]
+    membership.scope_group_ids = frozenset(r[-1] for r in rows if r[-2] == 1)  # type: ignore[attr-defined]
+    return membership
+
+
+# One row per scope entry (or one row with NULLs for an unscoped membership). A study field missing
+# from the column lists is not wrong, only loaded lazily when read.
+_MEMBERSHIP_COLUMNS = ("id", "user_id", "study_id", "role", "created_at")
+_STUDY_COLUMNS = ("id", "name", "description", "created_at", "created_by_id")
+_MEMBERSHIP_SQL = """
+SELECT m.id, m.user_id, m.study_id, m.role, m.created_at,
+       s.id, s.name, s.description, s.created_at, s.created_by_id,
+       scope.kind, scope.ref
+FROM accounts_membership m
+JOIN accounts_study s ON s.id = m.study_id
+JOIN accounts_user u ON u.id = m.user_id
+LEFT JOIN (
+    SELECT membership_id, 0 AS kind, site_id AS ref FROM accounts_membership_scope_sites
+    UNION ALL
+    SELECT membership_id, 1 AS kind, participantgroup_id AS ref FROM accounts_membership_scope_groups
+) scope ON scope.membership_id = m.id
+WHERE m.user_id = %s AND m.study_id = %s AND u.is_active
+"""
+
+
+def _instance(model: type[M], attnames: tuple[str, ...], values: Any) -> M:
+    """A model instance from raw column values, converted as the ORM converts them."""
+    converted = []
+    for name, value in zip(attnames, values, strict=True):
+        field = model._meta.get_field(name)  # accepts an attname ("study_id") too
+        assert isinstance(field, models.Field)  # a concrete column, not a reverse relation
+        col = field.get_col(model._meta.db_table)
+        for converter in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+            value = converter(value, col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, list(attnames), converted)
 
 
 def _scope_ids(membership: Membership) -> tuple[frozenset[int], frozenset[int]]:
