@@ -24,13 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts import policy
@@ -43,20 +41,6 @@ from .models import Assignment, DisagreementOutcome, Memo
 
 # Views whose bodies are plain JSON objects (documented in the module docstring and the README).
 _json = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
-
-
-class CodingWriteThrottle(UserRateThrottle):
-    """Per-user limit on writes to codings; reads are not limited here."""
-
-    scope = "coding"
-
-    def get_rate(self) -> str | None:
-        return str(getattr(settings, "CHORUS_CODING_RATE", "240/minute"))
-
-    def allow_request(self, request: Any, view: Any) -> bool:
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return True
-        return super().allow_request(request, view)
 
 
 class CodingSerializer(serializers.Serializer[Any]):
@@ -89,7 +73,8 @@ def _event_json(e: Any) -> dict[str, Any]:
 
 @_json
 class CodingListAPI(APIView):
-    throttle_classes = [UserRateThrottle, CodingWriteThrottle]
+    # Writes also count against the per-user coding rate (config/throttling.py).
+    write_rate_setting, write_rate_scope = "CHORUS_CODING_RATE", "coding"
 
     @extend_schema(responses=CodingSerializer(many=True), summary="Codings of a transcript (?code=, ?coder=)")
     def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
@@ -127,7 +112,8 @@ class CodingListAPI(APIView):
 
 @_json
 class CodingDetailAPI(APIView):
-    throttle_classes = [UserRateThrottle, CodingWriteThrottle]
+    # Writes also count against the per-user coding rate (config/throttling.py).
+    write_rate_setting, write_rate_scope = "CHORUS_CODING_RATE", "coding"
 
     @extend_schema(responses=CodingSerializer)
     def get(self, request: Request, study_id: int, transcript_id: int, coding_id: int) -> Response:
@@ -163,7 +149,8 @@ class CodingDetailAPI(APIView):
 
 @_json
 class CodingBulkDeleteAPI(APIView):
-    throttle_classes = [UserRateThrottle, CodingWriteThrottle]
+    # Writes also count against the per-user coding rate (config/throttling.py).
+    write_rate_setting, write_rate_scope = "CHORUS_CODING_RATE", "coding"
 
     def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
         ids = request.data.get("ids") if hasattr(request.data, "get") else None
@@ -321,7 +308,7 @@ class DisagreementCoderSerializer(serializers.Serializer[Any]):
 
 
 class DisagreementSerializer(serializers.Serializer[Any]):
-    key = serializers.CharField(help_text="{code}-{start}-{end}")
+    key = serializers.CharField(help_text="{code}-{start}-{end}; lost-{id} for a thread whose text a correction removed")
     code = serializers.IntegerField()
     code_name = serializers.CharField()
     colour = serializers.CharField()
@@ -331,7 +318,9 @@ class DisagreementSerializer(serializers.Serializer[Any]):
     coder_a = DisagreementCoderSerializer()
     coder_b = DisagreementCoderSerializer()
     current = serializers.BooleanField(help_text="The codings still differ here")
-    status = serializers.ChoiceField(choices=["open", "resolved"])
+    status = serializers.ChoiceField(
+        choices=["open", "resolved", "lost"],
+        help_text="lost: a correction of the transcript removed the text; the thread is kept, read-only")
     outcome = serializers.ChoiceField(choices=DisagreementOutcome.choices, allow_blank=True)
     note = serializers.CharField(allow_blank=True)
     resolved_by = serializers.IntegerField(allow_null=True)

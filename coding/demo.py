@@ -88,3 +88,32 @@ def load_codings(study: Study, users: dict[str, User]) -> None:
                 codings_bulk_create(actor=coder, study_id=study.pk, transcript_id=t.pk, items=items)
             except CodingFrozen:
                 continue
+
+
+def load_double_coding(study: Study, users: dict[str, User]) -> None:
+    """One transcript double coded by the demo coder (A) and the North coder (B), both done, so the
+    agreement figures and the disagreements page have something to show: B codes the same sentences
+    for most codes, a shorter stretch for one, and leaves one out. Idempotent: a study with an
+    assignment is left alone."""
+    from analysis.models import Transcript
+
+    from .assignments import assignment_create, assignment_mark_done
+    from .coding_services import codings_bulk_create
+    from .models import Assignment, Coding
+
+    lead, a, b = (users.get(f"{who}@demo.chorus") for who in ("lead", "coder", "coder.north"))
+    if lead is None or a is None or b is None or Assignment.objects.filter(study=study).exists():
+        return
+    # A North transcript the demo coder has coded (the North coder sees only North Trust).
+    t = next((t for t in Transcript.objects.filter(study=study, participant__site__name="North Trust")
+              .order_by("participant__pseudonym") if Coding.objects.filter(transcript=t, coder=a).count() >= 2), None)
+    if t is None:
+        return
+    assignment_create(actor=lead, study_id=study.pk, transcript_id=t.pk, coder_a_id=a.pk, coder_b_id=b.pk)
+    mine = list(Coding.objects.filter(transcript=t, coder=a).order_by("start"))
+    items = [{"code": c.code_id, "start": c.start, "end": c.end} for c in mine[1:]]  # B leaves the first out
+    last = items[-1]
+    last["end"] = max(last["start"] + 1, last["end"] - (last["end"] - last["start"]) // 2)  # and stops halfway
+    codings_bulk_create(actor=b, study_id=study.pk, transcript_id=t.pk, items=items)
+    for coder in (a, b):
+        assignment_mark_done(actor=coder, study_id=study.pk, transcript_id=t.pk)

@@ -38,6 +38,8 @@ from accounts.policy import Perm
 from accounts.services import audit_record
 from analysis.models import Transcript
 from analysis.selectors import transcripts_visible
+from analysis.services.anchors import AnchorReport
+from analysis.text import EditMap, SpanStatus
 
 from . import agreement, coding_services
 from .models import Assignment, Code, Coding, Disagreement, DisagreementComment, DisagreementOutcome
@@ -70,6 +72,7 @@ class Item:
     current: bool  # the codings still differ on this region
     record: Disagreement | None = None
     comments: list[DisagreementComment] = field(default_factory=list)
+    lost: bool = False  # a correction deleted the text: shown, not discussed further
 
     @property
     def resolved(self) -> bool:
@@ -77,7 +80,9 @@ class Item:
 
     @property
     def status(self) -> str:
-        return "resolved" if self.resolved else "open"
+        if self.resolved:
+            return "resolved"
+        return "lost" if self.lost else "open"
 
 
 @dataclass
@@ -166,11 +171,14 @@ def disagreements_list(*, user: Any, study_id: int, transcript_id: Any, status: 
     t = Transcript.objects.select_related("participant").get(pk=a.transcript_id)
     text = t.text
     regions = _regions(a, length=len(text))
-    records = {(d.code_id, d.start, d.end): d for d in Disagreement.objects.filter(assignment=a).select_related("resolved_by")}
+    all_records = list(Disagreement.objects.filter(assignment=a).select_related("resolved_by"))
+    records = {(d.code_id, d.start, d.end): d for d in all_records if not d.lost}
+    lost = [d for d in all_records if d.lost]
     comments: dict[int, list[DisagreementComment]] = defaultdict(list)
     for c in DisagreementComment.objects.filter(disagreement__assignment=a).select_related("author"):
         comments[c.disagreement_id].append(c)
-    codes = {c.pk: c for c in Code.objects.filter(study_id=study_id, pk__in={k[0] for k in (*regions, *records)})}
+    codes = {c.pk: c for c in Code.objects.filter(
+        study_id=study_id, pk__in={k[0] for k in (*regions, *records)} | {d.code_id for d in lost})}
     items: list[Item] = []
     for k in sorted(set(regions) | set(records), key=lambda k: (k[1], k[2], codes[k[0]].name if k[0] in codes else "")):
         code_id, s, e = k
@@ -187,8 +195,15 @@ def disagreements_list(*, user: Any, study_id: int, transcript_id: Any, status: 
         items.append(Item(key=f"{code_id}-{s}-{e}", code=codes[code_id], start=s, end=e, text=text[s:e][:2000],
                           a=sa, b=sb, a_only=a_only, b_only=b_only, current=r is not None, record=d,
                           comments=comments.get(d.pk, []) if d is not None else []))
-    n_resolved = sum(1 for i in items if i.resolved)
-    n_open = len(items) - n_resolved
+    for d in lost:  # read-only: the text they were about was deleted by a correction
+        if d.code_id in codes:
+            items.append(Item(key=f"lost-{d.pk}", code=codes[d.code_id], start=d.start, end=d.end,
+                              text=text[d.start:d.end][:2000], a=[tuple(x) for x in d.spans.get("a", [])],
+                              b=[tuple(x) for x in d.spans.get("b", [])], a_only=0, b_only=0, current=False,
+                              record=d, comments=comments.get(d.pk, []), lost=True))
+    items.sort(key=lambda i: (i.start, i.end, i.code.name, i.lost))
+    n_resolved = sum(1 for i in items if i.status == "resolved")
+    n_open = sum(1 for i in items if i.status == "open")
     if status != "all":
         items = [i for i in items if i.status == status]
     return Listing(membership=membership, assignment=a, transcript=t, items=items, open=n_open,
@@ -212,7 +227,8 @@ def _target(*, a: Assignment, key: Any, length: int) -> tuple[int, int, int, agr
     """The disagreement named by ``key``: a current region, or one already discussed (404 otherwise)."""
     code, s, e = parse_key(key)
     region = _regions(a, length=length).get((code, s, e))
-    record = Disagreement.objects.select_for_update().filter(assignment=a, code_id=code, start=s, end=e).first()
+    record = Disagreement.objects.select_for_update().filter(assignment=a, code_id=code, start=s, end=e,
+                                                             lost=False).first()
     if region is None and record is None:
         raise Http404("No such disagreement (the codings may have changed: reload).")
     return code, s, e, region, record
@@ -317,3 +333,52 @@ def disagreement_resolve(
                  details={"transcript": a.transcript_id, "code": code, "start": s, "end": e, "outcome": outcome,
                           "note": note_text, "deleted": deleted, "created": created})
     return record
+
+
+# Corrections ----------------------------------------------------------------------------------------
+
+
+def disagreements_reanchor(*, transcript_id: int, edit_map: EditMap) -> AnchorReport:
+    """Move the transcript's disagreement records (and the spans they recorded at resolution) through
+    a correction, in its transaction (``settings.CHORUS_REANCHOR_HOOKS``), so a thread stays with the
+    words it is about. A record whose text was deleted, or that would land on another record of the
+    same code, is kept and marked lost (shown read-only) rather than dropped: the discussion is part
+    of the analysis record."""
+    report = AnchorReport()
+    rows = list(Disagreement.objects.filter(assignment__transcript_id=transcript_id)
+                .select_for_update(of=("self",)).order_by("pk"))
+    if not rows:
+        return report
+    plans: dict[int, tuple[int, int, bool]] = {}
+    for d in rows:
+        m = edit_map.map_span(d.start, d.end)
+        plans[d.pk] = (m.start, m.end, d.lost or m.status == SpanStatus.LOST)
+        if m.status == SpanStatus.CHANGED:
+            report.changed.append(d.pk)
+        elif m.status == SpanStatus.LOST and not d.lost:
+            report.lost.append(d.pk)
+    # Unmoved records keep their place; a moved one that would collide with another is lost.
+    taken: set[tuple[int, int, int, int]] = set()
+    for d in sorted(rows, key=lambda d: (plans[d.pk][:2] != (d.start, d.end), d.pk)):
+        start, end, lost = plans[d.pk]
+        key = (d.assignment_id, d.code_id, start, end)
+        if not lost and key in taken:
+            plans[d.pk] = (start, end, True)
+            report.lost.append(d.pk)
+        elif not lost:
+            taken.add(key)
+    dirty = []
+    for d in rows:
+        start, end, lost = plans[d.pk]
+        spans = {who: [[m.start, m.end] for m in (edit_map.map_span(a, b) for a, b in pairs)
+                       if m.status != SpanStatus.LOST] for who, pairs in (d.spans or {}).items()}
+        if (start, end, lost, spans) != (d.start, d.end, d.lost, d.spans):
+            d.start, d.end, d.lost, d.spans = start, end, lost, spans
+            dirty.append(d)
+    if dirty:
+        report.moved = len(dirty)
+        # Two steps keep the unique (assignment, code, start, end) index satisfied row by row: out
+        # of it first (lost rows are not indexed), then each to its final, collision-free place.
+        Disagreement.objects.filter(pk__in=[d.pk for d in dirty]).update(lost=True)
+        Disagreement.objects.bulk_update(dirty, ["start", "end", "lost", "spans"], batch_size=500)
+    return report

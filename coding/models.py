@@ -219,6 +219,9 @@ class Disagreement(models.Model):
     note = models.TextField(blank=True)
     # Each coder's spans of the code in the region when it was resolved (the codings may change later).
     spans = models.JSONField(default=dict, blank=True)
+    # A correction of the transcript moves the record with the text (coding.disagreements
+    # .disagreements_reanchor); when the text under discussion is deleted the thread is kept, marked lost.
+    lost = models.BooleanField(default=False)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+")
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -227,8 +230,10 @@ class Disagreement(models.Model):
     class Meta:
         ordering = ["assignment", "start", "end", "code"]
         constraints = [
-            models.UniqueConstraint(fields=["assignment", "code", "start", "end"], name="disagreement_unique"),
-            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="disagreement_span_valid"),
+            models.UniqueConstraint(fields=["assignment", "code", "start", "end"], condition=models.Q(lost=False),
+                                    name="disagreement_unique"),
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")) | models.Q(lost=True),
+                                   name="disagreement_span_valid"),
             models.CheckConstraint(
                 condition=(models.Q(outcome="") & models.Q(resolved_at__isnull=True))
                 | (~models.Q(outcome="") & models.Q(resolved_at__isnull=False)),

@@ -7,6 +7,10 @@ A registered model declares, as class attributes (defaults in brackets):
   ``anchor_transcript_field`` ["transcript"], ``anchor_start_field`` ["start"],
   ``anchor_end_field`` ["end"], and optionally ``anchor_lost_field``: a BooleanField set to True
   when the span's text was deleted entirely.
+
+Spans that need more than moving (a record whose spans must stay unique, or that keeps a snapshot of
+spans) register a function instead, in ``settings.CHORUS_REANCHOR_HOOKS`` as a dotted path:
+``hook(*, transcript_id, edit_map) -> AnchorReport``, called in the same transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.utils.module_loading import import_string
 
 from ..text import EditMap, SpanStatus
 
@@ -87,4 +92,6 @@ def reanchor(*, transcript_id: int, edit_map: EditMap) -> dict[str, AnchorReport
         if dirty:
             a.model._default_manager.bulk_update(dirty, update_fields, batch_size=500)
         reports[a.label] = report
+    for path in getattr(settings, "CHORUS_REANCHOR_HOOKS", []):
+        reports[path] = import_string(path)(transcript_id=transcript_id, edit_map=edit_map)
     return reports

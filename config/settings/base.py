@@ -173,9 +173,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    # Per user; a view adds a stricter limit for its writes (config/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.UserRateLimits"],
     "DEFAULT_THROTTLE_RATES": {"user": env("CHORUS_API_RATE", default="1200/minute")},
-    # Writes to codings, per user (coding/coding_api.py CodingWriteThrottle reads CHORUS_CODING_RATE).
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chorus API",
@@ -248,6 +248,7 @@ CHORUS_FIELD_KEYS = env.list("CHORUS_FIELD_KEYS", default=[])
 # Idempotent demo-data steps run by `manage.py demo_data` after the study and logins exist.
 CHORUS_DEMO_STEPS: list[str] = [
     "participants.demo.load", "analysis.demo.load_transcripts", "coding.demo.load", "coding.demo.load_codings",
+    "coding.demo.load_double_coding",
 ]
 
 # Purgers run when a participant withdraws with deletion of data (see participants/purge.py): dotted
@@ -260,3 +261,5 @@ CHORUS_PURGERS: list[str] = [
 # Models holding a span [start, end) of a transcript ("app_label.Model"): a redaction re-anchors them
 # all in its transaction (see analysis/services/anchors.py). Later apps append theirs.
 CHORUS_ANCHORED_MODELS: list[str] = ["analysis.TranscriptTurn", "coding.Coding"]
+# Spans that need more than moving (unique records, span snapshots) register a function instead.
+CHORUS_REANCHOR_HOOKS: list[str] = ["coding.disagreements.disagreements_reanchor"]

@@ -342,3 +342,81 @@ def test_page_comment_and_resolve_with_htmx_and_confirmation(setup, clients, cas
     # Every input has a label.
     for m in ("c-", "n-", "dis-status"):
         assert f'<label for="{m}' in page
+
+
+# Corrections of the transcript -----------------------------------------------------------------------
+
+
+def _correct(cast, tid: int, words: str, replacement: str):
+    from analysis.models import Transcript
+    from analysis.services.redaction import transcript_replace
+
+    t = Transcript.objects.get(pk=tid)
+    i = t.text.index(words)
+    return transcript_replace(actor=cast.users["lead"], study_id=cast.study.pk, transcript_id=tid, start=i,
+                              end=i + len(words), expected=words, replacement=replacement, base_version=t.version)
+
+
+def _comment(api, s: Setup, key: str, body: str, who: str = "coder"):
+    return api[who].post(_api(s) + f"{key}/comments/", {"body": body}, format="json")
+
+
+def test_a_correction_moves_the_threads_with_their_words(setup, cast, api, book):
+    assert _comment(api, setup, setup.cues_key, "Tearful is about cues.").status_code == 201
+    assert _resolve(api, setup, setup.conv_key, "both", who="lead").status_code == 200
+    # "John Smith" (10 code points) comes before both regions: "[NAME]" (6) shifts them by -4.
+    result = _correct(cast, setup.tid, "John Smith", "[NAME]")
+    assert result.edit.report["coding.disagreements.disagreements_reanchor"]["moved"] == 2
+    (cs, ce), (vs, ve) = setup.cues_span, setup.conv_span
+    body = api["lead"].get(_api(setup)).json()
+    by_key = {d["key"]: d for d in body["results"]}
+    moved_cues = f"{book.cues.pk}-{cs - 4}-{ce - 4}"
+    moved_conv = f"{book.convenience.pk}-{vs - 4}-{ve - 4}"
+    assert set(by_key) == {moved_cues, moved_conv}  # no stale duplicate beside the moved region
+    assert by_key[moved_cues]["current"] is True
+    assert [c["body"] for c in by_key[moved_cues]["comments"]] == ["Tearful is about cues."]
+    assert by_key[moved_cues]["text"].startswith("On the phone you cannot see")
+    resolved = by_key[moved_conv]
+    assert resolved["status"] == "resolved"
+    assert resolved["text"] == "and I was phoning the café"
+    record = Disagreement.objects.get(assignment=setup.a, code=book.convenience)
+    assert record.spans == {"a": [], "b": [[vs - 4, ve - 4]]}
+    # The moved thread can still be discussed and resolved under its new key.
+    assert _comment(api, setup, moved_cues, "Agreed.", who="coder_b").status_code == 201
+    assert _resolve(api, setup, moved_cues, "keep_a", who="lead").status_code == 200
+
+
+def test_deleting_the_text_under_discussion_keeps_the_thread_read_only(setup, cast, api, clients, book):
+    assert _comment(api, setup, setup.cues_key, "Is this about cues?").status_code == 201
+    _correct(cast, setup.tid, "On the phone you cannot see if someone is tearful.", "")
+    record = Disagreement.objects.get(assignment=setup.a, code=book.cues)
+    assert record.lost
+    assert record.start == record.end
+    body = api["lead"].get(_api(setup)).json()
+    (lost,) = [d for d in body["results"] if d["status"] == "lost"]
+    assert lost["key"] == f"lost-{record.pk}"
+    assert [c["body"] for c in lost["comments"]] == ["Is this about cues?"]
+    assert body["open"] == 1  # the other disagreement; a lost thread is not open work
+    assert _comment(api, setup, lost["key"], "More?").status_code == 404
+    assert _resolve(api, setup, lost["key"], "both", who="lead").status_code == 404
+    page = clients["lead"].get(_page(setup))
+    html = page.content.decode()
+    assert "A correction of the transcript removed the text this discussion was about" in html
+    assert f'id="d-lost-{record.pk}"' in html
+    assert 'action="' + _page(setup) + f'lost-{record.pk}/comments/"' not in html
+
+
+def test_records_that_would_land_on_each_other_stay_unique(setup, cast, book):
+    from analysis.services.anchors import reanchor
+    from analysis.text import Edit, EditMap
+
+    (cs, ce) = setup.cues_span
+    first = Disagreement.objects.create(study_id=setup.sid, assignment=setup.a, code=book.cues, start=cs, end=ce)
+    second = Disagreement.objects.create(study_id=setup.sid, assignment=setup.a, code=book.cues, start=cs + 2, end=ce)
+    # Deleting [cs, cs + 3) maps both to [cs, ce - 3): one keeps the place, the other is kept as lost.
+    reports = reanchor(transcript_id=setup.tid, edit_map=EditMap([Edit(cs, cs + 3, "")]))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.start, first.end, first.lost) == (cs, ce - 3, False)
+    assert (second.start, second.end, second.lost) == (cs, ce - 3, True)
+    assert reports["coding.disagreements.disagreements_reanchor"].lost == [second.pk]

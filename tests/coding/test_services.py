@@ -195,3 +195,25 @@ def test_demo_step_is_idempotent(cast):
     demo.load(cast.study, {"lead@demo.chorus": lead})
     assert Code.objects.filter(study=cast.study).count() == count
     assert AuditEvent.objects.filter(action="codebook.import").count() == 1
+
+
+def test_demo_data_shows_a_finished_double_coding_with_disagreements(transactional_db):
+    """`make demo`'s data: one transcript double coded by the demo coder and the North coder, both
+    done, so agreement and the disagreements page have something to show; a re-run adds nothing."""
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from coding import disagreements
+    from coding.models import Assignment, Coding
+
+    call_command("demo_data", verbosity=0)
+    (a,) = Assignment.objects.all()
+    assert a.complete
+    assert (a.coder_a.email, a.coder_b.email) == ("coder@demo.chorus", "coder.north@demo.chorus")
+    lead = User.objects.get(email="lead@demo.chorus")
+    listing = disagreements.disagreements_list(user=lead, study_id=a.study_id, transcript_id=a.transcript_id)
+    assert listing.open >= 2  # the code B left out, and the stretch B coded only halfway
+    n = Coding.objects.count()
+    call_command("demo_data", verbosity=0)
+    assert Assignment.objects.count() == 1
+    assert Coding.objects.count() == n
