@@ -136,6 +136,13 @@ def _code_locked(*, study: Study, code_id: Any) -> Code:
     return code
 
 
+def _lock_codes(ids: list[int]) -> None:
+    """Lock every code a delete or merge removes, before any transcript: a coding being written
+    holds its code ``FOR KEY SHARE`` and then locks its transcript (coding_services._codes_load), so
+    taking codes first here too makes the two wait for each other rather than deadlock."""
+    list(Code.objects.select_for_update().filter(pk__in=sorted(set(ids))).order_by("pk").values_list("pk"))
+
+
 def _parent(*, study: Study, parent_id: Any) -> Code | None:
     if parent_id in (None, ""):
         return None
@@ -359,6 +366,8 @@ def code_merge(
         raise ValidationError({"target": "A code cannot be merged into itself."})
     if target.pk in code_descendant_ids(study=study, code_id=source.pk):
         raise ValidationError({"target": "A code cannot be merged into one of its own sub-codes."})
+    _lock_codes([source.pk, target.pk, *code_descendant_ids(study=study, code_id=source.pk),
+                 *code_descendant_ids(study=study, code_id=target.pk)])
     details_source = {"id": source.pk, "name": source.name, "guid": str(source.guid)}
     merged: list[str] = []
     moved: dict[str, int] = {}
@@ -397,6 +406,7 @@ def code_delete(
     for dependent in code_dependents():
         if dependent.delete is not None:
             dependent.delete(impact.code_ids)
+    _lock_codes(impact.code_ids)
     details = {"name": code.name, "guid": str(code.guid), **impact.as_dict()}
     code.delete()
     audit_record(
