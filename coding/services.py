@@ -136,11 +136,12 @@ def _code_locked(*, study: Study, code_id: Any) -> Code:
     return code
 
 
-def _lock_codes(ids: list[int]) -> None:
+def _lock_codes(ids: list[int], *, study: Study | None = None) -> None:
     """Lock every code a delete or merge removes, before any transcript: a coding being written
     holds its code ``FOR KEY SHARE`` and then locks its transcript (coding_services._codes_load), so
     taking codes first here too makes the two wait for each other rather than deadlock."""
-    list(Code.objects.select_for_update().filter(pk__in=sorted(set(ids))).order_by("pk").values_list("pk"))
+    codes = Code.objects.select_for_update().filter(pk__in=sorted(set(ids)))
+    list((codes.filter(study=study) if study is not None else codes).order_by("pk").values_list("pk"))
 
 
 def _parent(*, study: Study, parent_id: Any) -> Code | None:
@@ -357,6 +358,10 @@ def code_merge(
     name the target already has is merged into that one, recursively), then the source is deleted.
     The target keeps its own name, definition and colour."""
     study = _study_for_edit(actor=actor, study_id=study_id)
+    # Both codes in id order first, so two merges of the same pair in opposite directions wait for
+    # each other instead of deadlocking.
+    pair = [i for i in (source_id, target_id) if isinstance(i, int) or str(i).isdigit()]
+    _lock_codes([int(i) for i in pair if 0 < int(i) < 2**63], study=study)
     source = _code_locked(study=study, code_id=source_id)
     try:
         target = _code_locked(study=study, code_id=target_id)

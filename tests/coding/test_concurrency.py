@@ -91,3 +91,36 @@ def test_deleting_a_code_while_coders_use_it_neither_deadlocks_nor_leaves_coding
         t.join(20)
     assert errors == []
     assert not Coding.objects.filter(code_id=book.video.pk).exists()
+
+
+def test_two_opposite_merges_of_the_same_pair_do_not_deadlock(cast: Any) -> None:
+    from django.http import Http404
+
+    from coding import services
+
+    lead = cast.users["lead"]
+    for round_ in range(5):
+        x = services.code_create(actor=lead, study_id=cast.study.pk, name=f"X{round_}")
+        y = services.code_create(actor=lead, study_id=cast.study.pk, name=f"Y{round_}")
+        barrier, outcomes = threading.Barrier(2), []
+
+        def merge(source: int, target: int, barrier: threading.Barrier = barrier,
+                  outcomes: list[str] = outcomes) -> None:
+            try:
+                barrier.wait()
+                services.code_merge(actor=lead, study_id=cast.study.pk, source_id=source, target_id=target)
+                outcomes.append("merged")
+            except (ValidationError, Http404):
+                outcomes.append("refused")  # the other merge removed one of the two codes first
+            except BaseException as exc:  # a deadlock would land here
+                outcomes.append(repr(exc))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=merge, args=pair) for pair in ((x.pk, y.pk), (y.pk, x.pk))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert sorted(outcomes) == ["merged", "refused"], outcomes
+        assert Code.objects.filter(pk__in=[x.pk, y.pk]).count() == 1
