@@ -522,9 +522,16 @@
         cfg.canCode = false;
         const picker = $("picker");
         if (picker) picker.hidden = true;
+        $("panel").insertAdjacentHTML("afterbegin", '<p class="message message-warning" id="stale-panel">' +
+          "Coding is paused until you reload: the text changed under your selection.</p>");
         article.insertAdjacentHTML("beforebegin", '<div class="message message-warning" id="stale-banner" role="alert">' +
           '<strong class="message-kind">Changed:</strong> the transcript was corrected since you opened it ' +
-          `(now version ${v}). <a href="${location.pathname}">Reload</a> to go on coding.</div>`);
+          `(now version ${v}). <a href="${location.pathname}" id="stale-reload">Reload</a> to go on coding ` +
+          "where you are.</div>");
+        // Back to the line being read (lines outlive a correction better than offsets do).
+        $("stale-reload").addEventListener("click", (ev) => {
+          ev.currentTarget.href = `${location.pathname}?line=${firstVisibleLine()}`;
+        });
       }
     });
     es.addEventListener("presence", (ev) => {
@@ -534,8 +541,22 @@
     window.ChorusCoding.source = es;
   }
 
+  function firstVisibleLine() {
+    const p = paras.find((q) => q.el.getBoundingClientRect().bottom > 0);
+    return p ? p.line : 1;
+  }
+  function goToLine() {
+    const line = parseInt(new URLSearchParams(location.search).get("line") || "", 10);
+    const i = paras.findIndex((p) => p.line >= line);
+    if (line > 1 && i >= 0) {
+      focusPara(i);
+      paras[i].el.scrollIntoView({ block: "start" });
+    }
+  }
+
   window.ChorusCoding = { codings, render, state: () => ({ sel, caret }) };
   render();
+  goToLine();
   connect();
   if (window.performance && performance.mark) performance.mark("coding-ready");
   document.documentElement.dataset.codingReady = "1";

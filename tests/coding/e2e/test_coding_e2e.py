@@ -134,3 +134,20 @@ def test_a_correction_while_coding_asks_to_reload(login: Any, cast: Any, book: A
     page.wait_for_selector("#stale-banner", timeout=5000)
     assert "Reload" in page.inner_text("#stale-banner")
     assert page.locator("#picker").is_hidden()
+    # Reload brings the coder back to the line they were reading (the notice stays in view).
+    page.set_viewport_size({"width": 1400, "height": 260})
+    line = page.evaluate("""() => {
+        const el = [...document.querySelectorAll('.words')].pop();
+        window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 120);
+        return parseInt(el.dataset.line, 10);
+    }""")
+    assert page.locator("#stale-banner").is_visible()
+    shot(page, "corrected")
+    page.click("#stale-reload")
+    page.wait_for_url("**?line=*")
+    page.wait_for_selector("html[data-coding-ready='1']")
+    back_to = int(page.url.rsplit("line=", 1)[1])
+    assert 1 < back_to <= line  # a line near the bottom, not the top of the transcript
+    assert page.evaluate("document.activeElement.dataset.line") == str(back_to)
+    assert page.locator("#stale-banner").count() == 0
+    assert page.locator("#picker").is_visible()
