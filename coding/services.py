@@ -369,10 +369,11 @@ def code_merge(
         raise ValidationError({"target": "Choose a code of this study to merge into."}) from None
     if source.pk == target.pk:
         raise ValidationError({"target": "A code cannot be merged into itself."})
-    if target.pk in code_descendant_ids(study=study, code_id=source.pk):
+    source_descendants = code_descendant_ids(study=study, code_id=source.pk)
+    if target.pk in source_descendants:
         raise ValidationError({"target": "A code cannot be merged into one of its own sub-codes."})
-    _lock_codes([source.pk, target.pk, *code_descendant_ids(study=study, code_id=source.pk),
-                 *code_descendant_ids(study=study, code_id=target.pk)])
+    # The sub-codes too (the two codes are locked already), before the dependents lock any transcript.
+    _lock_codes([*source_descendants, *code_descendant_ids(study=study, code_id=target.pk)])
     details_source = {"id": source.pk, "name": source.name, "guid": str(source.guid)}
     merged: list[str] = []
     moved: dict[str, int] = {}
@@ -408,10 +409,10 @@ def code_delete(
             {"confirm": "Confirm the delete: it removes this code, "
                         f"{impact.descendants} sub-code(s) and {impact.codings} coding(s)."}
         )
+    _lock_codes(impact.code_ids)  # with its sub-codes, before the dependents lock any transcript
     for dependent in code_dependents():
         if dependent.delete is not None:
             dependent.delete(impact.code_ids)
-    _lock_codes(impact.code_ids)
     details = {"name": code.name, "guid": str(code.guid), **impact.as_dict()}
     code.delete()
     audit_record(

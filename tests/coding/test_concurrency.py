@@ -58,8 +58,9 @@ def test_a_code_deleted_while_a_coding_is_written_answers_clearly(cast: Any, boo
     assert not Coding.objects.filter(code_id=code_id).exists()
 
 
+@pytest.mark.parametrize("deleted", ["video", "remote"])  # the code itself, or its parent (with sub-codes)
 def test_deleting_a_code_while_coders_use_it_neither_deadlocks_nor_leaves_codings(cast: Any, book: Any,
-                                                                                  t_north: Any) -> None:
+                                                                                  t_north: Any, deleted: str) -> None:
     from coding import services
 
     s, e = span_of(t_north, "phoned me every week")
@@ -86,7 +87,8 @@ def test_deleting_a_code_while_coders_use_it_neither_deadlocks_nor_leaves_coding
         t.start()
     start.wait()
     time.sleep(0.05)
-    services.code_delete(actor=cast.users["lead"], study_id=cast.study.pk, code_id=book.video.pk, confirm=True)
+    services.code_delete(actor=cast.users["lead"], study_id=cast.study.pk, code_id=getattr(book, deleted).pk,
+                         confirm=True)
     for t in coders:
         t.join(20)
     assert errors == []
