@@ -274,15 +274,10 @@ def double_coding(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_GET
 def disagreements(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
     """Side by side: each code's spans by coder A and by coder B, disagreements marked."""
-    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     user = acting_user(request)
+    membership, a = disagreement_services.disagreements_access(user=user, study_id=study_id,
+                                                               transcript_id=transcript_id, write=False)
     t = coding_selectors.transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
-    a = Assignment.objects.filter(transcript=t).select_related("coder_a", "coder_b").first()
-    if a is None:
-        raise Http404("This transcript is not double coded.")
-    may = policy.role_allows(membership.role, Perm.AGREEMENT_VIEW) or user.pk in (a.coder_a_id, a.coder_b_id)
-    if not may:
-        raise PermissionDenied("Only leads and the two coders see the comparison.")
     if not a.complete:
         return render(request, "coding/disagreements.html", {"study": membership.study, "transcript": t, "a": a, "blind": True})
     codings = coding_selectors.transcript_codings(user=user, study_id=study_id, transcript=t).filter(

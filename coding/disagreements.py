@@ -99,7 +99,7 @@ class Listing:
 # Access -------------------------------------------------------------------------------------------
 
 
-def _access(*, user: Any, study_id: int, transcript_id: Any, write: bool) -> tuple[Membership, Assignment]:
+def disagreements_access(*, user: Any, study_id: int, transcript_id: Any, write: bool) -> tuple[Membership, Assignment]:
     """The membership and the assignment if the user may read (``write``: comment on and resolve)
     the transcript's disagreements: out of scope or not double coded is 404; in scope but neither an
     assigned coder nor a lead (write) / a reader of agreement (read) is 403."""
@@ -164,7 +164,7 @@ def _regions(a: Assignment, *, length: int) -> dict[tuple[int, int, int], agreem
 def disagreements_list(*, user: Any, study_id: int, transcript_id: Any, status: str = "all") -> Listing:
     """The disagreements of a complete assignment: every current one (open unless resolved) and every
     resolved one (also when the codings have changed since), in text order, with their threads."""
-    membership, a = _access(user=user, study_id=study_id, transcript_id=transcript_id, write=False)
+    membership, a = disagreements_access(user=user, study_id=study_id, transcript_id=transcript_id, write=False)
     _require_complete(a)
     if status not in STATUSES:
         raise ValidationError({"status": f"One of: {', '.join(STATUSES)}."})
@@ -212,7 +212,7 @@ def disagreements_list(*, user: Any, study_id: int, transcript_id: Any, status: 
 
 def disagreement_get(*, user: Any, study_id: int, transcript_id: Any, key: Any, write: bool = False) -> Item:
     if write:
-        _access(user=user, study_id=study_id, transcript_id=transcript_id, write=True)
+        disagreements_access(user=user, study_id=study_id, transcript_id=transcript_id, write=True)
     code, s, e = parse_key(key)
     for item in disagreements_list(user=user, study_id=study_id, transcript_id=transcript_id).items:
         if (item.code.pk, item.start, item.end) == (code, s, e):
@@ -249,7 +249,7 @@ def _lock(*, study_id: int, a: Assignment) -> tuple[Assignment, int]:
 def disagreement_comment(
     *, actor: User, study_id: int, transcript_id: Any, key: Any, body: Any, ip: str | None = None
 ) -> DisagreementComment:
-    _membership, a = _access(user=actor, study_id=study_id, transcript_id=transcript_id, write=True)
+    _membership, a = disagreements_access(user=actor, study_id=study_id, transcript_id=transcript_id, write=True)
     text = str(body or "").strip() if isinstance(body, str | type(None)) else None
     if not text:
         raise ValidationError({"body": "Write a comment."})
@@ -277,7 +277,7 @@ def disagreement_resolve(
 ) -> Disagreement:
     """Resolve one disagreement, applying ``keep_a`` / ``keep_b`` / ``neither`` to the codings in the
     same transaction. Already resolved, or a changed region, is a :class:`DisagreementConflict`."""
-    _membership, a = _access(user=actor, study_id=study_id, transcript_id=transcript_id, write=True)
+    _membership, a = disagreements_access(user=actor, study_id=study_id, transcript_id=transcript_id, write=True)
     if not isinstance(outcome, str) or outcome not in DisagreementOutcome.values:
         raise ValidationError({"outcome": f"One of: {', '.join(DisagreementOutcome.values)}."})
     if not isinstance(note, str | type(None)):
