@@ -1,4 +1,4 @@
-"""REST API for studies, sites, groups, members, audit events and jobs, under /api/v1/.
+"""REST API for studies, sites, groups, members, and audit events, under /api/v1/.
 
 Thin views: parse with a serializer, call the same services and selectors as the pages.
 Non-members get 404 for anything under a study; the policy module decides everything else.
@@ -9,16 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import FileResponse, Http404, HttpResponseBase
-from django.urls import reverse
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs import selectors as job_selectors
-from jobs.models import Job
+from jobs.api import JobSerializer
 
 from . import exports, policy, selectors, services
 from .models import AuditEvent, Membership, ParticipantGroup, Role, Site, Study
@@ -109,22 +107,6 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
         fields = ["id", "at", "actor", "actor_email", "action", "object_type", "object_id", "ip", "details"]
-
-
-class JobSerializer(serializers.ModelSerializer[Job]):
-    download_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Job
-        fields = [
-            "id", "kind", "status", "percent", "progress_done", "progress_total", "created_at",
-            "started_at", "finished_at", "result", "error", "download_url",
-        ]
-
-    def get_download_url(self, obj: Job) -> str | None:
-        if not obj.result_file:
-            return None
-        return reverse("api-job-download", kwargs={"study_id": obj.study_id, "job_id": obj.pk})
 
 
 class MeSerializer(serializers.Serializer[Any]):
@@ -348,25 +330,3 @@ class AuditExportAPI(APIView):
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-
-class JobDetailAPI(APIView):
-    @extend_schema(responses=JobSerializer)
-    def get(self, request: Request, study_id: int, job_id: int) -> Response:
-        return Response(JobSerializer(job_selectors.job_get(user=request.user, study_id=study_id, job_id=job_id)).data)
-
-
-class JobDownloadAPI(APIView):
-    """The job's file, for token-authenticated clients (the page link needs a browser session)."""
-
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
-    def get(self, request: Request, study_id: int, job_id: int) -> HttpResponseBase:
-        job = job_selectors.job_get(user=request.user, study_id=study_id, job_id=job_id)
-        if not job.result_file:
-            raise Http404("This job has no file.")
-        services.audit_record(
-            actor=request.user, action="export.download", study=job.study, obj=job, ip=client_ip(request),
-            details={"kind": job.kind},
-        )
-        return FileResponse(
-            job.result_file.open("rb"), as_attachment=True, filename=(job.result_file.name or "").rsplit("/", 1)[-1]
-        )

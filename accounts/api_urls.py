@@ -18,9 +18,4 @@ urlpatterns = [
     path(
         "studies/<int:study_id>/audit-events/export/", api.AuditExportAPI.as_view(), name="api-audit-export"
     ),
-    path("studies/<int:study_id>/jobs/<int:job_id>/", api.JobDetailAPI.as_view(), name="api-job-detail"),
-    path(
-        "studies/<int:study_id>/jobs/<int:job_id>/download/", api.JobDownloadAPI.as_view(),
-        name="api-job-download",
-    ),
 ]

@@ -34,6 +34,4 @@ urlpatterns = [
     ),
     path("studies/<int:study_id>/audit/", views.audit_log, name="audit-log"),
     path("studies/<int:study_id>/audit/export/", views.audit_export, name="audit-export"),
-    path("studies/<int:study_id>/jobs/<int:job_id>/", views.job_detail, name="job-detail"),
-    path("studies/<int:study_id>/jobs/<int:job_id>/download/", views.job_download, name="job-download"),
 ]

@@ -11,12 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
-
-from jobs import selectors as job_selectors
 
 from . import exports, policy, selectors, services
 from .forms import (
@@ -302,27 +300,6 @@ def audit_export(request: HttpRequest, study_id: int) -> HttpResponse:
         filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in form.cleaned_data.items() if v}
     job = exports.audit_export_start(actor=acting_user(request), study_id=study.pk, filters=filters, ip=client_ip(request))
     return redirect("job-detail", study_id=study.pk, job_id=job.pk)
-
-
-@login_required
-def job_detail(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse:
-    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.JOB_VIEW)
-    job = job_selectors.job_get(user=request.user, study_id=study.pk, job_id=job_id)
-    template = "jobs/_job_status.html" if request.htmx else "jobs/job_detail.html"  # type: ignore[attr-defined]
-    return render(request, template, {"study": study, "job": job})
-
-
-@login_required
-def job_download(request: HttpRequest, study_id: int, job_id: int) -> FileResponse:
-    job = job_selectors.job_get(user=request.user, study_id=study_id, job_id=job_id)
-    if not job.result_file:
-        raise Http404("This job has no file.")
-    services.audit_record(
-        actor=acting_user(request), action="export.download", study=job.study, obj=job, ip=client_ip(request),
-        details={"kind": job.kind},
-    )
-    filename = (job.result_file.name or "download").rsplit("/", 1)[-1]
-    return FileResponse(job.result_file.open("rb"), as_attachment=True, filename=filename)
 
 
 def _is_api(request: HttpRequest) -> bool:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/agreement.py [--participants 65] [--chars 30000] [--study DIR]
 
 Generates the study with ../shared/tools/make_study.py into a temporary folder (or reads DIR/study.qdpx),
-reads both coders' selections, then times :func:`coding.agreement.agreement_report` over every
+reads both coders' selections, then times :func:`analysis.coding.agreement.agreement_report` over every
 transcript and code. Reading the XML is timed separately: it is not part of the service.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
-from coding.agreement import TranscriptCodings, agreement_report
+from analysis.coding.agreement import TranscriptCodings, agreement_report
 
 NS = {"q": "urn:QDA-XML:project:1.0"}
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"

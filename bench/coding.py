@@ -114,9 +114,10 @@ def setup(args: argparse.Namespace) -> dict[str, Any]:
     from rest_framework.authtoken.models import Token
 
     from accounts.models import Membership, ParticipantGroup, Role, Site, Study, User
-    from analysis.importers import parse_transcript
-    from analysis.services.transcripts import transcript_create
-    from coding import coding_services, services
+    from analysis.coding.services import codebook as services
+    from analysis.coding.services import codings as coding_services
+    from analysis.transcripts.importers import parse_transcript
+    from analysis.transcripts.services.transcripts import transcript_create
     from participants.models import ConsentState, Participant
 
     with connection.cursor() as cur:

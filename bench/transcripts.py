@@ -75,9 +75,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)
 
     from accounts.models import Membership, ParticipantGroup, Role, Site, Study, User
-    from analysis import selectors
-    from analysis.models import Transcript, TranscriptTurn
-    from analysis.services import imports
+    from analysis.transcripts import selectors
+    from analysis.transcripts.models import Transcript, TranscriptTurn
+    from analysis.transcripts.services import imports
     from jobs.models import Job
     from participants.models import Participant
 
@@ -159,15 +159,15 @@ def main() -> None:
 def _has_tables() -> bool:
     from django.db import connection
 
-    return "analysis_transcript" in connection.introspection.table_names()
+    return "transcripts_transcript" in connection.introspection.table_names()
 
 
 def _reading(study: object, lead: object) -> dict[str, object]:
     from django.test import Client
 
-    from analysis.importers import parse_transcript
-    from analysis.models import Transcript
-    from analysis.services.transcripts import transcript_create
+    from analysis.transcripts.importers import parse_transcript
+    from analysis.transcripts.models import Transcript
+    from analysis.transcripts.services.transcripts import transcript_create
     from participants.models import Participant
 
     p = Participant.objects.filter(study=study, consent_state="consented").order_by("pk").first()

@@ -5,8 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("accounts.api_urls")),
     path("", include("participants.api_urls")),
-    path("", include("coding.api_urls")),
-    path("", include("analysis.api_urls")),
+    path("", include("analysis.coding.api_urls")),
+    path("", include("analysis.transcripts.api_urls")),
+    path("", include("jobs.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
@@ -15,8 +16,9 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("participants.urls")),
-    path("", include("coding.urls")),
-    path("", include("analysis.urls")),
+    path("", include("analysis.coding.urls")),
+    path("", include("analysis.transcripts.urls")),
+    path("", include("jobs.urls")),
     path("api/v1/", include(api_v1)),
     path("django-admin/", admin.site.urls),
 ]

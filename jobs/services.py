@@ -7,8 +7,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Study, User
@@ -70,3 +72,17 @@ def job_run(*, job_id: int, work: Callable[[Job], dict[str, Any]]) -> Job | None
 def job_attach_file(*, job: Job, name: str, content: bytes) -> None:
     job.result_file.save(name, ContentFile(content), save=False)
     Job.objects.filter(pk=job.pk).update(result_file=job.result_file.name)
+
+
+def job_download_open(*, user: Any, study_id: int, job_id: int, ip: str | None) -> tuple[File[bytes], str]:
+    """Open a job's result file for its reader and record the download in the audit trail (the page
+    and the API both call this, so every download is audited the same way)."""
+    from accounts.services import audit_record
+
+    from .selectors import job_get
+
+    job = job_get(user=user, study_id=study_id, job_id=job_id)
+    if not job.result_file:
+        raise Http404("This job has no file.")
+    audit_record(actor=user, action="export.download", study=job.study, obj=job, ip=ip, details={"kind": job.kind})
+    return job.result_file.open("rb"), (job.result_file.name or "download").rsplit("/", 1)[-1]

@@ -20,10 +20,10 @@ from rest_framework.authtoken.models import Token
 from accounts import policy
 from accounts.models import Membership, Role
 from accounts.policy import Perm
-from analysis.models import Transcript
-from analysis.selectors import transcript_lock_visible, transcripts_visible
+from analysis.transcripts.models import Transcript
+from analysis.transcripts.selectors import transcript_lock_visible, transcripts_visible
 from participants.models import ConsentState
-from tests.analysis.conftest import add_transcript, make_participant
+from tests.transcripts.conftest import add_transcript, make_participant
 
 from .conftest import CAST
 from .factories import MembershipFactory, UserFactory
@@ -148,7 +148,7 @@ def test_token_check_answers_like_drf(cast: Any, api: dict[str, Any]) -> None:
 
 
 def test_adding_a_coding_takes_few_statements(cast: Any, api: dict[str, Any], django_assert_max_num_queries: Any) -> None:
-    from coding import services as code_services
+    from analysis.coding.services import codebook as code_services
 
     p = make_participant(cast, "Q1", "service_user", cast.north)
     t = add_transcript(cast, p, "Interviewer: hi 👍\nQ1: hello there.\n")

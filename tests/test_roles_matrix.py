@@ -36,6 +36,8 @@ from rest_framework.views import APIView
 
 from accounts import api_urls as accounts_api_urls
 from accounts import urls as accounts_urls
+from jobs import api_urls as jobs_api_urls
+from jobs import urls as jobs_urls
 from jobs.models import Job, JobStatus
 from jobs.services import job_attach_file
 
@@ -157,8 +159,9 @@ MATRIX: list[Row] = [
     Row("api-redoc", "GET", "/api/v1/redoc/", EVERYONE_200),
 ]
 
-API_NAMES = {p.name for p in accounts_api_urls.urlpatterns} | {"api-schema", "api-docs", "api-redoc"}
-PAGE_NAMES = {p.name for p in accounts_urls.urlpatterns}  # type: ignore[union-attr]
+API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns]} | {
+    "api-schema", "api-docs", "api-redoc"}
+PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns]}  # type: ignore[union-attr]
 
 # Roles run least-privileged first within one test (one cast): every denied write is tried, and
 # proven to have written nothing, before the role that may do it changes anything.
@@ -290,7 +293,7 @@ def test_matrix_covers_every_accounts_url() -> None:
     all_patterns = _walk(get_resolver().url_patterns)
     resolver_names = {p.name for p in all_patterns}
     enforced = (PAGE_NAMES | API_NAMES) & resolver_names
-    enforced |= {p.name for p in all_patterns if _module(p).startswith("accounts.")}
+    enforced |= {p.name for p in all_patterns if _module(p).startswith(("accounts.", "jobs."))}
     assert None not in enforced, "an accounts view is routed without a URL name"
     missing = enforced - covered
     assert not missing, f"add these URL names to MATRIX in {__file__}: {sorted(missing)}"

@@ -41,8 +41,8 @@ def test_the_api_rate_limits_each_user(cast: Any, api: dict[str, Any]) -> None:
 
 
 def test_one_cache_read_and_one_write_per_request(cast: Any, api: dict[str, Any], monkeypatch: Any) -> None:
-    from coding import services as code_services
-    from tests.analysis.conftest import add_transcript, make_participant
+    from analysis.coding.services import codebook as code_services
+    from tests.transcripts.conftest import add_transcript, make_participant
 
     p = make_participant(cast, "R1", "service_user", cast.north)
     t = add_transcript(cast, p, "Interviewer: hi\nR1: hello there.\n")

@@ -38,8 +38,8 @@ INSTALLED_APPS = [
     "accounts",
     "jobs",
     "participants",
-    "analysis",
-    "coding",
+    "analysis.transcripts",
+    "analysis.coding",
 ]
 
 MIDDLEWARE = [
@@ -195,12 +195,12 @@ SPECTACULAR_SETTINGS = {
     # Several models have a "kind" or "role" field with different choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "accounts.models.Role",
-        "SpeakerRoleEnum": "analysis.models.SpeakerRole",
+        "SpeakerRoleEnum": "analysis.transcripts.models.SpeakerRole",
         "AttributeKindEnum": "participants.models.AttributeKind",
         "ConsentEventKindEnum": "participants.models.EventKind",
         "ImportKindEnum": "participants.models.ImportKind",
-        "TranscriptEditKindEnum": "analysis.models.EditKind",
-        "CodingEventKindEnum": "coding.models.EventKind",
+        "TranscriptEditKindEnum": "analysis.transcripts.models.EditKind",
+        "CodingEventKindEnum": "analysis.coding.models.EventKind",
     },
 }
 
@@ -228,6 +228,8 @@ else:
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
+        # Without it kombu writes its pidbox exchange files into the working directory.
+        "control_folder": str(_queue_dir / "control"),
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -247,19 +249,19 @@ CHORUS_FIELD_KEYS = env.list("CHORUS_FIELD_KEYS", default=[])
 
 # Idempotent demo-data steps run by `manage.py demo_data` after the study and logins exist.
 CHORUS_DEMO_STEPS: list[str] = [
-    "participants.demo.load", "analysis.demo.load_transcripts", "coding.demo.load", "coding.demo.load_codings",
-    "coding.demo.load_double_coding",
+    "participants.demo.load", "analysis.transcripts.demo.load_transcripts", "analysis.coding.demo.load", "analysis.coding.demo.load_codings",
+    "analysis.coding.demo.load_double_coding",
 ]
 
 # Purgers run when a participant withdraws with deletion of data (see participants/purge.py): dotted
 # paths of callables `purger(*, participant) -> dict[str, int]`; later apps append theirs.
 # Codings and memos go first so their counts are reported before transcripts cascade them away.
 CHORUS_PURGERS: list[str] = [
-    "coding.coding_services.codings_purge", "analysis.services.transcripts.transcripts_purge",
+    "analysis.coding.services.codings.codings_purge", "analysis.transcripts.services.transcripts.transcripts_purge",
 ]
 
 # Models holding a span [start, end) of a transcript ("app_label.Model"): a redaction re-anchors them
-# all in its transaction (see analysis/services/anchors.py). Later apps append theirs.
-CHORUS_ANCHORED_MODELS: list[str] = ["analysis.TranscriptTurn", "coding.Coding"]
+# all in its transaction (see analysis/transcripts/services/anchors.py). Later apps append theirs.
+CHORUS_ANCHORED_MODELS: list[str] = ["transcripts.TranscriptTurn", "coding.Coding"]
 # Spans that need more than moving (unique records, span snapshots) register a function instead.
-CHORUS_REANCHOR_HOOKS: list[str] = ["coding.disagreements.disagreements_reanchor"]
+CHORUS_REANCHOR_HOOKS: list[str] = ["analysis.coding.services.disagreements.disagreements_reanchor"]

@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from coding import services
-from coding.dependents import CodeDependent, code_dependent_register, code_dependent_unregister
-from coding.models import Code
+from analysis.coding.dependents import CodeDependent, code_dependent_register, code_dependent_unregister
+from analysis.coding.models import Code
+from analysis.coding.services import codebook as services
 
 
 @dataclass
@@ -57,7 +57,7 @@ class FakeCodings:
 
 @pytest.fixture
 def fake_codings():
-    from coding.dependents import _REGISTRY
+    from analysis.coding.dependents import _REGISTRY
 
     real = _REGISTRY.get("codings")  # the codings app's own registration, restored afterwards
     fake = FakeCodings(rows=[], merges=[])
@@ -83,28 +83,28 @@ def _fresh_cache():
 
 @pytest.fixture
 def su01(cast):
-    from tests.analysis.conftest import make_participant
+    from tests.transcripts.conftest import make_participant
 
     return make_participant(cast, "SU01", "service_user", cast.north)
 
 
 @pytest.fixture
 def st01(cast):
-    from tests.analysis.conftest import make_participant
+    from tests.transcripts.conftest import make_participant
 
     return make_participant(cast, "ST01", "staff", cast.south)
 
 
 @pytest.fixture
 def t_north(cast, su01):
-    from tests.analysis.conftest import SU01_TEXT, add_transcript
+    from tests.transcripts.conftest import SU01_TEXT, add_transcript
 
     return add_transcript(cast, su01, SU01_TEXT)
 
 
 @pytest.fixture
 def t_south(cast, st01):
-    from tests.analysis.conftest import ST01_TEXT, add_transcript
+    from tests.transcripts.conftest import ST01_TEXT, add_transcript
 
     return add_transcript(cast, st01, ST01_TEXT)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coding.agreement import (
+from analysis.coding.agreement import (
     Counts,
     TranscriptCodings,
     agreement_from_counts,

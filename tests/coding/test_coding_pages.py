@@ -9,10 +9,11 @@ import re
 import pytest
 from django.test import override_settings
 
-from coding import assignments, coding_services
-from coding.coding_selectors import events_after
-from coding.memo_services import memo_create
-from coding.models import Assignment, Memo
+from analysis.coding.models import Assignment, Memo
+from analysis.coding.selectors.codings import events_after
+from analysis.coding.services import assignments
+from analysis.coding.services import codings as coding_services
+from analysis.coding.services.memos import memo_create
 from participants.models import ConsentState
 
 from .conftest import span_of

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from analysis.services.redaction import transcript_replace
-from coding import coding_services, services
-from coding.coding_selectors import events_after
-from coding.models import Coding, CodingEvent
+from analysis.coding.models import Coding, CodingEvent
+from analysis.coding.selectors.codings import events_after
+from analysis.coding.services import codebook as services
+from analysis.coding.services import codings as coding_services
+from analysis.transcripts.services.redaction import transcript_replace
 from participants.models import ConsentState
 
 from .conftest import span_of
@@ -336,7 +337,7 @@ def test_redaction_reanchors_codings_in_its_transaction(cast, book, t_north):
 
 
 def test_purge_removes_codings_and_memos(cast, book, t_north, t_south, su01):
-    from coding.memo_services import memo_create
+    from analysis.coding.services.memos import memo_create
     from participants.purge import purgers
 
     c = coding_services.coding_create(actor=cast.users["coder"], study_id=cast.study.pk, transcript_id=t_north.pk,
@@ -349,6 +350,6 @@ def test_purge_removes_codings_and_memos(cast, book, t_north, t_south, su01):
     assert results[0] == {"codings": 1, "memos": 1}
     assert Coding.objects.count() == 1
     assert not CodingEvent.objects.filter(transcript_id=t_north.pk).exists()
-    from coding.models import Memo
+    from analysis.coding.models import Memo
 
     assert list(Memo.objects.values_list("title", flat=True)) == ["Study-wide"]

@@ -12,8 +12,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from coding import coding_services
-from coding.models import Code, Coding
+from analysis.coding.models import Code, Coding
+from analysis.coding.services import codings as coding_services
 
 from .conftest import span_of
 
@@ -61,7 +61,7 @@ def test_a_code_deleted_while_a_coding_is_written_answers_clearly(cast: Any, boo
 @pytest.mark.parametrize("deleted", ["video", "remote"])  # the code itself, or its parent (with sub-codes)
 def test_deleting_a_code_while_coders_use_it_neither_deadlocks_nor_leaves_codings(cast: Any, book: Any,
                                                                                   t_north: Any, deleted: str) -> None:
-    from coding import services
+    from analysis.coding.services import codebook as services
 
     s, e = span_of(t_north, "phoned me every week")
     coding_services.coding_create(actor=cast.users["coder"], study_id=cast.study.pk, transcript_id=t_north.pk,
@@ -98,7 +98,7 @@ def test_deleting_a_code_while_coders_use_it_neither_deadlocks_nor_leaves_coding
 def test_two_opposite_merges_of_the_same_pair_do_not_deadlock(cast: Any) -> None:
     from django.http import Http404
 
-    from coding import services
+    from analysis.coding.services import codebook as services
 
     lead = cast.users["lead"]
     for round_ in range(5):

@@ -11,8 +11,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, Role
-from coding import agreement, assignments, coding_services
-from coding.models import Assignment, Coding, CodingEvent, Disagreement, DisagreementComment
+from analysis.coding import agreement
+from analysis.coding.models import Assignment, Coding, CodingEvent, Disagreement, DisagreementComment
+from analysis.coding.services import assignments
+from analysis.coding.services import codings as coding_services
 from tests.factories import MembershipFactory, UserFactory
 
 from .conftest import span_of
@@ -291,7 +293,7 @@ def test_unknown_key_and_malformed_json(setup, api, book):
 
 def test_frozen_transcript_rolls_back(setup, api, cast, su01, book, monkeypatch):
     """A failure inside the coding services (here: consent frozen) leaves no partial change."""
-    from coding import coding_services as cs
+    from analysis.coding.services import codings as cs
 
     real = cs.coding_create
 
@@ -348,8 +350,8 @@ def test_page_comment_and_resolve_with_htmx_and_confirmation(setup, clients, cas
 
 
 def _correct(cast, tid: int, words: str, replacement: str):
-    from analysis.models import Transcript
-    from analysis.services.redaction import transcript_replace
+    from analysis.transcripts.models import Transcript
+    from analysis.transcripts.services.redaction import transcript_replace
 
     t = Transcript.objects.get(pk=tid)
     i = t.text.index(words)
@@ -366,7 +368,7 @@ def test_a_correction_moves_the_threads_with_their_words(setup, cast, api, book)
     assert _resolve(api, setup, setup.conv_key, "both", who="lead").status_code == 200
     # "John Smith" (10 code points) comes before both regions: "[NAME]" (6) shifts them by -4.
     result = _correct(cast, setup.tid, "John Smith", "[NAME]")
-    assert result.edit.report["coding.disagreements.disagreements_reanchor"]["moved"] == 2
+    assert result.edit.report["analysis.coding.services.disagreements.disagreements_reanchor"]["moved"] == 2
     (cs, ce), (vs, ve) = setup.cues_span, setup.conv_span
     body = api["lead"].get(_api(setup)).json()
     by_key = {d["key"]: d for d in body["results"]}
@@ -407,8 +409,8 @@ def test_deleting_the_text_under_discussion_keeps_the_thread_read_only(setup, ca
 
 
 def test_records_that_would_land_on_each_other_stay_unique(setup, cast, book):
-    from analysis.services.anchors import reanchor
-    from analysis.text import Edit, EditMap
+    from analysis.transcripts.services.anchors import reanchor
+    from analysis.transcripts.text import Edit, EditMap
 
     (cs, ce) = setup.cues_span
     first = Disagreement.objects.create(study_id=setup.sid, assignment=setup.a, code=book.cues, start=cs, end=ce)
@@ -419,4 +421,4 @@ def test_records_that_would_land_on_each_other_stay_unique(setup, cast, book):
     second.refresh_from_db()
     assert (first.start, first.end, first.lost) == (cs, ce - 3, False)
     assert (second.start, second.end, second.lost) == (cs, ce - 3, True)
-    assert reports["coding.disagreements.disagreements_reanchor"].lost == [second.pk]
+    assert reports["analysis.coding.services.disagreements.disagreements_reanchor"].lost == [second.pk]

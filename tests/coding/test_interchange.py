@@ -12,8 +12,12 @@ from django.core.exceptions import ValidationError
 from lxml import etree
 
 from accounts.models import AuditEvent
-from coding import csvio, importing, qdc, selectors, services
-from coding.models import Code
+from analysis.coding import csvio
+from analysis.coding.models import Code
+from analysis.coding.selectors import codebook as selectors
+from analysis.coding.services import codebook as services
+from analysis.coding.services import codebook_import as importing
+from interop import qdc
 
 pytestmark = pytest.mark.django_db
 

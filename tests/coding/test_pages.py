@@ -8,8 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import AuditEvent
-from coding import importing, services
-from coding.models import Code
+from analysis.coding.models import Code
+from analysis.coding.services import codebook as services
+from analysis.coding.services import codebook_import as importing
 
 pytestmark = pytest.mark.django_db
 

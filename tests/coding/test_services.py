@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 
 from accounts.models import AuditEvent
-from coding import services
-from coding.colours import PALETTE, contrast_ratio, label_text_colour
-from coding.models import Code
+from analysis.coding.colours import PALETTE, contrast_ratio, label_text_colour
+from analysis.coding.models import Code
+from analysis.coding.services import codebook as services
 
 pytestmark = pytest.mark.django_db
 
@@ -185,7 +185,7 @@ def test_delete_needs_confirmation_reports_impact_and_is_audited(cast, book, fak
 
 def test_demo_step_is_idempotent(cast):
     from accounts.models import Membership, User
-    from coding import demo
+    from analysis.coding import demo
 
     lead = User.objects.create_user(email="lead@demo.chorus")
     Membership.objects.create(user=lead, study=cast.study, role="lead")
@@ -203,8 +203,8 @@ def test_demo_data_shows_a_finished_double_coding_with_disagreements(transaction
     from django.core.management import call_command
 
     from accounts.models import User
-    from coding import disagreements
-    from coding.models import Assignment, Coding
+    from analysis.coding.models import Assignment, Coding
+    from analysis.coding.services import disagreements
 
     call_command("demo_data", verbosity=0)
     (a,) = Assignment.objects.all()

@@ -29,7 +29,7 @@ def _violations(page: Any) -> list[str]:
 @pytest.fixture
 def demo(transactional_db: None) -> Any:
     from accounts.models import Study
-    from analysis.models import Transcript
+    from analysis.transcripts.models import Transcript
     from participants.models import Participant
 
     call_command("demo_data", verbosity=0)

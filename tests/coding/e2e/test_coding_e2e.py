@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from coding import coding_services
-from coding.models import Coding
+from analysis.coding.models import Coding
+from analysis.coding.services import codings as coding_services
 
 from .conftest import shot
 
@@ -123,7 +123,7 @@ def test_a_co_coders_coding_appears_live(login: Any, cast: Any, book: Any, t_nor
 
 
 def test_a_correction_while_coding_asks_to_reload(login: Any, cast: Any, book: Any, t_north: Any) -> None:
-    from analysis.services.redaction import transcript_replace
+    from analysis.transcripts.services.redaction import transcript_replace
 
     page = login(cast.users["coder"])
     open_coding(page, cast, t_north)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from accounts.models import Role
-from coding.models import Coding, Disagreement
+from analysis.coding.models import Coding, Disagreement
 from tests.coding.test_disagreements import _assign
 from tests.factories import MembershipFactory, UserFactory
 

@@ -1,0 +1,206 @@
+"""Reads of codings, memos and the change feed, through the policy module.
+
+Visibility of a coding = the transcript is visible to the user (role + site/group scope + consent,
+via :func:`analysis.transcripts.selectors.transcripts_visible`) AND it is not hidden by blind double coding: while
+an :class:`~analysis.coding.models.Assignment` is not complete, each of its two coders sees neither the other's
+codings on that transcript (in lists, the coding page, the API, retrieval and the live feed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from accounts import policy
+from accounts.policy import Perm
+from analysis.coding.models import Assignment, Code, Coding, CodingEvent, Memo
+from analysis.transcripts.models import Transcript
+from analysis.transcripts.selectors import transcript_get, transcripts_visible
+
+CONTEXT_CHARS = 160
+
+
+def hidden_coders(*, user: Any, transcript_id: int) -> set[int]:
+    """Coders whose codings on this transcript the user may not see yet (blind double coding)."""
+    a = Assignment.objects.filter(transcript_id=transcript_id).first()
+    if a is None or a.complete or user.pk not in (a.coder_a_id, a.coder_b_id):
+        return set()
+    return {a.coder_b_id if user.pk == a.coder_a_id else a.coder_a_id}
+
+
+def blind_exclusion_q(*, user: Any, study_id: int) -> Q:
+    """A filter excluding every coding hidden from the user in the study."""
+    q = Q()
+    rows = Assignment.objects.filter(study_id=study_id).filter(
+        Q(coder_a=user) | Q(coder_b=user)
+    ).filter(Q(done_a__isnull=True) | Q(done_b__isnull=True)).values_list("transcript_id", "coder_a_id", "coder_b_id")
+    for tid, a, b in rows:
+        other = b if a == user.pk else a
+        q |= Q(transcript_id=tid, coder_id=other)
+    return q
+
+
+def codings_visible(*, user: Any, study_id: int) -> QuerySet[Coding]:
+    visible = transcripts_visible(user=user, study_id=study_id).values("pk")
+    qs = Coding.objects.filter(study_id=study_id, transcript__in=visible)
+    excl = blind_exclusion_q(user=user, study_id=study_id)
+    return qs.exclude(excl) if excl else qs
+
+
+def _int_or_404(value: Any) -> int:
+    try:
+        out = int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+    if not 0 < out < 2**63:
+        raise Http404("Not found.")
+    return out
+
+
+def transcript_for_coding(*, user: Any, study_id: int, transcript_id: Any) -> Transcript:
+    return transcript_get(user=user, study_id=study_id, transcript_id=_int_or_404(transcript_id))
+
+
+def transcript_codings(
+    *, user: Any, study_id: int, transcript: Transcript, code_id: Any = None, coder_id: Any = None,
+) -> QuerySet[Coding]:
+    qs = Coding.objects.filter(transcript=transcript, lost=False).select_related("code", "coder")
+    hidden = hidden_coders(user=user, transcript_id=transcript.pk)
+    if hidden:
+        qs = qs.exclude(coder_id__in=hidden)
+    if code_id not in (None, ""):
+        qs = qs.filter(code_id=_int_or_404(code_id))
+    if coder_id not in (None, ""):
+        qs = qs.filter(coder_id=_int_or_404(coder_id))
+    return qs.order_by("start", "end", "id")
+
+
+ROW_FIELDS = ("id", "transcript_id", "code_id", "code__name", "code__colour", "coder_id", "coder__full_name",
+              "coder__email", "start", "end", "lost", "memo", "version", "created_at", "updated_at")
+
+
+def transcript_coding_rows(*, user: Any, study_id: int, transcript: Transcript) -> list[dict[str, Any]]:
+    """The visible codings of a transcript as plain dicts (the shape of ``coding_as_dict``), read
+    without building model instances: the coding page of a long transcript needs hundreds."""
+    qs = transcript_codings(user=user, study_id=study_id, transcript=transcript).values_list(*ROW_FIELDS)
+    return [
+        {"id": i, "transcript": t, "code": c, "code_name": cn, "colour": cc, "coder": u, "coder_name": un or ue,
+         "start": s, "end": e, "lost": lost, "memo": memo, "version": v, "created_at": ca.isoformat(),
+         "updated_at": ua.isoformat()}
+        for i, t, c, cn, cc, u, un, ue, s, e, lost, memo, v, ca, ua in qs
+    ]
+
+
+def coding_get(*, user: Any, study_id: int, transcript_id: Any, coding_id: Any) -> Coding:
+    t = transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
+    c = transcript_codings(user=user, study_id=study_id, transcript=t).filter(pk=_int_or_404(coding_id)).first()
+    if c is None:
+        raise Http404("No such coding.")
+    return c
+
+
+def events_after(*, user: Any, transcript_id: int, after: int, limit: int = 500) -> tuple[list[CodingEvent], int]:
+    """Feed events of one transcript with id > ``after`` that the user may see, and the id to resume
+    from (the last id read, including hidden events, so a reconnect never repeats or skips one)."""
+    rows = list(CodingEvent.objects.filter(transcript_id=transcript_id, id__gt=after).order_by("id")[:limit])
+    last = rows[-1].id if rows else after
+    hidden = hidden_coders(user=user, transcript_id=transcript_id) if rows else set()
+    return [e for e in rows if e.coder_id not in hidden], last
+
+
+def feed_head(*, transcript_id: int) -> int:
+    last = CodingEvent.objects.filter(transcript_id=transcript_id).order_by("-id").values_list("id", flat=True).first()
+    return int(last or 0)
+
+
+# Retrieval ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Segment:
+    coding: Coding
+    before: str
+    text: str
+    after: str
+    pseudonym: str
+    group: str
+    site: str
+    transcript_id: int
+
+    @property
+    def length(self) -> int:
+        return self.coding.end - self.coding.start
+
+
+@dataclass
+class GroupColumn:
+    label: str
+    segments: list[Segment] = field(default_factory=list)
+    participants: set[str] = field(default_factory=set)
+
+
+def code_segments(*, user: Any, study_id: int, code: Code, limit: int = 2000) -> list[Segment]:
+    """Every visible segment coded with ``code``, with surrounding context, in transcript order."""
+    qs = (
+        codings_visible(user=user, study_id=study_id).filter(code=code, lost=False)
+        .select_related("coder", "transcript__participant__group", "transcript__participant__site")
+        .order_by("transcript__participant__pseudonym", "transcript_id", "start", "id")
+    )[:limit]
+    out = []
+    for c in qs:
+        text = c.transcript.text
+        a, b = max(0, c.start - CONTEXT_CHARS), min(len(text), c.end + CONTEXT_CHARS)
+        p = c.transcript.participant
+        out.append(Segment(
+            coding=c, before=("…" if a else "") + text[a:c.start], text=text[c.start:c.end],
+            after=text[c.end:b] + ("…" if b < len(text) else ""), pseudonym=p.pseudonym,
+            group=p.group.label if p.group_id else "", site=p.site.name if p.site is not None else "",
+            transcript_id=c.transcript_id,
+        ))
+    return out
+
+
+def segments_by_group(segments: list[Segment]) -> list[GroupColumn]:
+    cols: dict[str, GroupColumn] = {}
+    for s in segments:
+        col = cols.setdefault(s.group or "No group", GroupColumn(label=s.group or "No group"))
+        col.segments.append(s)
+        col.participants.add(s.pseudonym)
+    return sorted(cols.values(), key=lambda c: c.label)
+
+
+# Memos ---------------------------------------------------------------------------------------------
+
+
+def memos_visible(*, user: Any, study_id: int) -> QuerySet[Memo]:
+    """Memos of the study the user may read: study and code memos for every analysis member; memos
+    on a transcript or a coding only when that transcript (and coding) is visible to them."""
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+    visible_t = transcripts_visible(user=user, study_id=study_id).values("pk")
+    qs = Memo.objects.filter(study_id=study_id).filter(Q(transcript__isnull=True) | Q(transcript__in=visible_t))
+    excl = blind_exclusion_q(user=user, study_id=study_id)
+    if excl:
+        hidden = Coding.objects.filter(study_id=study_id).filter(excl).values("pk")
+        qs = qs.exclude(coding__in=hidden)
+    return qs
+
+
+def memo_search(*, user: Any, study_id: int, query: str = "", target: str = "") -> QuerySet[Memo]:
+    qs = memos_visible(user=user, study_id=study_id).select_related(
+        "author", "code", "transcript__participant", "coding__code"
+    )
+    query = (query or "").strip()[:200]
+    for word in query.split():
+        qs = qs.filter(Q(title__icontains=word) | Q(body__icontains=word))
+    if target == "study":
+        qs = qs.filter(transcript__isnull=True, code__isnull=True, coding__isnull=True)
+    elif target == "transcript":
+        qs = qs.filter(transcript__isnull=False, coding__isnull=True)
+    elif target == "code":
+        qs = qs.filter(code__isnull=False)
+    elif target == "coding":
+        qs = qs.filter(coding__isnull=False)
+    return qs.order_by("-updated_at", "-id")

@@ -1,0 +1,154 @@
+"""Blind double coding: assignments, marking done, and the agreement report (coding/agreement.py).
+
+A lead assigns a transcript to two coders. Until both mark it done, neither sees the other's
+codings on it (coding_selectors.hidden_coders applies it to the page, the API and the live feed).
+Agreement is computed only on complete assignments; the study-wide report runs as a Celery job.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Length
+from django.http import Http404
+from django.utils import timezone
+
+from accounts import policy
+from accounts.models import Membership, User
+from accounts.policy import Perm
+from accounts.services import audit_record
+from analysis.coding import agreement
+from analysis.coding.models import Assignment, Code, Coding
+from analysis.transcripts.selectors import transcripts_visible
+from jobs.models import Job
+from jobs.services import job_create, job_progress, job_run
+
+
+def _member_coder(*, study_id: int, user_id: Any, transcript_id: int) -> User:
+    try:
+        uid = int(user_id)
+    except (TypeError, ValueError):
+        raise ValidationError("Choose two coders of this study.") from None
+    m = Membership.objects.filter(study_id=study_id, user_id=uid, user__is_active=True).select_related("user").first()
+    if m is None or not policy.role_allows(m.role, Perm.CODING_WRITE):
+        raise ValidationError("Choose two members of this study who can code.")
+    if not transcripts_visible(user=m.user, study_id=study_id, perm=Perm.CODING_WRITE).filter(pk=transcript_id).exists():
+        raise ValidationError(f"{m.user.display_name} cannot see this transcript (outside their scope).")
+    return m.user
+
+
+@transaction.atomic
+def assignment_create(
+    *, actor: User, study_id: int, transcript_id: Any, coder_a_id: Any, coder_b_id: Any, ip: str | None = None
+) -> Assignment:
+    study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.ASSIGNMENT_MANAGE)
+    try:
+        tid = int(transcript_id)
+    except (TypeError, ValueError):
+        raise Http404("No such transcript.") from None
+    if not transcripts_visible(user=actor, study_id=study_id).filter(pk=tid).exists():
+        raise Http404("No such transcript.")
+    a = _member_coder(study_id=study_id, user_id=coder_a_id, transcript_id=tid)
+    b = _member_coder(study_id=study_id, user_id=coder_b_id, transcript_id=tid)
+    if a.pk == b.pk:
+        raise ValidationError("Choose two different coders.")
+    if Assignment.objects.filter(transcript_id=tid).exists():
+        raise ValidationError("This transcript is already assigned for double coding.")
+    assignment = Assignment.objects.create(study=study, transcript_id=tid, coder_a=a, coder_b=b, created_by=actor)
+    audit_record(actor=actor, action="coding.assign", study=study, obj=assignment, ip=ip,
+                 details={"transcript": tid, "coders": [a.email, b.email]})
+    return assignment
+
+
+@transaction.atomic
+def assignment_mark_done(*, actor: User, study_id: int, transcript_id: Any, done: bool = True) -> Assignment:
+    policy.membership_require(user=actor, study_id=study_id, perm=Perm.CODING_WRITE)
+    a = Assignment.objects.select_for_update().filter(study_id=study_id, transcript_id=transcript_id).first()
+    if a is None or not transcripts_visible(user=actor, study_id=study_id).filter(pk=a.transcript_id).exists():
+        raise Http404("No such assignment.")
+    stamp = timezone.now() if done else None
+    if actor.pk == a.coder_a_id:
+        a.done_a = stamp
+    elif actor.pk == a.coder_b_id:
+        a.done_b = stamp
+    else:
+        raise PermissionDenied("Only the two assigned coders can mark their coding done.")
+    if not done and a.complete:
+        raise ValidationError("Both coders are done; the codings are no longer blind.")
+    a.save(update_fields=["done_a", "done_b"])
+    return a
+
+
+def assignments_visible(*, user: Any, study_id: int) -> QuerySet[Assignment]:
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+    visible = transcripts_visible(user=user, study_id=study_id).values("pk")
+    return Assignment.objects.filter(study_id=study_id, transcript__in=visible).select_related(
+        "coder_a", "coder_b", "transcript__participant"
+    )
+
+
+# Agreement ----------------------------------------------------------------------------------------
+
+
+def agreement_compute(*, user: Any, study_id: int, transcript_ids: list[int] | None = None) -> dict[str, Any]:
+    """Agreement over the user's visible complete assignments (optionally some transcripts)."""
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.AGREEMENT_VIEW)
+    qs = assignments_visible(user=user, study_id=study_id).filter(done_a__isnull=False, done_b__isnull=False)
+    if transcript_ids is not None:
+        qs = qs.filter(transcript_id__in=transcript_ids)
+    rows = list(qs.annotate(n=Length("transcript__text")))
+    spans: dict[tuple[int, int], dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+    coder_pairs = {r.transcript_id: (r.coder_a_id, r.coder_b_id) for r in rows}
+    for tid, coder, code, s, e in Coding.objects.filter(transcript_id__in=list(coder_pairs), lost=False).filter(
+        Q(coder_id__in={c for p in coder_pairs.values() for c in p})
+    ).values_list("transcript_id", "coder_id", "code_id", "start", "end"):
+        spans[(tid, coder)][code].append((s, e))
+    items = [
+        agreement.TranscriptCodings(
+            key=r.transcript_id, length=int(r.n),
+            coder_a=spans[(r.transcript_id, r.coder_a_id)], coder_b=spans[(r.transcript_id, r.coder_b_id)],
+        )
+        for r in rows
+    ]
+    report = agreement.agreement_report(items)
+    names: dict[Any, str] = dict(Code.objects.filter(study_id=study_id).values_list("pk", "name"))
+    titles = {r.transcript_id: f"{r.transcript.participant.pseudonym} — {r.transcript}" for r in rows}
+    return {
+        "transcripts": [
+            {"transcript": tid, "title": titles[tid], "coders": [r.coder_a.display_name, r.coder_b.display_name],
+             **report.per_transcript[tid].as_dict()}
+            for r in rows for tid in [r.transcript_id]
+        ],
+        "codes": [{"code": c, "name": names.get(c, "?"), **a.as_dict()} for c, a in report.per_code.items()],
+        "per_transcript_code": [
+            {"transcript": t, "code": c, "name": names.get(c, "?"), **a.as_dict()}
+            for (t, c), a in report.per_transcript_code.items()
+        ],
+        "overall": report.overall.as_dict(),
+    }
+
+
+@transaction.atomic
+def agreement_report_start(*, actor: User, study_id: int, ip: str | None = None) -> Job:
+    study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.AGREEMENT_VIEW)
+    from analysis.coding.tasks import agreement_report_task
+
+    job = job_create(study=study, kind="agreement_report", created_by=actor, perm=Perm.AGREEMENT_VIEW, params={},
+                     enqueue=lambda job_id: agreement_report_task.delay(job_id))
+    audit_record(actor=actor, action="coding.agreement_report", study=study, obj=job, ip=ip, details={})
+    return job
+
+
+def agreement_report_run(*, job_id: int) -> Job | None:
+    def work(job: Job) -> dict[str, Any]:
+        job_progress(job_id=job.pk, done=0, total=1)
+        # The job re-asks the policy as its creator: a member removed since gets nothing.
+        result = agreement_compute(user=job.created_by, study_id=job.study_id)
+        job_progress(job_id=job.pk, done=1)
+        return result
+
+    return job_run(job_id=job_id, work=work)

@@ -1,0 +1,305 @@
+"""Codebook pages. Thin: parse a form, call a service or selector, render. The policy module
+answers who may do what (leads edit; admins, leads and coders view; others 403/404)."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts import policy
+from accounts.policy import Perm, acting_user
+from accounts.services import audit_record, client_ip
+from analysis.coding import csvio
+from analysis.coding.forms import (
+    CodebookImportForm,
+    CodeCreateForm,
+    CodeDeleteForm,
+    CodeEditForm,
+    CodeMergeForm,
+    CodeMoveForm,
+    code_initial,
+)
+from analysis.coding.models import Code
+from analysis.coding.selectors import codebook as selectors
+from analysis.coding.services import codebook as services
+from analysis.coding.services import codebook_import as importing
+from interop import qdc
+
+
+def _apply_errors(form: Form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _tree(request: HttpRequest, study_id: int) -> tuple[list[Code], list[selectors.CodeNode]]:
+    codes = list(selectors.code_list(user=request.user, study_id=study_id))
+    return codes, selectors.code_tree(codes)
+
+
+def _context(request: HttpRequest, study_id: int, **extra: Any) -> dict[str, Any]:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_VIEW)
+    perms = policy.perms_for(user=request.user, study=membership.study_id)
+    return {
+        "study": membership.study, "can_edit": Perm.CODEBOOK_EDIT in perms, "can_export": Perm.EXPORT in perms,
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def codebook(request: HttpRequest, study_id: int) -> HttpResponse:
+    context = _context(request, study_id)
+    codes, roots = _tree(request, study_id)
+    return render(request, "coding/codebook.html", {**context, "roots": roots, "code_count": len(codes)})
+
+
+@login_required
+@require_GET
+def code_detail(request: HttpRequest, study_id: int, code_id: int) -> HttpResponse:
+    context = _context(request, study_id)
+    code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
+    _, roots = _tree(request, study_id)
+    node = next(n for n in selectors.code_tree_flat(roots) if n.code.pk == code.pk)
+    return render(request, "coding/code_detail.html", {**context, "code": code, "node": node})
+
+
+def _form_values(form: Form) -> dict[str, Any]:
+    data = form.cleaned_data
+    return {k: data[k] for k in services.EDITABLE_FIELDS if k in data}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def code_create(request: HttpRequest, study_id: int) -> HttpResponse:
+    policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
+    context = _context(request, study_id)
+    codes, roots = _tree(request, study_id)
+    parent = request.GET.get("parent", "")
+    form = CodeCreateForm(
+        request.POST or None, roots=roots,
+        initial={"parent": parent, "colour": services.palette_colour(len(codes)), "is_codable": True},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            code = services.code_create(
+                actor=acting_user(request), study_id=study_id, parent_id=form.cleaned_data["parent"] or None,
+                ip=client_ip(request), **_form_values(form),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Code “{code.name}” created.")
+            return redirect(reverse("codebook", kwargs={"study_id": study_id}) + f"#code-{code.pk}")
+    return render(request, "coding/code_form.html", {**context, "form": form, "creating": True})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def code_edit(request: HttpRequest, study_id: int, code_id: int) -> HttpResponse:
+    policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
+    context = _context(request, study_id)
+    code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
+    form = CodeEditForm(request.POST or None, initial=code_initial(code), current_colour=code.colour)
+    conflict: Code | None = None
+    conflict_message = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            code = services.code_update(
+                actor=acting_user(request), study_id=study_id, code_id=code.pk,
+                version=form.cleaned_data["version"], changes=_form_values(form), ip=client_ip(request),
+            )
+        except services.ConflictError as exc:
+            conflict, conflict_message = exc.current, str(exc)
+            # Keep the user's values; take the current version so "Save my version" re-applies them.
+            data = request.POST.copy()
+            data["version"] = str(conflict.version)
+            form = CodeEditForm(data, initial=code_initial(conflict), current_colour=conflict.colour)
+            form.is_valid()
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Code “{code.name}” saved.")
+            return redirect("code-detail", study_id=study_id, code_id=code.pk)
+    return render(
+        request, "coding/code_form.html",
+        {**context, "form": form, "code": code, "conflict": conflict, "conflict_message": conflict_message,
+         "conflict_at": timezone.localtime(conflict.updated_at) if conflict else None},
+        status=409 if conflict else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def code_move(request: HttpRequest, study_id: int, code_id: int) -> HttpResponse:
+    policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
+    context = _context(request, study_id)
+    code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
+    _, roots = _tree(request, study_id)
+    exclude = {code.pk, *services.code_descendant_ids(study=code.study, code_id=code.pk)}
+    form = CodeMoveForm(request.POST or None, roots=roots, exclude=exclude, initial={"parent": code.parent_id or ""})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.code_move(
+                actor=acting_user(request), study_id=study_id, code_id=code.pk,
+                parent_id=int(form.cleaned_data["parent"]) if form.cleaned_data["parent"] else None,
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Code “{code.name}” moved.")
+            return redirect(reverse("codebook", kwargs={"study_id": study_id}) + f"#code-{code.pk}")
+    return render(request, "coding/code_move.html", {**context, "form": form, "code": code})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def code_merge(request: HttpRequest, study_id: int, code_id: int) -> HttpResponse:
+    policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
+    context = _context(request, study_id)
+    code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
+    _, roots = _tree(request, study_id)
+    exclude = {code.pk, *services.code_descendant_ids(study=code.study, code_id=code.pk)}
+    form = CodeMergeForm(request.POST or None, roots=roots, exclude=exclude)
+    impact = services.code_delete_impact(study=code.study, code=code)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.code_merge(
+                actor=acting_user(request), study_id=study_id, source_id=code.pk,
+                target_id=int(form.cleaned_data["target"]), ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            moved = result.moved.get("codings", 0)
+            messages.success(
+                request, f"“{code.name}” merged into “{result.target.name}”; {moved} coding(s) moved."
+            )
+            return redirect("code-detail", study_id=study_id, code_id=result.target.pk)
+    return render(request, "coding/code_merge.html", {**context, "form": form, "code": code, "impact": impact})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def code_delete(request: HttpRequest, study_id: int, code_id: int) -> HttpResponse:
+    policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
+    context = _context(request, study_id)
+    code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
+    impact = services.code_delete_impact(study=code.study, code=code)
+    form = CodeDeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.code_delete(
+                actor=acting_user(request), study_id=study_id, code_id=code.pk,
+                confirm=form.cleaned_data["confirm"], ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Code “{code.name}” deleted.")
+            return redirect("codebook", study_id=study_id)
+    return render(request, "coding/code_delete.html", {**context, "form": form, "code": code, "impact": impact})
+
+
+def parse_upload(*, name: str, data: bytes) -> importing.ParsedFile:
+    suffix = PurePath(name).suffix.lower()
+    if suffix == ".csv":
+        return csvio.csv_parse(data, filename=name)
+    if suffix in (".qdc", ".qde", ".xml"):
+        return qdc.qdc_parse(data, filename=name)
+    raise importing.ImportFileError("Choose a .qdc (REFI-QDA codebook) or .csv file.")
+
+
+def read_upload(upload: Any) -> bytes:
+    if upload.size > importing.MAX_IMPORT_BYTES:
+        raise importing.ImportFileError(
+            f"The file is larger than {importing.MAX_IMPORT_BYTES // (1024 * 1024)} MB."
+        )
+    data: bytes = upload.read(importing.MAX_IMPORT_BYTES + 1)
+    if len(data) > importing.MAX_IMPORT_BYTES:
+        raise importing.ImportFileError(
+            f"The file is larger than {importing.MAX_IMPORT_BYTES // (1024 * 1024)} MB."
+        )
+    return data
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def codebook_import(request: HttpRequest, study_id: int) -> HttpResponse:
+    policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
+    context = _context(request, study_id)
+    user = acting_user(request)
+    form = CodebookImportForm()
+    plan = token = None
+    commit_errors: list[str] = []
+    status = 200
+    if request.method == "POST" and request.POST.get("token"):
+        try:
+            parsed = importing.parsed_unsign(token=request.POST["token"], study_id=study_id, user_id=user.pk)
+            plan = importing.codebook_import_commit(actor=user, study_id=study_id, parsed=parsed, ip=client_ip(request))
+        except ValidationError as exc:
+            commit_errors, plan, status = exc.messages, None, 400
+        else:
+            s = plan.summary()
+            messages.success(
+                request, f"Codebook imported: {s['create']} created, {s['update']} updated, {s['unchanged']} unchanged."
+            )
+            return redirect("codebook", study_id=study_id)
+    elif request.method == "POST":
+        form = CodebookImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                parsed = parse_upload(name=upload.name or "", data=read_upload(upload))
+                plan = importing.codebook_import_preview(actor=user, study_id=study_id, parsed=parsed)
+            except ValidationError as exc:
+                form.add_error("file", exc.messages)
+                status = 400
+            else:
+                token = importing.parsed_sign(parsed=parsed, study_id=study_id, user_id=user.pk)
+        else:
+            status = 400
+    return render(
+        request, "coding/codebook_import.html", {**context, "form": form, "plan": plan, "token": token, "commit_errors": commit_errors},
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def codebook_export(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
+    if fmt not in ("qdc", "csv"):
+        raise Http404("No such export format.")
+    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.EXPORT)
+    codes, roots = _tree(request, study_id)
+    if not codes:
+        messages.error(request, "The codebook is empty: there is nothing to export yet.")
+        return redirect("codebook", study_id=study_id)
+    content, ctype = codebook_export_bytes(roots=roots, fmt=fmt)
+    audit_record(
+        actor=acting_user(request), action="codebook.export", study=study, object_type="coding.codebook",
+        object_id=study.pk, ip=client_ip(request), details={"format": fmt, "codes": len(codes)},
+    )
+    response = HttpResponse(content, content_type=ctype)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="codebook-study{study.pk}-{stamp}.{fmt}"'
+    return response
+
+
+def codebook_export_bytes(*, roots: list[selectors.CodeNode], fmt: str) -> tuple[bytes, str]:
+    if fmt == "qdc":
+        return qdc.qdc_export(roots), "application/xml; charset=utf-8"
+    return csvio.csv_export(selectors.code_tree_flat(roots)), "text/csv; charset=utf-8"

@@ -1,8 +1,0 @@
-from celery import shared_task
-
-from .services import imports
-
-
-@shared_task(name="analysis.transcript_import")
-def transcript_import(job_id: int) -> None:
-    imports.import_run(job_id=job_id)

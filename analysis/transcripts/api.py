@@ -1,0 +1,353 @@
+"""REST API for transcripts under /api/v1/studies/<id>/: list, create, read (text and turns), bulk
+upload with preview and an import job, search, and corrections with their version history.
+
+Thin views: the same services and selectors as the pages. Out of scope = 404; PPI and outsiders
+have no transcript access; every read and search is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import policy
+from accounts.policy import Perm, acting_user
+from accounts.services import client_ip
+from analysis.transcripts import selectors
+from analysis.transcripts.importers import ENCODINGS, ImportRefused, max_file_bytes, parse_transcript
+from analysis.transcripts.models import (
+    EditKind,
+    SpeakerRole,
+    Transcript,
+    TranscriptEdit,
+    TranscriptImport,
+    TranscriptImportItem,
+)
+from analysis.transcripts.services import imports, redaction
+from analysis.transcripts.services import transcripts as transcript_services
+
+# Serializers ------------------------------------------------------------------------------------
+
+
+class TranscriptSerializer(serializers.ModelSerializer[Transcript]):
+    participant = serializers.IntegerField(source="participant_id", read_only=True)
+    pseudonym = serializers.CharField(source="participant.pseudonym", read_only=True)
+    group = serializers.CharField(source="participant.group.key", read_only=True)
+    site = serializers.CharField(source="participant.site.name", read_only=True, default=None)
+
+    class Meta:
+        model = Transcript
+        fields = [
+            "id", "participant", "pseudonym", "group", "site", "title", "version", "interview_date",
+            "interview_mode", "interviewer", "source_format", "imported_at", "edited_at",
+        ]
+
+
+class TurnSerializer(serializers.Serializer[Any]):
+    index = serializers.IntegerField()
+    speaker = serializers.CharField()
+    role = serializers.ChoiceField(choices=SpeakerRole.choices)
+    start = serializers.IntegerField(help_text="Code point offset into text (inclusive).")
+    end = serializers.IntegerField(help_text="Code point offset into text (exclusive).")
+    time_ms = serializers.IntegerField(allow_null=True)
+
+
+class TranscriptDetailSerializer(TranscriptSerializer):
+    text = serializers.CharField(read_only=True)
+    length = serializers.IntegerField(read_only=True, help_text="Length of text in Unicode code points.")
+    turns = serializers.SerializerMethodField()
+    original_sha256 = serializers.SerializerMethodField()
+
+    class Meta(TranscriptSerializer.Meta):
+        fields = [*TranscriptSerializer.Meta.fields, "length", "text", "turns", "original_sha256"]
+
+    @extend_schema_field(TurnSerializer(many=True))
+    def get_turns(self, obj: Transcript) -> list[dict[str, Any]]:
+        return [dict(t) for t in obj.turns.order_by("index").values("index", "speaker", "role", "start", "end", "time_ms")]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_original_sha256(self, obj: Transcript) -> str | None:
+        return obj.original_sha256 if self.context.get("can_original") else None
+
+
+class TranscriptCreateSerializer(serializers.Serializer[Any]):
+    participant = serializers.IntegerField()
+    text = serializers.CharField(trim_whitespace=False, max_length=5_000_000,
+                                 help_text="Plain text; 'Name: words' lines become speaker turns.")
+
+
+class UploadSerializer(serializers.Serializer[Any]):
+    files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
+    encoding = serializers.ChoiceField(choices=list(ENCODINGS), required=False, allow_blank=True)
+
+
+class ImportItemSerializer(serializers.ModelSerializer[TranscriptImportItem]):
+    participant = serializers.IntegerField(source="participant_id", allow_null=True)
+    transcript = serializers.IntegerField(source="transcript_id", allow_null=True)
+
+    class Meta:
+        model = TranscriptImportItem
+        fields = ["filename", "participant", "status", "message", "format", "encoding", "characters",
+                  "turn_count", "speakers", "transcript"]
+
+
+class ImportSerializer(serializers.ModelSerializer[TranscriptImport]):
+    items = ImportItemSerializer(many=True, read_only=True)
+    job = serializers.IntegerField(source="job_id", allow_null=True)
+    job_status = serializers.CharField(source="job.status", default=None)
+
+    class Meta:
+        model = TranscriptImport
+        fields = ["id", "status", "created_at", "job", "job_status", "items"]
+
+
+class SearchHitSerializer(serializers.Serializer[Any]):
+    transcript_id = serializers.IntegerField()
+    pseudonym = serializers.CharField()
+    group = serializers.CharField()
+    site = serializers.CharField()
+    speaker = serializers.CharField()
+    role = serializers.CharField()
+    start = serializers.IntegerField(help_text="Code point offset of the first match in the transcript.")
+    end = serializers.IntegerField()
+    before = serializers.CharField()
+    match = serializers.CharField()
+    after = serializers.CharField()
+    matches = serializers.IntegerField(help_text="Matching words in this speaker turn.")
+
+
+class SearchResultSerializer(serializers.Serializer[Any]):
+    query = serializers.CharField()
+    total = serializers.IntegerField()
+    capped = serializers.BooleanField(help_text="True when there are more results than total says.")
+    backend = serializers.CharField()
+    results = SearchHitSerializer(many=True, source="hits")
+
+
+class EditSerializer(serializers.ModelSerializer[TranscriptEdit]):
+    actor = serializers.CharField(source="actor.email")
+    reverts = serializers.IntegerField(source="reverts_id", allow_null=True)
+    ops = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TranscriptEdit
+        fields = ["id", "version", "kind", "actor", "at", "summary", "reverts", "ops", "report"]
+
+    def get_ops(self, obj: TranscriptEdit) -> list[Any]:
+        if self.context.get("show_old"):
+            return [{"start": o[0], "end": o[1], "old": o[2], "new": o[3]} for o in obj.ops]
+        return [{"start": o[0], "end": o[1], "new": o[3]} for o in obj.ops]
+
+
+class EditWriteSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=[EditKind.REPLACE, EditKind.REPLACE_ALL])
+    base_version = serializers.IntegerField(min_value=1)
+    replacement = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=500)
+    start = serializers.IntegerField(required=False, min_value=0)
+    end = serializers.IntegerField(required=False, min_value=0)
+    expected = serializers.CharField(required=False, trim_whitespace=False)
+    find = serializers.CharField(required=False, trim_whitespace=False, max_length=500)
+    match_case = serializers.BooleanField(required=False, default=False)
+    whole_word = serializers.BooleanField(required=False, default=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["kind"] == EditKind.REPLACE and not all(k in attrs for k in ("start", "end", "expected")):
+            raise serializers.ValidationError("A replace needs start, end and expected (the selected text).")
+        if attrs["kind"] == EditKind.REPLACE_ALL and not attrs.get("find"):
+            raise serializers.ValidationError("A replace_all needs find.")
+        return attrs
+
+
+class RevertSerializer(serializers.Serializer[Any]):
+    base_version = serializers.IntegerField(min_value=1, required=False)
+
+
+def _opt_int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError) as exc:
+        raise serializers.ValidationError("Filters must be integer ids.") from exc
+
+
+def _conflict(exc: redaction.EditConflict) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+# Views ------------------------------------------------------------------------------------------
+
+
+class TranscriptListAPI(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("group", int), OpenApiParameter("site", int), OpenApiParameter("participant", int)],
+        responses=TranscriptSerializer(many=True),
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        qs = selectors.transcript_list(
+            user=request.user, study_id=study_id, group_id=_opt_int(request.query_params.get("group")),
+            site_id=_opt_int(request.query_params.get("site")),
+            participant_id=_opt_int(request.query_params.get("participant")),
+        )
+        from rest_framework.pagination import LimitOffsetPagination
+
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(TranscriptSerializer(page, many=True).data)
+
+    @extend_schema(request=TranscriptCreateSerializer, responses={201: TranscriptDetailSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_UPLOAD)
+        s = TranscriptCreateSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        participant = transcript_services.participant_for_upload(
+            actor=acting_user(request), study_id=study_id, participant_id=s.validated_data["participant"]
+        )
+        data = s.validated_data["text"].encode("utf-8")
+        try:
+            parsed = parse_transcript(data, filename="api.txt", pseudonym=participant.pseudonym, encoding="utf-8")
+        except ImportRefused as exc:
+            raise ValidationError({"text": str(exc)}) from exc
+        transcript = transcript_services.transcript_create(
+            actor=acting_user(request), study_id=study_id, participant_id=participant.pk, parsed=parsed,
+            original=data, original_name="api.txt", ip=client_ip(request), via="api",
+        )
+        transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript.pk)
+        return Response(TranscriptDetailSerializer(transcript).data, status=status.HTTP_201_CREATED)
+
+
+class TranscriptDetailAPI(APIView):
+    @extend_schema(responses=TranscriptDetailSerializer)
+    def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
+        transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript_id)
+        transcript_services.transcript_read_audit(
+            actor=acting_user(request), transcript=transcript, via="api", ip=client_ip(request)
+        )
+        can_original = policy.has_perm(user=request.user, study=study_id, perm=Perm.TRANSCRIPT_ORIGINAL)
+        return Response(TranscriptDetailSerializer(transcript, context={"can_original": can_original}).data)
+
+
+class TranscriptUploadAPI(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: ImportSerializer})
+    def post(self, request: Request, study_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_UPLOAD)
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > max_file_bytes() * 2:
+            raise ValidationError(f"The upload is too large (limit {max_file_bytes() // 1_000_000} MB per file).")
+        s = UploadSerializer(data={"files": request.FILES.getlist("files"), "encoding": request.POST.get("encoding", "")})
+        s.is_valid(raise_exception=True)
+        uploads = [imports.Upload(f.name, f.read()) for f in s.validated_data["files"]]
+        batch = imports.import_preview(
+            actor=acting_user(request), study_id=study_id, uploads=uploads,
+            encoding=s.validated_data.get("encoding") or None, ip=client_ip(request),
+        )
+        return Response(ImportSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class ImportDetailAPI(APIView):
+    @extend_schema(responses=ImportSerializer)
+    def get(self, request: Request, study_id: int, batch_id: int) -> Response:
+        return Response(ImportSerializer(imports.import_get(user=request.user, study_id=study_id, batch_id=batch_id)).data)
+
+
+class ImportCommitAPI(APIView):
+    @extend_schema(request=None, responses={202: ImportSerializer})
+    def post(self, request: Request, study_id: int, batch_id: int) -> Response:
+        batch = imports.import_commit(actor=acting_user(request), study_id=study_id, batch_id=batch_id,
+                                      ip=client_ip(request))
+        return Response(ImportSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportCancelAPI(APIView):
+    @extend_schema(request=None, responses=ImportSerializer)
+    def post(self, request: Request, study_id: int, batch_id: int) -> Response:
+        batch = imports.import_cancel(actor=acting_user(request), study_id=study_id, batch_id=batch_id,
+                                      ip=client_ip(request))
+        return Response(ImportSerializer(batch).data)
+
+
+class SearchAPI(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, required=True), OpenApiParameter("group", int), OpenApiParameter("site", int),
+            OpenApiParameter("role", str, enum=SpeakerRole.values), OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses=SearchResultSerializer,
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        p = request.query_params
+        role = p.get("role") or None
+        if role and role not in SpeakerRole.values:
+            raise serializers.ValidationError({"role": f"One of {', '.join(SpeakerRole.values)}."})
+        limit = max(1, min(_opt_int(p.get("limit")) or 20, 100))
+        offset = max(0, _opt_int(p.get("offset")) or 0)
+        group, site = _opt_int(p.get("group")), _opt_int(p.get("site"))
+        result = selectors.transcript_search(
+            user=request.user, study_id=study_id, query=p.get("q", ""), group_id=group, site_id=site, role=role,
+            limit=limit, offset=offset,
+        )
+        transcript_services.transcript_search_audit(
+            actor=acting_user(request), study_id=study_id, query=p.get("q", ""),
+            filters={"group": group, "site": site, "role": role, "offset": offset}, total=result.total,
+            transcript_ids=[h.transcript_id for h in result.hits], ip=client_ip(request), via="api",
+        )
+        return Response(SearchResultSerializer(result).data)
+
+
+class EditListAPI(APIView):
+    def _show_old(self, request: Request, study_id: int) -> bool:
+        perms = policy.perms_for(user=request.user, study=study_id)
+        return Perm.TRANSCRIPT_EDIT in perms or Perm.TRANSCRIPT_ORIGINAL in perms
+
+    @extend_schema(responses=EditSerializer(many=True))
+    def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
+        edits = selectors.transcript_edits(user=request.user, study_id=study_id, transcript_id=transcript_id)
+        return Response(EditSerializer(edits, many=True, context={"show_old": self._show_old(request, study_id)}).data)
+
+    @extend_schema(request=EditWriteSerializer, responses={201: EditSerializer, 409: None})
+    def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_EDIT)
+        s = EditWriteSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        try:
+            if d["kind"] == EditKind.REPLACE:
+                result = redaction.transcript_replace(
+                    actor=acting_user(request), study_id=study_id, transcript_id=transcript_id, start=d["start"],
+                    end=d["end"], expected=d["expected"], replacement=d["replacement"],
+                    base_version=d["base_version"], ip=client_ip(request),
+                )
+            else:
+                result = redaction.transcript_replace_all(
+                    actor=acting_user(request), study_id=study_id, transcript_id=transcript_id, find=d["find"],
+                    replacement=d["replacement"], match_case=d["match_case"], whole_word=d["whole_word"],
+                    base_version=d["base_version"], ip=client_ip(request),
+                )
+        except redaction.EditConflict as exc:
+            return _conflict(exc)
+        return Response(EditSerializer(result.edit, context={"show_old": True}).data, status=status.HTTP_201_CREATED)
+
+
+class EditRevertAPI(APIView):
+    @extend_schema(request=RevertSerializer, responses={201: EditSerializer, 409: None})
+    def post(self, request: Request, study_id: int, transcript_id: int, edit_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_EDIT)
+        s = RevertSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        try:
+            result = redaction.transcript_edit_revert(
+                actor=acting_user(request), study_id=study_id, transcript_id=transcript_id, edit_id=edit_id,
+                base_version=s.validated_data.get("base_version"), ip=client_ip(request),
+            )
+        except redaction.EditConflict as exc:
+            return _conflict(exc)
+        return Response(EditSerializer(result.edit, context={"show_old": True}).data, status=status.HTTP_201_CREATED)
+

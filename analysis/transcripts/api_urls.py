@@ -1,0 +1,20 @@
+from django.urls import path
+
+from analysis.transcripts import api
+
+S = "studies/<int:study_id>/"
+T = S + "transcripts/<int:transcript_id>/"
+
+urlpatterns = [
+    path(S + "transcripts/", api.TranscriptListAPI.as_view(), name="api-transcript-list"),
+    path(S + "transcripts/upload/", api.TranscriptUploadAPI.as_view(), name="api-transcript-upload"),
+    path(S + "transcript-imports/<int:batch_id>/", api.ImportDetailAPI.as_view(), name="api-transcript-import"),
+    path(S + "transcript-imports/<int:batch_id>/confirm/", api.ImportCommitAPI.as_view(),
+         name="api-transcript-import-commit"),
+    path(S + "transcript-imports/<int:batch_id>/cancel/", api.ImportCancelAPI.as_view(),
+         name="api-transcript-import-cancel"),
+    path(S + "search/", api.SearchAPI.as_view(), name="api-transcript-search"),
+    path(T, api.TranscriptDetailAPI.as_view(), name="api-transcript-detail"),
+    path(T + "edits/", api.EditListAPI.as_view(), name="api-transcript-edits"),
+    path(T + "edits/<int:edit_id>/revert/", api.EditRevertAPI.as_view(), name="api-transcript-revert"),
+]

@@ -1,0 +1,403 @@
+"""Reads for transcripts: lists, one transcript in pages of turns, and full-text search.
+
+Every selector takes the acting user and asks the policy module: out-of-scope transcripts do not
+exist (404), and only participants whose consent allows their data to be held are shown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import snowballstemmer
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from accounts import policy
+from accounts.policy import Perm
+from analysis.transcripts.models import Transcript, TranscriptEdit, TranscriptTurn
+from analysis.transcripts.text import line_number_at
+from participants.consent import DataUse, data_use_allowed, participants_usable_q
+from participants.models import Participant
+
+PAGE_TURNS = 80
+PAGE_CHARS = 30_000
+SEARCH_COUNT_CAP = 500
+
+
+def transcripts_visible(*, user: Any, study_id: int, perm: Perm = Perm.TRANSCRIPT_VIEW) -> QuerySet[Transcript]:
+    qs = Transcript.objects.filter(study_id=study_id).filter(participants_usable_q(DataUse.ANALYSIS, prefix="participant__"))
+    return policy.filter_visible(user=user, study=study_id, perm=perm, queryset=qs)
+
+
+def transcript_lock_visible(
+    *, user: Any, study_id: int, transcript_id: int, perm: Perm
+) -> tuple[Transcript, int] | None:
+    """One transcript, locked for a write (``SELECT … FOR UPDATE``), with its length in code points;
+    ``None`` where :func:`transcripts_visible` would not hold it.
+
+    The same rule as :func:`transcripts_visible` (the role may ``perm``, the participant is in the
+    member's scope and their consent allows their data to be analysed), applied to the one row by
+    the policy module's and the consent module's object-level checks. It exists for the hottest write,
+    adding a coding: one plain statement instead of the ORM's scope and consent query, which cost
+    ~8 ms of Python per request. ``tests/test_hot_path.py`` checks that both agree for every member
+    of the test cast and every transcript.
+
+    The transcript comes back with only its id, study, participant and version loaded (the text is
+    not read); its participant carries the fields scope and consent need."""
+    membership = policy.membership_require(user=user, study_id=study_id, perm=perm)
+    participants = list(Participant.objects.raw(_lock_sql(), [transcript_id, study_id]))
+    if not participants:
+        return None
+    participant = participants[0]
+    if not policy.in_scope(membership=membership, site_id=participant.site_id, group_id=participant.group_id):
+        return None
+    if not data_use_allowed(participant=participant, use=DataUse.ANALYSIS):
+        return None
+    transcript = Transcript.from_db(
+        connection.alias, ["id", "study_id", "participant_id", "version"],
+        [transcript_id, study_id, participant.pk, participant.transcript_version],  # type: ignore[attr-defined]
+    )
+    transcript.participant = participant
+    return transcript, int(participant.transcript_length)  # type: ignore[attr-defined]
+
+
+_LOCK_SQL = """
+SELECT p.id, p.site_id, p.group_id, p.pseudonym, p.consent_state, p.consent_answers, p.purged_at,
+       t.version AS transcript_version, LENGTH(t.text) AS transcript_length
+FROM transcripts_transcript t
+JOIN participants_participant p ON p.id = t.participant_id
+WHERE t.id = %s AND t.study_id = %s
+"""
+
+
+def _lock_sql() -> str:
+    # SQLite has no row locks: its writes are serialised by the database lock.
+    return _LOCK_SQL + " FOR UPDATE OF t" if connection.features.has_select_for_update_of else _LOCK_SQL
+
+
+def transcript_list(
+    *, user: Any, study_id: int, group_id: int | None = None, site_id: int | None = None,
+    participant_id: int | None = None,
+) -> QuerySet[Transcript]:
+    qs = transcripts_visible(user=user, study_id=study_id)
+    if group_id:
+        qs = qs.filter(participant__group_id=group_id)
+    if site_id:
+        qs = qs.filter(participant__site_id=site_id)
+    if participant_id:
+        qs = qs.filter(participant_id=participant_id)
+    return (
+        qs.select_related("participant", "participant__group", "participant__site")
+        .annotate(turn_count=Count("turns", distinct=True), edit_count=Count("edits", distinct=True))
+        .defer("text")
+        .order_by("participant__pseudonym", "id")
+    )
+
+
+def transcript_get(*, user: Any, study_id: int, transcript_id: int, perm: Perm = Perm.TRANSCRIPT_VIEW) -> Transcript:
+    t = (
+        transcripts_visible(user=user, study_id=study_id, perm=perm)
+        .select_related("participant", "participant__group", "participant__site", "imported_by")
+        .filter(pk=transcript_id)
+        .first()
+    )
+    if t is None:
+        raise Http404("No such transcript.")
+    return t
+
+
+def transcript_edits(*, user: Any, study_id: int, transcript_id: int) -> QuerySet[TranscriptEdit]:
+    transcript_get(user=user, study_id=study_id, transcript_id=transcript_id)
+    return TranscriptEdit.objects.filter(transcript_id=transcript_id).select_related("actor").prefetch_related(
+        "reverted_by"
+    )
+
+
+# Reading in pages -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Paragraph:
+    start: int
+    line: int
+    text: str
+    before: str = ""  # when a highlight falls in this paragraph: before / mark / after
+    mark: str = ""
+    after: str = ""
+
+
+@dataclass
+class TurnView:
+    index: int
+    speaker: str
+    role: str
+    start: int
+    end: int
+    time_ms: int | None
+    paragraphs: list[Paragraph] = field(default_factory=list)
+
+    @property
+    def role_label(self) -> str:
+        return {"interviewer": "Interviewer", "participant": "Participant"}.get(self.role, "Other speaker")
+
+    @property
+    def timecode(self) -> str:
+        if self.time_ms is None:
+            return ""
+        s = self.time_ms // 1000
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+@dataclass
+class ReadingPage:
+    number: int
+    count: int
+    turns: list[TurnView]
+    bounds: list[tuple[int, int]]  # (first turn index, first offset) of each page
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.count
+
+
+def page_bounds(transcript: Transcript) -> list[tuple[int, int]]:
+    """Split the turns into pages of at most PAGE_TURNS turns and about PAGE_CHARS characters."""
+    bounds: list[tuple[int, int]] = []
+    size = chars = 0
+    for index, start, end in TranscriptTurn.objects.filter(transcript=transcript).values_list("index", "start", "end"):
+        if not bounds or size >= PAGE_TURNS or chars >= PAGE_CHARS:
+            bounds.append((index, start))
+            size = chars = 0
+        size += 1
+        chars += end - start
+    return bounds or [(0, 0)]
+
+
+def page_for_offset(bounds: list[tuple[int, int]], offset: int) -> int:
+    number = 1
+    for i, (_, start) in enumerate(bounds, start=1):
+        if start <= offset:
+            number = i
+    return number
+
+
+def reading_page(
+    *, transcript: Transcript, number: int | None = None, at: int | None = None, mark_len: int = 0,
+) -> ReadingPage:
+    """One page of turns, split into paragraphs with line numbers. ``at``/``mark_len`` pick the
+    page holding that offset and highlight ``[at, at + mark_len)`` in it."""
+    bounds = page_bounds(transcript)
+    if at is not None:
+        number = page_for_offset(bounds, at)
+    number = max(1, min(number or 1, len(bounds)))
+    first = bounds[number - 1][0]
+    last = bounds[number][0] if number < len(bounds) else None
+    qs = TranscriptTurn.objects.filter(transcript=transcript, index__gte=first).order_by("index")
+    if last is not None:
+        qs = qs.filter(index__lt=last)
+    text = transcript.text
+    turns: list[TurnView] = []
+    rows = list(qs.values_list("index", "speaker", "role", "start", "end", "time_ms"))
+    line = line_number_at(text, rows[0][3]) if rows else 1
+    cursor = rows[0][3] if rows else 0
+    for index, speaker, role, start, end, time_ms in rows:
+        if end <= start:
+            continue  # a turn whose words were all deleted by a redaction
+        line += text.count("\n", cursor, start)
+        tv = TurnView(index, speaker, role, start, end, time_ms)
+        at_ = start
+        for chunk in text[start:end].split("\n"):
+            if chunk:
+                p = Paragraph(at_, line, chunk)
+                if at is not None and mark_len > 0 and at_ <= at < at_ + len(chunk):
+                    rel = at - at_
+                    p.before, p.mark, p.after = chunk[:rel], chunk[rel:rel + mark_len], chunk[rel + mark_len:]
+                tv.paragraphs.append(p)
+            at_ += len(chunk) + 1
+            line += 1
+        line -= 1  # the last chunk did not end with a newline
+        cursor = end
+        turns.append(tv)
+    return ReadingPage(number=number, count=len(bounds), turns=turns, bounds=bounds)
+
+
+# Search ------------------------------------------------------------------------------------------------
+
+_stemmer = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return str(_stemmer.stemWord(word))
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+@dataclass
+class SearchHit:
+    transcript_id: int
+    transcript_title: str
+    pseudonym: str
+    group: str
+    site: str
+    speaker: str
+    role: str
+    turn_start: int
+    start: int  # absolute code point offsets of the first match in the transcript
+    end: int
+    before: str
+    match: str
+    after: str
+    matches: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[SearchHit]
+    total: int
+    capped: bool
+    backend: str
+    terms: list[str]
+
+
+def _parse_query(q: str) -> tuple[list[str], list[str]]:
+    """Positive and excluded words of a web-style query (``"a phrase" word -excluded or other``)."""
+    positive, negative = [], []
+    for phrase in _QUOTED.findall(q):
+        positive.extend(_WORD.findall(phrase.lower()))
+    rest = _QUOTED.sub(" ", q)
+    for token in rest.split():
+        if token.lower() == "or":
+            continue
+        if token.startswith("-"):
+            negative.extend(_WORD.findall(token[1:].lower()))
+        else:
+            positive.extend(_WORD.findall(token.lower()))
+    return positive, negative
+
+
+def _pg_lexemes(q: str) -> list[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT querytree(websearch_to_tsquery('english', %s))", [q])
+        tree = cur.fetchone()[0] or ""
+    # Excluded terms appear as !'term': leave them out of the highlights.
+    return [m.group(2) for m in re.finditer(r"(!?)'((?:[^']|'')+)'", tree) if not m.group(1)]
+
+
+def _first_match(text: str, *, stems: set[str], words: list[str]) -> tuple[int, int, int] | None:
+    """(start, end, count) of matches within a turn's text."""
+    first: tuple[int, int] | None = None
+    count = 0
+    if stems:
+        # Snowball stems keep a word's first two letters: only words sharing them can match.
+        prefixes = tuple({s[:2] for s in stems})
+        for m in _WORD.finditer(text):
+            w = m.group().lower().replace("’", "'")
+            if not w.startswith(prefixes):
+                continue
+            if w in stems or _stem(w) in stems or _stem(w.split("'")[0]) in stems:
+                count += 1
+                first = first or (m.start(), m.end())
+    else:
+        lowered = text.lower()
+        for w in words:
+            for m in re.finditer(re.escape(w), lowered):
+                count += 1
+                if first is None or m.start() < first[0]:
+                    first = (m.start(), m.end())
+    return (first[0], first[1], count) if first else None
+
+
+def _snippet(text: str, start: int, end: int, width: int = 70) -> tuple[str, str, str]:
+    a = max(0, start - width)
+    b = min(len(text), end + width)
+    if a > 0:
+        space = text.find(" ", a, start)
+        a = space + 1 if space != -1 else a
+    if b < len(text):
+        space = text.rfind(" ", end, b)
+        b = space if space != -1 else b
+    before = ("…" if a > 0 else "") + text[a:start]
+    after = text[end:b] + ("…" if b < len(text) else "")
+    return before.replace("\n", " "), text[start:end], after.replace("\n", " ")
+
+
+def transcript_search(
+    *, user: Any, study_id: int, query: str, group_id: int | None = None, site_id: int | None = None,
+    role: str | None = None, limit: int = 20, offset: int = 0,
+) -> SearchResult:
+    """Speaker turns matching ``query`` in the user's scope, with keyword-in-context snippets.
+    PostgreSQL: English stemming, "phrases", -exclusion and OR (websearch_to_tsquery) over a GIN
+    index. SQLite: every word must occur (case-insensitive substring), "-word" excludes."""
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+    query = query.strip()[:300]
+    # Scope, consent and the group/site filters resolve to transcript ids first (one small query),
+    # so the turn query is the GIN index plus an id list, in turn order: no join before the LIMIT.
+    visible = transcripts_visible(user=user, study_id=study_id)
+    if group_id:
+        visible = visible.filter(participant__group_id=group_id)
+    if site_id:
+        visible = visible.filter(participant__site_id=site_id)
+    transcript_ids = list(visible.values_list("pk", flat=True))
+    qs = TranscriptTurn.objects.filter(study_id=study_id)
+    if len(transcript_ids) == Transcript.objects.filter(study_id=study_id).count():
+        pass  # everything in the study is visible: no id filter at all
+    elif connection.vendor == "postgresql":
+        # One array parameter instead of thousands of placeholders.
+        qs = qs.extra(where=["transcripts_transcriptturn.transcript_id = ANY(%s)"], params=[transcript_ids])
+    else:
+        qs = qs.filter(transcript_id__in=transcript_ids)
+    if role:
+        qs = qs.filter(role=role)
+    positive, negative = _parse_query(query)
+    if connection.vendor == "postgresql":
+        backend = "postgresql"
+        lexemes = _pg_lexemes(query) if query else []
+        if not lexemes or not transcript_ids:
+            return SearchResult(query, [], 0, False, backend, lexemes)
+        qs = qs.filter(search=SearchQuery(query, config="english", search_type="websearch"))
+        stems, terms = set(lexemes), lexemes
+    else:
+        backend = "basic"
+        if not positive or not transcript_ids:
+            return SearchResult(query, [], 0, False, backend, positive)
+        cond = Q()
+        for w in positive:
+            cond &= Q(text__icontains=w)
+        for w in negative:
+            cond &= ~Q(text__icontains=w)
+        qs = qs.filter(cond)
+        stems, terms = set(), positive
+    qs = qs.order_by("transcript_id", "index")
+    total = qs[: SEARCH_COUNT_CAP + 1].count()
+    rows = list(qs.values_list("transcript_id", "speaker", "role", "start", "text")[offset: offset + limit])
+    meta = {
+        t["pk"]: t
+        for t in Transcript.objects.filter(pk__in={r[0] for r in rows}).values(
+            "pk", "title", "participant__pseudonym", "participant__group__label", "participant__site__name"
+        )
+    }
+    hits = []
+    for tid, speaker, turn_role, start, text in rows:
+        m = meta[tid]
+        found = _first_match(text, stems=stems, words=positive)
+        s, e, count = found if found else (0, 0, 0)
+        before, match, after = _snippet(text, s, e)
+        hits.append(SearchHit(tid, m["title"], m["participant__pseudonym"], m["participant__group__label"],
+                              m["participant__site__name"] or "", speaker, turn_role, start, start + s, start + e,
+                              before, match, after, count))
+    return SearchResult(query, hits, min(total, SEARCH_COUNT_CAP), total > SEARCH_COUNT_CAP, backend, terms)

@@ -1,0 +1,288 @@
+"""Bulk transcript import: check and match every file first (the preview), import on confirmation
+in a Celery job with progress and a result per file.
+
+A refused file is never stored: its item keeps the file name and the reason only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.http import Http404
+
+from accounts import policy
+from accounts.models import User
+from accounts.policy import Perm
+from accounts.services import audit_record
+from analysis.transcripts.importers import (
+    FORMATS,
+    ImportRefused,
+    max_file_bytes,
+    parse_transcript,
+    zip_limits,
+)
+from analysis.transcripts.importers.safezip import is_docx_zip, is_zip, open_zip, read_member
+from analysis.transcripts.models import (
+    ImportStatus,
+    ItemStatus,
+    Transcript,
+    TranscriptImport,
+    TranscriptImportItem,
+)
+from analysis.transcripts.services.transcripts import consent_refusal, transcript_create
+from jobs.models import Job
+from jobs.services import JobError, job_create, job_progress, job_run
+from participants.models import Participant
+
+MAX_FILES = 2000
+_SKIP = re.compile(r"(^|/)(__MACOSX|\.DS_Store|Thumbs\.db|desktop\.ini)(/|$)|(^|/)\._", re.IGNORECASE)
+
+
+@dataclass
+class Upload:
+    name: str
+    data: bytes
+
+
+def expand_uploads(uploads: list[Upload]) -> list[Upload | tuple[str, str]]:
+    """Files, with every zip (not a .docx) replaced by its members. A refused zip becomes
+    ``(name, reason)``."""
+    out: list[Upload | tuple[str, str]] = []
+    for up in uploads:
+        if not (is_zip(up.data) and not is_docx_zip(up.data)):
+            out.append(up)
+            continue
+        try:
+            out.extend(_zip_members(up))
+        except ImportRefused as exc:
+            out.append((up.name, str(exc)))
+    return out
+
+
+def _zip_members(up: Upload) -> list[Upload]:
+    limits = zip_limits()
+    zf = open_zip(up.data, what=f"zip file {up.name}", limits=limits)
+    members: list[Upload] = []
+    for info in zf.infolist():
+        if info.is_dir() or _SKIP.search(info.filename):
+            continue
+        data = read_member(zf, info.filename, what=f"zip file {up.name}", limits=limits)
+        if info.filename.lower().endswith((".zip", ".qdpx")) or (is_zip(data) and not is_docx_zip(data)):
+            raise ImportRefused(
+                f"The zip file {up.name} contains another zip ({info.filename}); nothing was imported. "
+                "Put the transcripts themselves in one zip."
+            )
+        members.append(Upload(posixpath.basename(info.filename), data))
+    if not members:
+        raise ImportRefused(f"The zip file {up.name} contains no files.")
+    return members
+
+
+def match_participant(filename: str, participants: dict[str, Participant]) -> Participant | None:
+    """The participant whose pseudonym is the file name (``SU01.docx``) or starts it
+    (``SU01 interview.txt``, ``SU01_transcript.vtt``)."""
+    stem = posixpath.basename(filename)
+    for ext in (*FORMATS, ".text"):
+        if stem.lower().endswith(ext):
+            stem = stem[: -len(ext)]
+            break
+    key = stem.strip().lower()
+    if key in participants:
+        return participants[key]
+    first = re.split(r"[\s_\-.()\[\],]+", key, maxsplit=1)[0]
+    return participants.get(first)
+
+
+@transaction.atomic
+def import_preview(
+    *, actor: User, study_id: int, uploads: list[Upload], encoding: str | None = None, ip: str | None = None
+) -> TranscriptImport:
+    membership = policy.membership_require(user=actor, study_id=study_id, perm=Perm.TRANSCRIPT_UPLOAD)
+    if not uploads:
+        raise ValidationError("Choose at least one file.")
+    expanded = expand_uploads(uploads)
+    if len(expanded) > MAX_FILES:
+        raise ValidationError(f"Too many files in one upload ({len(expanded)}; at most {MAX_FILES}).")
+    visible = policy.filter_visible(
+        user=actor, study=study_id, perm=Perm.TRANSCRIPT_UPLOAD,
+        queryset=Participant.objects.filter(study_id=study_id),
+    )
+    participants = {p.pseudonym.lower(): p for p in visible}
+    batch = TranscriptImport.objects.create(study=membership.study, created_by=actor, encoding=encoding or "")
+    existing = set(
+        Transcript.objects.filter(study_id=study_id).values_list("participant_id", "original_sha256")
+    )
+    claimed: dict[int, str] = {}
+    for pos, entry in enumerate(expanded):
+        item = TranscriptImportItem(batch=batch, position=pos)
+        if isinstance(entry, tuple):
+            item.filename, item.status, item.message = entry[0][:255], ItemStatus.REFUSED, entry[1]
+            item.save()
+            continue
+        item.filename, item.size = entry.name[:255], len(entry.data)
+        _check_item(item, entry, participants, existing, claimed, encoding)
+        item.save()
+    counts = {s: batch.items.filter(status=s).count() for s in (ItemStatus.READY, ItemStatus.REFUSED)}
+    audit_record(actor=actor, action="transcript.import_preview", study=membership.study, obj=batch, ip=ip,
+                 details={"files": len(expanded), "ready": counts[ItemStatus.READY],
+                          "refused": counts[ItemStatus.REFUSED]})
+    return batch
+
+
+def _check_item(
+    item: TranscriptImportItem, up: Upload, participants: dict[str, Participant],
+    existing: set[tuple[int, str]], claimed: dict[int, str], encoding: str | None,
+) -> None:
+    item.status = ItemStatus.REFUSED
+    participant = match_participant(up.name, participants)
+    if participant is None:
+        item.message = (
+            "No participant in this study matches this file name. Name each file after the participant's "
+            "pseudonym, for example SU01.docx."
+        )
+        return
+    item.participant = participant
+    if participant.pk in claimed:
+        item.message = f"Another file in this upload ({claimed[participant.pk]}) is already for {participant.pseudonym}."
+        return
+    if len(up.data) > max_file_bytes():
+        item.message = f"The file is too large (the limit is {max_file_bytes() // 1_000_000} MB)."
+        return
+    reason = consent_refusal(participant)
+    if reason:
+        item.message = reason
+        return
+    sha = hashlib.sha256(up.data).hexdigest()
+    item.sha256 = sha
+    if (participant.pk, sha) in existing:
+        item.message = f"This file has already been imported for {participant.pseudonym}."
+        return
+    try:
+        parsed = parse_transcript(up.data, filename=up.name, pseudonym=participant.pseudonym, encoding=encoding)
+    except ImportRefused as exc:
+        item.message = str(exc)
+        return
+    claimed[participant.pk] = up.name
+    item.status = ItemStatus.READY
+    item.format, item.encoding = parsed.format, parsed.encoding
+    item.characters, item.turn_count = len(parsed.text), len(parsed.turns)
+    item.speakers = parsed.speakers
+    notes = list(parsed.warnings)
+    if any(pid == participant.pk for pid, _ in existing):
+        notes.append(f"{participant.pseudonym} already has a transcript: this one will be added as another interview.")
+    if not parsed.turns or not any(t.speaker for t in parsed.turns):
+        notes.append("No speaker labels were recognised (expected lines like “Interviewer: …”).")
+    item.message = " ".join(notes)
+    item.staged_file.save("staged", ContentFile(up.data), save=False)
+
+
+def import_get(*, user: Any, study_id: int, batch_id: int) -> TranscriptImport:
+    """Imports are private to who started them, like jobs."""
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.TRANSCRIPT_UPLOAD)
+    batch = TranscriptImport.objects.filter(study_id=study_id, pk=batch_id, created_by=user).first()
+    if batch is None:
+        raise Http404("No such import.")
+    return batch
+
+
+@transaction.atomic
+def import_commit(*, actor: User, study_id: int, batch_id: int, ip: str | None = None) -> TranscriptImport:
+    batch = import_get(user=actor, study_id=study_id, batch_id=batch_id)
+    batch = TranscriptImport.objects.select_for_update().get(pk=batch.pk)
+    if batch.status != ImportStatus.PREVIEW:
+        raise ValidationError("This import has already been confirmed or cancelled.")
+    ready = batch.items.filter(status=ItemStatus.READY).count()
+    if not ready:
+        raise ValidationError("No file in this upload can be imported.")
+    from analysis.transcripts.tasks import transcript_import
+
+    batch.job = job_create(
+        study=batch.study, kind="transcript_import", created_by=actor, perm=Perm.TRANSCRIPT_UPLOAD,
+        params={"batch": batch.pk},
+        enqueue=lambda job_id: transcript_import.delay(job_id),
+    )
+    batch.status = ImportStatus.QUEUED
+    batch.save(update_fields=["job", "status"])
+    audit_record(actor=actor, action="transcript.import_start", study=batch.study, obj=batch, ip=ip,
+                 details={"files": ready, "job": batch.job.pk})
+    return batch
+
+
+@transaction.atomic
+def import_cancel(*, actor: User, study_id: int, batch_id: int, ip: str | None = None) -> TranscriptImport:
+    batch = import_get(user=actor, study_id=study_id, batch_id=batch_id)
+    if batch.status != ImportStatus.PREVIEW:
+        raise ValidationError("Only an import waiting for confirmation can be cancelled.")
+    staged = [i.staged_file for i in batch.items.exclude(staged_file="")]
+    names = [(f.storage, f.name) for f in staged if f.name]
+    batch.items.update(staged_file="")
+    batch.status = ImportStatus.CANCELLED
+    batch.save(update_fields=["status"])
+
+    def remove_files() -> None:
+        for storage, name in names:
+            storage.delete(name)
+
+    transaction.on_commit(remove_files)
+    audit_record(actor=actor, action="transcript.import_cancel", study=batch.study, obj=batch, ip=ip)
+    return batch
+
+
+def import_run(*, job_id: int) -> Job | None:
+    """The Celery side: import each ready file as the user who confirmed (their permission, scope
+    and the participant's consent are checked again for every file)."""
+
+    def work(job: Job) -> dict[str, Any]:
+        batch = TranscriptImport.objects.filter(pk=job.params.get("batch"), study_id=job.study_id).first()
+        if batch is None:
+            raise JobError("The import no longer exists.")
+        items = list(batch.items.filter(status=ItemStatus.READY).select_related("participant"))
+        job_progress(job_id=job.pk, done=0, total=len(items))
+        imported = failed = 0
+        for i, item in enumerate(items, start=1):
+            try:
+                if item.participant_id is None:
+                    raise ValidationError("The participant no longer exists.")
+                with item.staged_file.open("rb") as f:
+                    data = f.read()
+                parsed = parse_transcript(
+                    data, filename=item.filename, pseudonym=item.participant.pseudonym if item.participant else None,
+                    encoding=batch.encoding or None,
+                )
+                transcript = transcript_create(
+                    actor=job.created_by, study_id=job.study_id, participant_id=item.participant_id, parsed=parsed,
+                    original=data, original_name=item.filename, stored_name=item.staged_file.name, via="bulk",
+                )
+            except (ValidationError, ImportRefused, Http404, OSError) as exc:
+                msg = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc) or "Not allowed."
+                TranscriptImportItem.objects.filter(pk=item.pk).update(status=ItemStatus.FAILED, message=msg)
+                failed += 1
+            else:
+                TranscriptImportItem.objects.filter(pk=item.pk).update(
+                    status=ItemStatus.IMPORTED, transcript=transcript
+                )
+                imported += 1
+            if i % 5 == 0 or i == len(items):
+                job_progress(job_id=job.pk, done=i)
+        TranscriptImport.objects.filter(pk=batch.pk).update(status=ImportStatus.DONE)
+        _flush_search_index()
+        return {"imported": imported, "not imported": failed}
+
+    return job_run(job_id=job_id, work=work)
+
+
+def _flush_search_index() -> None:
+    """After a bulk import, move the GIN index's pending entries into the index proper, so the first
+    searches do not scan a long pending list (PostgreSQL only)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT gin_clean_pending_list('transcripts_turn_search_gin'::regclass)")

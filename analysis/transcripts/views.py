@@ -1,0 +1,291 @@
+"""Pages for transcripts: list, upload with preview, reading view, search, corrections and history.
+Thin: parse input, call a service or selector, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import policy
+from accounts.policy import Perm, acting_user
+from accounts.services import client_ip
+from analysis.transcripts import selectors
+from analysis.transcripts.forms import ReplaceAllForm, ReplaceForm, SearchForm, UploadForm
+from analysis.transcripts.importers import max_file_bytes
+from analysis.transcripts.models import ImportStatus, ItemStatus
+from analysis.transcripts.services import imports, redaction
+from analysis.transcripts.services import transcripts as transcript_services
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _messages_of(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+@login_required
+def transcript_list(request: HttpRequest, study_id: int) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+    study = membership.study
+    group_id, site_id = _int(request.GET.get("group")), _int(request.GET.get("site"))
+    qs = selectors.transcript_list(user=request.user, study_id=study_id, group_id=group_id, site_id=site_id)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "transcripts/transcript_list.html", {
+        "study": study, "page": page, "groups": study.groups.all(), "sites": study.sites.all(),
+        "group_id": group_id, "site_id": site_id,
+        "can_upload": policy.role_allows(membership.role, Perm.TRANSCRIPT_UPLOAD),
+        "scoped": policy.is_scoped(membership),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def transcript_upload(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_UPLOAD)
+    form = UploadForm()
+    if request.method == "POST":
+        # Refuse an oversized upload from its declared length, before reading the body.
+        length = _int(request.META.get("CONTENT_LENGTH")) or 0
+        if length > max_file_bytes() * 2:
+            messages.error(request, f"The upload is too large ({length // 1_000_000} MB). The limit is "
+                                    f"{max_file_bytes() // 1_000_000} MB per file; upload fewer files at a time.")
+            return redirect("transcript-upload", study_id=study.pk)
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            uploads = [imports.Upload(f.name, f.read()) for f in form.cleaned_data["transcript_files"]]
+            try:
+                batch = imports.import_preview(
+                    actor=acting_user(request), study_id=study.pk, uploads=uploads,
+                    encoding=form.cleaned_data["encoding"] or None, ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                return redirect("transcript-import", study_id=study.pk, batch_id=batch.pk)
+    return render(request, "transcripts/transcript_upload.html", {
+        "study": study, "form": form, "limit_mb": max_file_bytes() // 1_000_000,
+    })
+
+
+@login_required
+def import_detail(request: HttpRequest, study_id: int, batch_id: int) -> HttpResponse:
+    batch = imports.import_get(user=request.user, study_id=study_id, batch_id=batch_id)
+    items = list(batch.items.select_related("participant", "participant__group", "participant__site", "transcript"))
+    context = {
+        "study": batch.study, "batch": batch, "items": items, "job": batch.job,
+        "ready": sum(1 for i in items if i.status == ItemStatus.READY),
+        "refused": sum(1 for i in items if i.status in (ItemStatus.REFUSED, ItemStatus.FAILED)),
+        "imported": sum(1 for i in items if i.status == ItemStatus.IMPORTED),
+        "running": batch.status == ImportStatus.QUEUED and batch.job is not None and not batch.job.is_finished,
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "transcripts/_import_items.html", context)
+    return render(request, "transcripts/import_detail.html", context)
+
+
+@login_required
+@require_POST
+def import_commit(request: HttpRequest, study_id: int, batch_id: int) -> HttpResponse:
+    try:
+        imports.import_commit(actor=acting_user(request), study_id=study_id, batch_id=batch_id, ip=client_ip(request))
+    except ValidationError as exc:
+        messages.error(request, _messages_of(exc))
+    return redirect("transcript-import", study_id=study_id, batch_id=batch_id)
+
+
+@login_required
+@require_POST
+def import_cancel(request: HttpRequest, study_id: int, batch_id: int) -> HttpResponse:
+    try:
+        imports.import_cancel(actor=acting_user(request), study_id=study_id, batch_id=batch_id, ip=client_ip(request))
+    except ValidationError as exc:
+        messages.error(request, _messages_of(exc))
+        return redirect("transcript-import", study_id=study_id, batch_id=batch_id)
+    messages.success(request, "The upload was cancelled; none of its files were kept.")
+    return redirect("transcript-list", study_id=study_id)
+
+
+@login_required
+def transcript_detail(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+    transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript_id)
+    at = _int(request.GET.get("at"))
+    mark_len = _int(request.GET.get("len")) or 0
+    if at is not None and not (0 <= at < len(transcript.text)):
+        at = None
+    page = selectors.reading_page(
+        transcript=transcript, number=_int(request.GET.get("page")), at=at, mark_len=max(0, min(mark_len, 500)),
+    )
+    via = "search" if request.GET.get("from") == "search" else "web"
+    transcript_services.transcript_read_audit(
+        actor=acting_user(request), transcript=transcript, via=via, ip=client_ip(request),
+        details={"page": page.number, **({"at": at} if at is not None else {})},
+    )
+    can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT)
+    return render(request, "transcripts/transcript_detail.html", {
+        "study": membership.study, "transcript": transcript, "page": page, "participant": transcript.participant,
+        "can_edit": can_edit, "can_original": policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL),
+        "edit_count": transcript.edits.count(), "at": at,
+        "page_links": range(1, page.count + 1),
+        "replace_form": ReplaceForm(initial={"version": transcript.version}) if can_edit else None,
+    })
+
+
+@login_required
+@require_POST
+def transcript_replace(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
+    form = ReplaceForm(request.POST)
+    back = reverse("transcript-detail", kwargs={"study_id": study_id, "transcript_id": transcript_id})
+    policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_EDIT)
+    if not form.is_valid():
+        messages.error(request, "Select the text to replace first, then enter the replacement.")
+        return redirect(back)
+    d = form.cleaned_data
+    try:
+        result = redaction.transcript_replace(
+            actor=acting_user(request), study_id=study_id, transcript_id=transcript_id, start=d["start"], end=d["end"],
+            expected=d["expected"], replacement=d["replacement"], base_version=d["version"], ip=client_ip(request),
+        )
+    except (ValidationError, redaction.EditConflict) as exc:
+        messages.error(request, _messages_of(exc) if isinstance(exc, ValidationError) else str(exc))
+        return redirect(f"{back}?at={d['start']}")
+    _report_message(request, result)
+    return redirect(f"{back}?at={d['start']}&len={len(d['replacement'])}")
+
+
+def _report_message(request: HttpRequest, result: redaction.EditResult) -> None:
+    lost = {label: r["lost"] for label, r in result.edit.report.items() if r.get("lost")}
+    changed = sum(len(r.get("changed", [])) for label, r in result.edit.report.items()
+                  if not label.endswith("TranscriptTurn"))
+    text = f"{result.edit.summary}. The transcript is now version {result.edit.version}."
+    if changed:
+        text += f" {changed} coded or quoted passage(s) now cover the new text."
+    messages.success(request, text)
+    for label, ids in lost.items():
+        if label.endswith("TranscriptTurn"):
+            messages.warning(request, f"{len(ids)} speaker turn(s) had all their words removed.")
+        else:
+            messages.warning(request, f"{len(ids)} {label} item(s) were entirely inside the removed text and now "
+                                      "point at an empty span: review them in the history.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def transcript_replace_all(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
+    policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_EDIT)
+    transcript = selectors.transcript_get(
+        user=request.user, study_id=study_id, transcript_id=transcript_id, perm=Perm.TRANSCRIPT_EDIT
+    )
+    form = ReplaceAllForm(request.POST or None, initial={"version": transcript.version, "whole_word": True})
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        if request.POST.get("confirm") == "1":
+            try:
+                result = redaction.transcript_replace_all(
+                    actor=acting_user(request), study_id=study_id, transcript_id=transcript_id, find=d["find"],
+                    replacement=d["replacement"], match_case=d["match_case"], whole_word=d["whole_word"],
+                    base_version=d["version"], ip=client_ip(request),
+                )
+            except (ValidationError, redaction.EditConflict) as exc:
+                form.add_error(None, _messages_of(exc) if isinstance(exc, ValidationError) else str(exc))
+            else:
+                _report_message(request, result)
+                return redirect("transcript-history", study_id=study_id, transcript_id=transcript_id)
+        else:
+            count, samples = redaction.replace_all_preview(
+                text=transcript.text, find=d["find"], match_case=d["match_case"], whole_word=d["whole_word"],
+            )
+            preview = {"count": count, "samples": samples}
+    return render(request, "transcripts/transcript_replace_all.html", {
+        "study": transcript.study, "transcript": transcript, "form": form, "preview": preview,
+    })
+
+
+@login_required
+def transcript_history(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+    transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript_id)
+    edits = selectors.transcript_edits(user=request.user, study_id=study_id, transcript_id=transcript_id)
+    can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT)
+    # The removed text is what a redaction hides: only leads (who may revert) and admins see it.
+    show_old = can_edit or policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL)
+    return render(request, "transcripts/transcript_history.html", {
+        "study": membership.study, "transcript": transcript, "edits": edits, "can_edit": can_edit,
+        "show_old": show_old,
+    })
+
+
+@login_required
+@require_POST
+def transcript_revert(request: HttpRequest, study_id: int, transcript_id: int, edit_id: int) -> HttpResponse:
+    try:
+        result = redaction.transcript_edit_revert(
+            actor=acting_user(request), study_id=study_id, transcript_id=transcript_id, edit_id=edit_id,
+            base_version=_int(request.POST.get("version")), ip=client_ip(request),
+        )
+    except (ValidationError, redaction.EditConflict) as exc:
+        messages.error(request, _messages_of(exc) if isinstance(exc, ValidationError) else str(exc))
+    else:
+        _report_message(request, result)
+    return redirect("transcript-history", study_id=study_id, transcript_id=transcript_id)
+
+
+@login_required
+def transcript_original(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponseBase:
+    transcript = selectors.transcript_get(
+        user=request.user, study_id=study_id, transcript_id=transcript_id, perm=Perm.TRANSCRIPT_ORIGINAL
+    )
+    if not transcript.original_file:
+        raise Http404("No original file was kept for this transcript.")
+    transcript_services.transcript_read_audit(
+        actor=acting_user(request), transcript=transcript, via="original_download", ip=client_ip(request),
+        details={"sha256": transcript.original_sha256},
+    )
+    try:
+        handle = transcript.original_file.open("rb")
+    except OSError as exc:
+        raise Http404("The original file is missing from storage.") from exc
+    return FileResponse(handle, as_attachment=True, filename=transcript.original_name or "original")
+
+
+@login_required
+def transcript_search(request: HttpRequest, study_id: int) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+    study = membership.study
+    form = SearchForm(request.GET or None, groups=study.groups.all(), sites=study.sites.all())
+    result = None
+    page_number = max(1, _int(request.GET.get("page")) or 1)
+    per_page = 20
+    if form.is_valid() and form.cleaned_data["q"].strip():
+        d = form.cleaned_data
+        result = selectors.transcript_search(
+            user=request.user, study_id=study_id, query=d["q"], group_id=d["group"], site_id=d["site"],
+            role=d["role"] or None, limit=per_page, offset=(page_number - 1) * per_page,
+        )
+        transcript_services.transcript_search_audit(
+            actor=acting_user(request), study_id=study_id, query=d["q"],
+            filters={"group": d["group"], "site": d["site"], "role": d["role"], "page": page_number},
+            total=result.total, transcript_ids=[h.transcript_id for h in result.hits], ip=client_ip(request),
+        )
+    query_string = request.GET.copy()
+    query_string.pop("page", None)
+    return render(request, "transcripts/search.html", {
+        "study": study, "form": form, "result": result, "page_number": page_number,
+        "has_next": bool(result and result.total > page_number * per_page),
+        "first_index": (page_number - 1) * per_page, "query_string": query_string.urlencode(),
+    })
