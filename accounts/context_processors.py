@@ -1,5 +1,6 @@
 """Navigation for the current study, built from the user's permissions in it."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from .policy import Perm
 class NavItem:
     label: str
     url_name: str
-    perm: Perm | tuple[Perm, ...]  # one, or any of several
+    perm: Perm | Callable[[str], bool]  # a permission, or a named policy rule taking the role
     # URL names of the pages inside this section, so it stays marked as the current one there.
     section: tuple[str, ...] = ()
 
@@ -30,7 +31,7 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Search", "transcript-search", Perm.TRANSCRIPT_VIEW),
     NavItem("Codebook", "codebook", Perm.CODEBOOK_VIEW, ("code-", "codebook-")),
     NavItem("Memos", "memo-list", Perm.MEMO_WRITE),
-    NavItem("Double coding", "double-coding", (Perm.CODING_WRITE, Perm.AGREEMENT_VIEW)),
+    NavItem("Double coding", "double-coding", policy.double_coding_visible),
     NavItem("Members", "member-list", Perm.MEMBER_VIEW, ("member-",)),
     NavItem("Audit log", "audit-log", Perm.AUDIT_VIEW, ("audit-",)),
     NavItem("Settings", "study-settings", Perm.STUDY_EDIT, ("site-",)),
@@ -59,6 +60,6 @@ def study_nav(request: HttpRequest) -> dict[str, Any]:
     items = [
         {"label": i.label, "url": reverse(i.url_name, kwargs={"study_id": study_id}), "current": _current(i, current)}
         for i in STUDY_NAV
-        if (i.perm in perms if isinstance(i.perm, Perm) else any(p in perms for p in i.perm))
+        if (i.perm in perms if isinstance(i.perm, Perm) else i.perm(membership.role))
     ]
     return {"nav_study": membership.study, "nav_membership": membership, "nav_items": items, "study_perms": perms}

@@ -117,6 +117,13 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
 
 _CACHE_ATTR = "_chorus_memberships"
 MAX_ID = 2**63 - 1  # the largest id a 64-bit primary key can hold
+
+
+def id_ok(value: int) -> bool:
+    """Whether an integer can be a primary key: a larger one would overflow SQLite (a 500), so callers
+    answer it as "not found" instead."""
+    return 0 < value <= MAX_ID
+
 M = TypeVar("M", bound=models.Model)
 
 
@@ -128,7 +135,7 @@ def membership_get(*, user: Any, study_id: int | str) -> Membership | None:
         key = int(study_id)
     except (TypeError, ValueError):
         return None
-    if not 0 < key <= MAX_ID:  # SQLite raises OverflowError on ids beyond 64 bits: answer 404
+    if not id_ok(key):  # SQLite raises OverflowError on ids beyond 64 bits: answer 404
         return None
     cache: dict[int, Membership | None] = user.__dict__.setdefault(_CACHE_ATTR, {})
     if key not in cache:
@@ -295,6 +302,35 @@ def in_scope(*, membership: Membership, site_id: int | None, group_id: int | Non
 def may_change_authored(*, membership: Membership, author_id: int | None) -> bool:
     """Codings and memos: their author may change them, and a role that may edit others' work."""
     return author_id == membership.user_id or role_allows(membership.role, Perm.WORK_OF_OTHERS_EDIT)
+
+
+# Double coding ------------------------------------------------------------------------------------------
+# Who takes part: a member who may code is a possible coder of a pair; a member who may read agreement
+# sees every pair and its figures; a member who may manage assignments pairs coders and decides.
+
+
+def may_double_code(role: str) -> bool:
+    """A member with this role can be one of the two coders of a double-coded transcript."""
+    return role_allows(role, Perm.CODING_WRITE)
+
+
+def double_coding_visible(role: str) -> bool:
+    """The *Double coding* page and its navigation item: coders (their own pairs) and agreement readers."""
+    return may_double_code(role) or role_allows(role, Perm.AGREEMENT_VIEW)
+
+
+def roles_double_coding() -> list[str]:
+    """The roles whose members may be assigned as a coder of a pair (for choosers and queries)."""
+    return [role for role in ROLE_PERMS if may_double_code(role)]
+
+
+def disagreement_access(*, membership: Membership, coder_ids: tuple[int | None, int | None], write: bool) -> bool:
+    """Read (or, with ``write``, comment on and resolve) a double-coded transcript's disagreements: the two
+    assigned coders, and leads (write) or agreement readers (read)."""
+    assigned = membership.user_id in coder_ids and may_double_code(membership.role)
+    if write:
+        return assigned or role_allows(membership.role, Perm.ASSIGNMENT_MANAGE)
+    return assigned or role_allows(membership.role, Perm.AGREEMENT_VIEW)
 
 
 def acting_user(request: Any) -> User:

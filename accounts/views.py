@@ -10,11 +10,12 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
+
+from config.web import form_errors_apply
 
 from . import exports, policy, selectors, services
 from .forms import (
@@ -29,14 +30,6 @@ from .forms import (
 from .models import Membership, Role
 from .policy import Perm, acting_user
 from .services import client_ip
-
-
-def _apply_errors(form: Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 class LoginView(auth_views.LoginView):
@@ -101,7 +94,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
                 site_names=form.site_names(), ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Study “{study.name}” created. You are its admin.")
             return redirect("study-detail", study_id=study.pk)
@@ -132,7 +125,7 @@ def study_settings(request: HttpRequest, study_id: int) -> HttpResponse:
                 description=form.cleaned_data["description"], ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, "Study details saved.")
             return redirect("study-settings", study_id=study.pk)
@@ -212,7 +205,7 @@ def member_list(request: HttpRequest, study_id: int) -> HttpResponse:
                     group_ids=[g.pk for g in form.cleaned_data["scope_groups"]], request=request,
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_apply(form, exc)
             else:
                 messages.success(request, f"{added.user.email} added as {added.get_role_display()}.")
                 return redirect("member-list", study_id=study.pk)
@@ -241,7 +234,7 @@ def member_edit(request: HttpRequest, study_id: int, membership_id: int) -> Http
                 group_ids=[g.pk for g in form.cleaned_data["scope_groups"]], ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Saved {member.user.email}.")
             return redirect("member-list", study_id=study.pk)

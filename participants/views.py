@@ -22,6 +22,7 @@ from accounts import policy
 from accounts.models import User
 from accounts.policy import Perm
 from accounts.services import client_ip
+from config.web import form_errors_apply
 
 from . import selectors, services
 from .consent import DataUse, data_uses_allowed
@@ -53,14 +54,6 @@ def _actor(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def _apply_errors(form: Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            target = field if field in form.fields else None
-            form.add_error(target, [f"{field}: {m}" if target is None and field != "__all__" else m
-                                    for e in errors for m in e.messages])
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _perms(request: HttpRequest, study_id: int) -> frozenset[Perm]:
@@ -108,7 +101,7 @@ def participant_create(request: HttpRequest, study_id: int) -> HttpResponse:
                 interview_date=d["interview_date"], name=d["name"], contact=d["contact"], ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Participant {p.pseudonym} added.")
             return redirect("participant-detail", study_id=study.pk, participant_id=p.pk)
@@ -179,7 +172,7 @@ def participant_edit(request: HttpRequest, study_id: int, participant_id: int) -
                 ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, "Participant saved.")
             return redirect("participant-detail", study_id=study.pk, participant_id=p.pk)
@@ -207,7 +200,7 @@ def attribute_list(request: HttpRequest, study_id: int) -> HttpResponse:
             a = services.attribute_create(actor=_actor(request), study_id=study.pk, label=d["label"], key=d["key"],
                                           kind=d["kind"], choices=form.choice_list(), ip=client_ip(request))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Attribute “{a.label}” added.")
             return redirect("attribute-list", study_id=study.pk)
@@ -265,7 +258,7 @@ def consent_record(request: HttpRequest, study_id: int, participant_id: int) -> 
                 signed_form=_upload_bytes(form, "signed_form"), ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"{'Consent' if kind == EventKind.CONSENT else 'Re-consent'} recorded for {p.pseudonym}.")
             return redirect("participant-detail", study_id=study.pk, participant_id=p.pk)
@@ -288,7 +281,7 @@ def participant_withdraw(request: HttpRequest, study_id: int, participant_id: in
                 method=d["method"], note=d["note"], ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             if job is not None:
                 messages.warning(request, f"Withdrawal recorded. {p.pseudonym}'s data is being deleted.")
@@ -316,7 +309,7 @@ def consent_correct(request: HttpRequest, study_id: int, participant_id: int, ev
                 method=d.get("method") or "", scope=d.get("scope") or "", ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             if job is not None:
                 return redirect("job-detail", study_id=study.pk, job_id=job.pk)
@@ -394,7 +387,7 @@ def consent_form_create(request: HttpRequest, study_id: int) -> HttpResponse:
                 ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Consent form version {f.version} created.")
             return redirect("consent-form-list", study_id=study.pk)

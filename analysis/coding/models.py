@@ -1,4 +1,4 @@
-"""The codebook. Declarative only: writes live in services.py, reads in selectors.py.
+"""Codes, codings, memos and double coding. Declarative only: writes live in services/, reads in selectors/.
 
 A code's name is unique among its siblings, case-insensitively (two partial unique indexes,
 because NULL parents are distinct in a plain unique constraint on both SQLite and PostgreSQL).

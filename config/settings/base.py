@@ -242,9 +242,11 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
-# Field encryption for identifiable participant data (Fernet keys, comma separated, newest first).
+# Adding codings, per user: a person codes a few spans a minute; a runaway script is stopped.
 CHORUS_CODING_RATE = env("CHORUS_CODING_RATE", default="240/minute")
 
+# Field encryption for identifiable participant data (Fernet keys, comma separated, newest first;
+# `manage.py rotate_field_keys` re-encrypts with the first so an old key can be dropped).
 CHORUS_FIELD_KEYS = env.list("CHORUS_FIELD_KEYS", default=[])
 
 # Idempotent demo-data steps run by `manage.py demo_data` after the study and logins exist.

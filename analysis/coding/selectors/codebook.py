@@ -24,7 +24,7 @@ def code_get(*, user: Any, study_id: int | str, code_id: Any) -> Code:
         pk = int(code_id)
     except (TypeError, ValueError):
         raise Http404("No such code.") from None
-    code = code_list(user=user, study_id=study_id).filter(pk=pk).first() if 0 < pk < 2**63 else None
+    code = code_list(user=user, study_id=study_id).filter(pk=pk).first() if policy.id_ok(pk) else None
     if code is None:
         raise Http404("No such code.")
     return code

@@ -55,7 +55,7 @@ def _int_or_404(value: Any) -> int:
         out = int(value)
     except (TypeError, ValueError):
         raise Http404("Not found.") from None
-    if not 0 < out < 2**63:
+    if not policy.id_ok(out):
         raise Http404("Not found.")
     return out
 

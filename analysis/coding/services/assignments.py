@@ -34,7 +34,7 @@ def _member_coder(*, study_id: int, user_id: Any, transcript_id: int) -> User:
     except (TypeError, ValueError):
         raise ValidationError("Choose two coders of this study.") from None
     m = Membership.objects.filter(study_id=study_id, user_id=uid, user__is_active=True).select_related("user").first()
-    if m is None or not policy.role_allows(m.role, Perm.CODING_WRITE):
+    if m is None or not policy.may_double_code(m.role):
         raise ValidationError("Choose two members of this study who can code.")
     if not transcripts_visible(user=m.user, study_id=study_id, perm=Perm.CODING_WRITE).filter(pk=transcript_id).exists():
         raise ValidationError(f"{m.user.display_name} cannot see this transcript (outside their scope).")

@@ -129,7 +129,7 @@ def _code_locked(*, study: Study, code_id: Any) -> Code:
         pk = int(code_id)
     except (TypeError, ValueError):
         raise Http404("No such code.") from None
-    code = Code.objects.select_for_update().filter(study=study, pk=pk).first() if 0 < pk < 2**63 else None
+    code = Code.objects.select_for_update().filter(study=study, pk=pk).first() if policy.id_ok(pk) else None
     if code is None:
         raise Http404("No such code.")
     return code
@@ -150,7 +150,7 @@ def _parent(*, study: Study, parent_id: Any) -> Code | None:
         pk = int(parent_id)
     except (TypeError, ValueError):
         raise ValidationError({"parent": "Choose a code of this study as the parent."}) from None
-    parent = Code.objects.filter(study=study, pk=pk).first() if 0 < pk < 2**63 else None
+    parent = Code.objects.filter(study=study, pk=pk).first() if policy.id_ok(pk) else None
     if parent is None:
         raise ValidationError({"parent": "Choose a code of this study as the parent."})
     return parent
@@ -360,7 +360,7 @@ def code_merge(
     # Both codes in id order first, so two merges of the same pair in opposite directions wait for
     # each other instead of deadlocking.
     pair = [i for i in (source_id, target_id) if isinstance(i, int) or str(i).isdigit()]
-    _lock_codes([int(i) for i in pair if 0 < int(i) < 2**63], study=study)
+    _lock_codes([int(i) for i in pair if policy.id_ok(int(i))], study=study)
     source = _code_locked(study=study, code_id=source_id)
     try:
         target = _code_locked(study=study, code_id=target_id)

@@ -93,7 +93,7 @@ def transcript_lock_for_coding(
         tid = int(transcript_id)
     except (TypeError, ValueError):
         raise Http404("No such transcript.") from None
-    if not 0 < tid < 2**63:
+    if not policy.id_ok(tid):
         raise Http404("No such transcript.")
     found = transcript_lock_visible(user=actor, study_id=study_id, transcript_id=tid, perm=Perm.CODING_WRITE)
     if found is None:
@@ -135,7 +135,7 @@ def _codes_load(*, study_id: int, ids: Iterable[int]) -> dict[int, Code | None]:
     or merged away under a coding being written (its foreign key is checked only at commit). Call it
     before locking the transcript: code deletes and merges lock their codes first, then transcripts,
     and the same order here means the two wait for each other instead of deadlocking."""
-    wanted = sorted({i for i in ids if 0 < i < 2**63})
+    wanted = sorted({i for i in ids if policy.id_ok(i)})
     found: dict[int, Code | None] = dict.fromkeys(wanted)
     lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
     for i in range(0, len(wanted), 500):  # SQLite limits the number of parameters
@@ -284,7 +284,7 @@ def _coding_locked(*, actor: User, study_id: int, transcript_id: Any, coding_id:
         raise Http404("No such coding.") from None
     coding = (
         Coding.objects.select_for_update(of=("self",)).select_related("code", "coder")
-        .filter(transcript=transcript, pk=cid).first() if 0 < cid < 2**63 else None
+        .filter(transcript=transcript, pk=cid).first() if policy.id_ok(cid) else None
     )
     if coding is None or coding.coder_id in hidden_coders(user=actor, transcript_id=transcript.pk):
         raise Http404("No such coding.")

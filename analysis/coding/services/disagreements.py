@@ -115,24 +115,22 @@ def disagreements_access(*, user: Any, study_id: int, transcript_id: Any, write:
         tid = int(transcript_id)
     except (TypeError, ValueError):
         raise Http404("No such transcript.") from None
-    if not 0 < tid < 2**63 or not transcripts_visible(user=user, study_id=study_id).filter(pk=tid).exists():
+    if not policy.id_ok(tid) or not transcripts_visible(user=user, study_id=study_id).filter(pk=tid).exists():
         raise Http404("No such transcript.")
     a = Assignment.objects.filter(study_id=study_id, transcript_id=tid).select_related("coder_a", "coder_b").first()
     if a is None:
         raise Http404("This transcript is not double coded.")
-    assigned = user.pk in (a.coder_a_id, a.coder_b_id) and policy.role_allows(membership.role, Perm.CODING_WRITE)
-    if write:
-        if not (assigned or policy.role_allows(membership.role, Perm.ASSIGNMENT_MANAGE)):
+    if not policy.disagreement_access(membership=membership, coder_ids=(a.coder_a_id, a.coder_b_id), write=write):
+        if write:
             raise PermissionDenied("Only the two assigned coders and leads can discuss and resolve disagreements.")
-    elif not (assigned or policy.role_allows(membership.role, Perm.AGREEMENT_VIEW)):
         raise PermissionDenied("Only leads and the two coders see the comparison.")
     return membership, a
 
 
 def may_resolve(*, membership: Membership, assignment: Assignment) -> bool:
-    assigned = membership.user_id in (assignment.coder_a_id, assignment.coder_b_id) and policy.role_allows(
-        membership.role, Perm.CODING_WRITE)
-    return assigned or policy.role_allows(membership.role, Perm.ASSIGNMENT_MANAGE)
+    return policy.disagreement_access(
+        membership=membership, coder_ids=(assignment.coder_a_id, assignment.coder_b_id), write=True
+    )
 
 
 def _require_complete(a: Assignment) -> None:

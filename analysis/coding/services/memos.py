@@ -29,7 +29,7 @@ def _id(value: Any, field: str) -> int | None:
         out = int(value)
     except (TypeError, ValueError):
         raise ValidationError({field: "Not a valid id."}) from None
-    if not 0 < out < 2**63:
+    if not policy.id_ok(out):
         raise ValidationError({field: "Not a valid id."})
     return out
 

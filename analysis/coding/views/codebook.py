@@ -33,15 +33,8 @@ from analysis.coding.models import Code
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.services import codebook as services
 from analysis.coding.services import codebook_import as importing
+from config.web import form_errors_apply
 from interop import qdc
-
-
-def _apply_errors(form: Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _tree(request: HttpRequest, study_id: int) -> tuple[list[Code], list[selectors.CodeNode]]:
@@ -99,7 +92,7 @@ def code_create(request: HttpRequest, study_id: int) -> HttpResponse:
                 ip=client_ip(request), **_form_values(form),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Code “{code.name}” created.")
             return redirect(reverse("codebook", kwargs={"study_id": study_id}) + f"#code-{code.pk}")
@@ -129,7 +122,7 @@ def code_edit(request: HttpRequest, study_id: int, code_id: int) -> HttpResponse
             form = CodeEditForm(data, initial=code_initial(conflict), current_colour=conflict.colour)
             form.is_valid()
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Code “{code.name}” saved.")
             return redirect("code-detail", study_id=study_id, code_id=code.pk)
@@ -158,7 +151,7 @@ def code_move(request: HttpRequest, study_id: int, code_id: int) -> HttpResponse
                 ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Code “{code.name}” moved.")
             return redirect(reverse("codebook", kwargs={"study_id": study_id}) + f"#code-{code.pk}")
@@ -182,7 +175,7 @@ def code_merge(request: HttpRequest, study_id: int, code_id: int) -> HttpRespons
                 target_id=int(form.cleaned_data["target"]), ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             moved = result.moved.get("codings", 0)
             messages.success(
@@ -207,7 +200,7 @@ def code_delete(request: HttpRequest, study_id: int, code_id: int) -> HttpRespon
                 confirm=form.cleaned_data["confirm"], ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Code “{code.name}” deleted.")
             return redirect("codebook", study_id=study_id)

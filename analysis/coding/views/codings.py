@@ -235,7 +235,7 @@ def code_segments(request: HttpRequest, study_id: int, code_id: int) -> HttpResp
 def double_coding(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     user = acting_user(request)
-    if not (policy.role_allows(membership.role, Perm.CODING_WRITE) or policy.role_allows(membership.role, Perm.AGREEMENT_VIEW)):
+    if not policy.double_coding_visible(membership.role):
         raise PermissionDenied("Your role does not take part in double coding.")
     can_manage = policy.role_allows(membership.role, Perm.ASSIGNMENT_MANAGE)
     can_agree = policy.role_allows(membership.role, Perm.AGREEMENT_VIEW)
@@ -262,7 +262,7 @@ def double_coding(request: HttpRequest, study_id: int) -> HttpResponse:
     rows = list(assignments.assignments_visible(user=user, study_id=study_id).order_by("transcript__participant__pseudonym"))
     report = assignments.agreement_compute(user=user, study_id=study_id) if can_agree else None
     per_t = {r["transcript"]: r for r in report["transcripts"]} if report else {}
-    coders = Membership.objects.filter(study_id=study_id, role__in=["lead", "coder"], user__is_active=True).select_related("user")
+    coders = Membership.objects.filter(study_id=study_id, role__in=policy.roles_double_coding(), user__is_active=True).select_related("user")
     assigned = {a.transcript_id for a in rows}
     return render(request, "coding/double_coding.html", {
         "study": membership.study, "rows": [(a, per_t.get(a.transcript_id)) for a in rows],
