@@ -23,8 +23,19 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Membership, ParticipantGroup, Role, Site, Study, User
+from analysis.transcripts.models import Transcript
+from participants.models import Participant
 
-from .factories import MembershipFactory, SiteFactory, StudyFactory, UserFactory
+from .factories import (
+    ST01_TEXT,
+    SU01_TEXT,
+    MembershipFactory,
+    SiteFactory,
+    StudyFactory,
+    UserFactory,
+    add_transcript,
+    participant_row,
+)
 
 CAST = ("admin", "lead", "coder", "coder_other_site", "ppi", "outsider")
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -201,3 +212,27 @@ def browser() -> Iterator[object]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+# SU01 (service user, North) and ST01 (staff, South), both consented, each with a transcript;
+# coder_other_site (South only) sees ST01's transcript but not SU01's.
+
+
+@pytest.fixture
+def su01(cast: Cast) -> Participant:
+    return participant_row(cast, "SU01", "service_user", cast.north)
+
+
+@pytest.fixture
+def st01(cast: Cast) -> Participant:
+    return participant_row(cast, "ST01", "staff", cast.south)
+
+
+@pytest.fixture
+def t_north(cast: Cast, su01: Participant) -> Transcript:
+    return add_transcript(cast, su01, SU01_TEXT)
+
+
+@pytest.fixture
+def t_south(cast: Cast, st01: Participant) -> Transcript:
+    return add_transcript(cast, st01, ST01_TEXT)
+
+# Files go to the test settings' MEDIA_ROOT (var/test-media), which a real Celery worker shares.

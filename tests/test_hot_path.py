@@ -23,7 +23,7 @@ from accounts.policy import Perm
 from analysis.transcripts.models import Transcript
 from analysis.transcripts.selectors import transcript_lock_visible, transcripts_visible
 from participants.models import ConsentState
-from tests.transcripts.conftest import add_transcript, make_participant
+from tests.factories import add_transcript, participant_row
 
 from .conftest import CAST
 from .factories import MembershipFactory, UserFactory
@@ -84,7 +84,7 @@ def _world(cast: Any) -> list[Transcript]:
     ]
     out = []
     for pseudonym, group, site, state, answers, purged in rows:
-        p = make_participant(cast, pseudonym, group, site)
+        p = participant_row(cast, pseudonym, group, site)
         out.append(add_transcript(cast, p, f"Interviewer: hello {pseudonym} 👍\n{pseudonym}: hi.\n"))
         type(p).objects.filter(pk=p.pk).update(
             consent_state=state, consent_answers=answers if answers is not None else p.consent_answers,
@@ -150,7 +150,7 @@ def test_token_check_answers_like_drf(cast: Any, api: dict[str, Any]) -> None:
 def test_adding_a_coding_takes_few_statements(cast: Any, api: dict[str, Any], django_assert_max_num_queries: Any) -> None:
     from analysis.coding.services import codebook as code_services
 
-    p = make_participant(cast, "Q1", "service_user", cast.north)
+    p = participant_row(cast, "Q1", "service_user", cast.north)
     t = add_transcript(cast, p, "Interviewer: hi 👍\nQ1: hello there.\n")
     code = code_services.code_create(actor=cast.users["lead"], study_id=cast.study.pk, name="Greeting")
     url = f"/api/v1/studies/{cast.study.pk}/transcripts/{t.pk}/codings/"

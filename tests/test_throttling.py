@@ -42,9 +42,9 @@ def test_the_api_rate_limits_each_user(cast: Any, api: dict[str, Any]) -> None:
 
 def test_one_cache_read_and_one_write_per_request(cast: Any, api: dict[str, Any], monkeypatch: Any) -> None:
     from analysis.coding.services import codebook as code_services
-    from tests.transcripts.conftest import add_transcript, make_participant
+    from tests.factories import add_transcript, participant_row
 
-    p = make_participant(cast, "R1", "service_user", cast.north)
+    p = participant_row(cast, "R1", "service_user", cast.north)
     t = add_transcript(cast, p, "Interviewer: hi\nR1: hello there.\n")
     code = code_services.code_create(actor=cast.users["lead"], study_id=cast.study.pk, name="Greeting")
     calls: list[str] = []

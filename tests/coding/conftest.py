@@ -81,34 +81,6 @@ def _fresh_cache():
     cache.clear()
 
 
-@pytest.fixture
-def su01(cast):
-    from tests.transcripts.conftest import make_participant
-
-    return make_participant(cast, "SU01", "service_user", cast.north)
-
-
-@pytest.fixture
-def st01(cast):
-    from tests.transcripts.conftest import make_participant
-
-    return make_participant(cast, "ST01", "staff", cast.south)
-
-
-@pytest.fixture
-def t_north(cast, su01):
-    from tests.transcripts.conftest import SU01_TEXT, add_transcript
-
-    return add_transcript(cast, su01, SU01_TEXT)
-
-
-@pytest.fixture
-def t_south(cast, st01):
-    from tests.transcripts.conftest import ST01_TEXT, add_transcript
-
-    return add_transcript(cast, st01, ST01_TEXT)
-
-
 def span_of(transcript, words: str) -> tuple[int, int]:
     """Code point offsets of the first occurrence of ``words`` in the transcript's text."""
     i = transcript.text.index(words)

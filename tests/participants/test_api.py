@@ -6,8 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import AuditEvent
-
-from .factories import consent, make_form, make_participant
+from tests.factories import consent, make_form, make_participant
 
 pytestmark = pytest.mark.django_db
 ROLES = ("admin", "lead", "coder", "coder_other_site", "ppi", "outsider", "anonymous")

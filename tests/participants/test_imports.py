@@ -259,7 +259,7 @@ def test_export_neutralises_formula_injection(cast, django_capture_on_commit_cal
 
 
 def test_export_has_no_identifiable_fields_and_respects_scope(cast, django_capture_on_commit_callbacks):
-    from .factories import make_participant
+    from tests.factories import make_participant
 
     make_participant(cast, "SU01", name="Very Secret", contact="07700 900123")
     make_participant(cast, "CA01", group="carer", site=cast.south)

@@ -8,8 +8,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-
-from .factories import consent, make_form, make_participant
+from tests.factories import consent, make_form, make_participant
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,7 @@ from accounts.models import AuditEvent
 from jobs.models import Job
 from participants import services
 from participants.models import ConsentEvent, Participant
-
-from .factories import consent, make_form, make_participant
+from tests.factories import consent, make_form, make_participant
 
 MARKERS = ["Zebediah-Quux", "zq@purge.invalid", "purge-attr-7731", "purge-note-5512", "purge-pdf-9034"]
 

@@ -212,8 +212,7 @@ def test_upload_too_large_refused_early(clients: Any, cast: Any, settings: Any) 
 
 def test_reading_view_pages_jump_and_audit(clients: Any, cast: Any, su01: Any) -> None:
     from analysis.transcripts import selectors
-
-    from .conftest import add_transcript
+    from tests.factories import add_transcript
 
     lines = ["Interview SU01"] + [f"Interviewer: Question {i}?\nSU01: Answer {i} about the phone 👍." for i in range(400)]
     t = add_transcript(cast, su01, "\n".join(lines))

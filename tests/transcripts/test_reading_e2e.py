@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.django_db(transaction=True)
 def test_reading_view_selection_redacts_exact_span(live_server: Any, cast: Any, su01: Any, browser: Any) -> None:
-    from .conftest import SU01_TEXT, add_transcript
+    from tests.factories import SU01_TEXT, add_transcript
 
     t = add_transcript(cast, su01, SU01_TEXT)
     _redact_in_browser(browser, live_server.url, cast, t)

@@ -16,8 +16,7 @@ from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services.imports import Upload
 from analysis.transcripts.services.transcripts import transcript_create, transcripts_purge
 from participants.models import ConsentState
-
-from .conftest import SU01_TEXT, make_participant
+from tests.factories import SU01_TEXT, participant_row
 
 
 def test_create_stores_text_turns_metadata_and_hash(t_north: Transcript) -> None:
@@ -41,7 +40,7 @@ def test_create_stores_text_turns_metadata_and_hash(t_north: Transcript) -> None
     (ConsentState.CONSENTED, {"take_part": True, "transcription": False}, "transcription"),
 ])
 def test_upload_refused_without_consent(cast: Any, state: str, answers: dict[str, Any], reason: str) -> None:
-    p = make_participant(cast, "CA09", "carer", cast.north, state=state, answers=answers)
+    p = participant_row(cast, "CA09", "carer", cast.north, state=state, answers=answers)
     parsed = parse_transcript(b"Interviewer: hi\nCA09: hello", pseudonym="CA09")
     with pytest.raises(ValidationError, match=reason):
         transcript_create(actor=cast.users["lead"], study_id=cast.study.pk, participant_id=p.pk, parsed=parsed)
@@ -180,7 +179,7 @@ def _zip(files: dict[str, bytes]) -> bytes:
 
 
 def test_bulk_preview_matches_and_refuses_per_file(cast: Any, su01: Any, st01: Any) -> None:
-    withdrawn = make_participant(cast, "CA01", "carer", cast.north, state=ConsentState.WITHDRAWN_RETAIN)
+    withdrawn = participant_row(cast, "CA01", "carer", cast.north, state=ConsentState.WITHDRAWN_RETAIN)
     assert withdrawn
     uploads = [
         Upload("SU01.txt", b"Interviewer: hi\nSU01: hello"),
@@ -246,7 +245,7 @@ def test_generated_study_imports_in_one_go(cast: Any, run_jobs: Any, tmp_path: A
                     "--participants", "8", "--chars", "2000"], check=True, capture_output=True)
     with open(tmp_path / "s" / "participants.csv", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            make_participant(cast, row["participant_id"], row["group"], cast.north)
+            participant_row(cast, row["participant_id"], row["group"], cast.north)
     uploads = [Upload(p.name, p.read_bytes()) for p in sorted((tmp_path / "s" / "transcripts").iterdir())]
     batch = imports.import_preview(actor=cast.users["admin"], study_id=cast.study.pk, uploads=uploads)
     assert batch.items.filter(status="ready").count() == 8
