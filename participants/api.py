@@ -24,7 +24,7 @@ from accounts.policy import Perm
 from accounts.services import client_ip
 
 from . import selectors, services
-from .consent import data_uses_allowed
+from .consent_rules import data_uses_allowed
 from .models import (
     AttributeDefinition,
     AttributeKind,

@@ -1,7 +1,7 @@
 """Participants, their typed attributes, versioned consent forms and the append-only consent log.
 
 Declarative only. Writes live in ``participants.services``, reads in ``participants.selectors``,
-and the one answer to "may this participant's data be used for X" in ``participants.consent``.
+and the one answer to "may this participant's data be used for X" in ``participants.consent_rules``.
 
 The ``consent_*`` columns on :class:`Participant` are a cache *derived* from the event log by
 ``services.consent.consent_state_refresh`` in the same transaction as every event; nothing edits

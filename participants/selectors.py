@@ -17,7 +17,7 @@ from accounts import policy
 from accounts.models import ParticipantGroup, Site
 from accounts.policy import Perm
 
-from .consent import ACTIVE
+from .consent_rules import ACTIVE
 from .models import (
     AttributeDefinition,
     ConsentEvent,

@@ -25,7 +25,7 @@ from accounts.services import client_ip
 from config.web import form_errors_apply
 
 from . import selectors, services
-from .consent import DataUse, data_uses_allowed
+from .consent_rules import DataUse, data_uses_allowed
 from .forms import (
     AttributeForm,
     ConsentEventForm,

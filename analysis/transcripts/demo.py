@@ -8,7 +8,7 @@ from accounts.models import Study, User
 from analysis.transcripts.importers import parse_transcript
 from analysis.transcripts.models import Transcript
 from analysis.transcripts.services.transcripts import transcript_create
-from participants.consent import DataUse, data_use_allowed
+from participants.consent_rules import DataUse, data_use_allowed
 from participants.models import Participant
 
 QUESTIONS = [

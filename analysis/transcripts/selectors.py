@@ -21,7 +21,7 @@ from accounts import policy
 from accounts.policy import Perm
 from analysis.transcripts.models import Transcript, TranscriptEdit, TranscriptTurn
 from analysis.transcripts.text import line_number_at
-from participants.consent import DataUse, data_use_allowed, participants_usable_q
+from participants.consent_rules import DataUse, data_use_allowed, participants_usable_q
 from participants.models import Participant
 
 PAGE_TURNS = 80

@@ -255,7 +255,7 @@ CHORUS_DEMO_STEPS: list[str] = [
     "analysis.coding.demo.load_double_coding",
 ]
 
-# Purgers run when a participant withdraws with deletion of data (see participants/purge.py): dotted
+# Purgers run when a participant withdraws with deletion of data (see participants/purgers.py): dotted
 # paths of callables `purger(*, participant) -> dict[str, int]`; later apps append theirs.
 # Codings and memos go first so their counts are reported before transcripts cascade them away.
 CHORUS_PURGERS: list[str] = [

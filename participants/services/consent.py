@@ -26,7 +26,7 @@ from accounts.policy import Perm
 from accounts.services import audit_record
 from jobs.models import Job
 
-from ..consent import Item
+from ..consent_rules import Item
 from ..crypto import decrypt_bytes, encrypt_bytes
 from ..models import (
     ConsentEvent,

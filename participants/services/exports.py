@@ -17,9 +17,9 @@ from jobs.csv import csv_bytes
 from jobs.models import Job
 from jobs.services import job_attach_file, job_create, job_progress, job_run
 
-from ..consent import DataUse, data_use_allowed
+from ..consent_rules import DataUse, data_use_allowed
 from ..models import AttributeDefinition
-from ..purge import PARTICIPANTS_EXPORT_KIND
+from ..purgers import PARTICIPANTS_EXPORT_KIND
 
 
 def participants_export_allowed(*, user: Any, study_id: int) -> bool:

@@ -1,5 +1,5 @@
 """The purge job: a withdrawal with ``delete_data`` removes the participant's data everywhere
-(through the purger registry in ``participants.purge``) and leaves an audit tombstone."""
+(through the purger registry in ``participants.purgers``) and leaves an audit tombstone."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from jobs.models import Job, JobStatus
 from jobs.services import JobError, job_create, job_run
 
 from ..models import ConsentEvent, ConsentState, EventKind, Participant, WithdrawalScope
-from ..purge import purgers
+from ..purgers import purgers
 from .participants import participant_for_write
 
 PURGE_KIND = "participant_purge"

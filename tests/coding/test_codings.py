@@ -338,7 +338,7 @@ def test_redaction_reanchors_codings_in_its_transaction(cast, book, t_north):
 
 def test_purge_removes_codings_and_memos(cast, book, t_north, t_south, su01):
     from analysis.coding.services.memos import memo_create
-    from participants.purge import purgers
+    from participants.purgers import purgers
 
     c = coding_services.coding_create(actor=cast.users["coder"], study_id=cast.study.pk, transcript_id=t_north.pk,
                                       code_id=book.cues.pk, start=0, end=5)

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from participants import services
-from participants.consent import DataUse, data_use_allowed, data_uses_allowed, participants_usable_q
+from participants.consent_rules import DataUse, data_use_allowed, data_uses_allowed, participants_usable_q
 from participants.models import ConsentState, Participant
 from tests.factories import ALL_YES, consent, make_form, make_participant, refreshed
 

@@ -28,7 +28,7 @@ from accounts.services import audit_record
 from analysis.coding.models import Code, Coding, CodingEvent, EventKind
 from analysis.transcripts.models import Transcript
 from analysis.transcripts.selectors import transcript_lock_visible
-from participants.consent import DataUse, data_use_allowed
+from participants.consent_rules import DataUse, data_use_allowed
 
 BULK_MAX = 500
 MEMO_MAX = 5_000

@@ -16,7 +16,7 @@ from analysis.coding.models import Code, Memo
 from analysis.coding.selectors.codings import codings_visible, memos_visible
 from analysis.coding.services.codings import CodingFrozen
 from analysis.transcripts.selectors import transcripts_visible
-from participants.consent import DataUse, data_use_allowed
+from participants.consent_rules import DataUse, data_use_allowed
 
 TITLE_MAX = 200
 BODY_MAX = 50_000

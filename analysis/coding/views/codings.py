@@ -33,7 +33,7 @@ from analysis.coding.services.codings import CodingFrozen
 from analysis.transcripts import selectors as transcript_selectors
 from analysis.transcripts.models import Transcript
 from analysis.transcripts.services import transcripts as transcript_services
-from participants.consent import DataUse, data_use_allowed
+from participants.consent_rules import DataUse, data_use_allowed
 
 PRESENCE_TTL = 12  # seconds a viewer stays listed after their last heartbeat
 POLL_SECONDS = 0.3

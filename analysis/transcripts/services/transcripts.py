@@ -1,7 +1,7 @@
 """Writes for transcripts: create one from a parsed file, refresh search vectors, purge.
 
 Every service checks its permission through the policy module and consent through
-``participants.consent``, and writes in one transaction with its audit event.
+``participants.consent_rules``, and writes in one transaction with its audit event.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from accounts.policy import Perm
 from accounts.services import audit_record
 from analysis.transcripts.importers import ParsedTranscript, Role
 from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptImportItem, TranscriptTurn
-from participants.consent import DataUse, data_use_allowed
+from participants.consent_rules import DataUse, data_use_allowed
 from participants.models import ConsentState, Participant
 
 _GENERIC_INTERVIEWER = re.compile(r"^(interviewer|facilitator|researcher|moderator|int|iv|i|q)$", re.IGNORECASE)

@@ -1,6 +1,6 @@
 """The one question other code asks: may this participant's data be used for X?
 
-    from participants.consent import DataUse, data_use_allowed, participants_usable_q
+    from participants.consent_rules import DataUse, data_use_allowed, participants_usable_q
 
     data_use_allowed(participant=p, use=DataUse.CODING)                 # one participant
     Transcript.objects.filter(participants_usable_q(DataUse.CODING, prefix="participant__"))
