@@ -20,6 +20,7 @@ from jobs.api import JobSerializer
 
 from . import exports, policy, selectors, services
 from .models import AuditEvent, Membership, ParticipantGroup, Role, Site, Study
+from .permissions import API_DEFAULT, StudyPermission
 from .policy import Perm, acting_user
 from .services import client_ip
 
@@ -175,13 +176,14 @@ class StudyDetailAPI(APIView):
 
 
 class SiteListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.SITE_MANAGE, methods=("POST",))]
+
     @extend_schema(responses=SiteSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
         return Response(SiteSerializer(selectors.site_list(user=request.user, study_id=study_id), many=True).data)
 
     @extend_schema(request=SiteWriteSerializer, responses={201: SiteSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.SITE_MANAGE)
         s = SiteWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         site = services.site_create(
@@ -191,6 +193,8 @@ class SiteListAPI(APIView):
 
 
 class SiteDetailAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.SITE_MANAGE, methods=("PATCH",))]
+
     def _site(self, request: Request, study_id: int, site_id: int) -> Site:
         site = selectors.site_list(user=request.user, study_id=study_id).filter(pk=site_id).first()
         if site is None:
@@ -203,7 +207,6 @@ class SiteDetailAPI(APIView):
 
     @extend_schema(request=SiteWriteSerializer, responses=SiteSerializer)
     def patch(self, request: Request, study_id: int, site_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.SITE_MANAGE)
         s = SiteWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         site = services.site_update(
@@ -227,6 +230,8 @@ class GroupListAPI(generics.ListAPIView[ParticipantGroup]):
 
 
 class MemberListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.MEMBER_MANAGE, methods=("POST",))]
+
     @extend_schema(responses=MembershipSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
         members = selectors.membership_list(user=request.user, study_id=study_id)
@@ -234,7 +239,6 @@ class MemberListAPI(APIView):
 
     @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MEMBER_MANAGE)
         s = MembershipCreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
@@ -247,6 +251,8 @@ class MemberListAPI(APIView):
 
 
 class MemberDetailAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.MEMBER_MANAGE, methods=("PATCH",))]
+
     @extend_schema(responses=MembershipSerializer)
     def get(self, request: Request, study_id: int, membership_id: int) -> Response:
         m = selectors.membership_get(user=request.user, study_id=study_id, membership_id=membership_id)
@@ -254,7 +260,6 @@ class MemberDetailAPI(APIView):
 
     @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer)
     def patch(self, request: Request, study_id: int, membership_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MEMBER_MANAGE)
         current = selectors.membership_get(user=request.user, study_id=study_id, membership_id=membership_id)
         s = MembershipUpdateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -317,9 +322,10 @@ class AuditExportSerializer(serializers.Serializer[Any]):
 class AuditExportAPI(APIView):
     """Start a CSV export of the study's audit events (same filters as the list) as a job."""
 
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.AUDIT_VIEW)]
+
     @extend_schema(request=AuditExportSerializer, responses={202: JobSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.AUDIT_VIEW)
         s = AuditExportSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         filters = {

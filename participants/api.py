@@ -18,8 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import policy
 from accounts.models import User
+from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm
 from accounts.services import client_ip
 
@@ -198,6 +198,8 @@ class SamplingTargetsSerializer(serializers.Serializer[Any]):
 
 
 class ParticipantListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PARTICIPANT_MANAGE, methods=("POST",))]
+
     @extend_schema(
         parameters=[OpenApiParameter("group", int), OpenApiParameter("site", int),
                     OpenApiParameter("state", str, enum=ConsentState.values), OpenApiParameter("search", str)],
@@ -224,7 +226,6 @@ class ParticipantListAPI(APIView):
 
     @extend_schema(request=ParticipantWriteSerializer, responses={201: ParticipantSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.PARTICIPANT_MANAGE)
         s = ParticipantWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
@@ -237,6 +238,8 @@ class ParticipantListAPI(APIView):
 
 
 class ParticipantDetailAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PARTICIPANT_MANAGE, methods=("PATCH",))]
+
     @extend_schema(responses=ParticipantSerializer)
     def get(self, request: Request, study_id: int, participant_id: int) -> Response:
         return Response(ParticipantSerializer(
@@ -245,7 +248,6 @@ class ParticipantDetailAPI(APIView):
 
     @extend_schema(request=ParticipantPatchSerializer, responses=ParticipantSerializer)
     def patch(self, request: Request, study_id: int, participant_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.PARTICIPANT_MANAGE)
         current = selectors.participant_get(user=request.user, study_id=study_id, participant_id=participant_id)
         s = ParticipantPatchSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -273,13 +275,14 @@ class ParticipantIdentifiableAPI(APIView):
 
 
 class AttributeListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PARTICIPANT_MANAGE, methods=("POST",))]
+
     @extend_schema(responses=AttributeSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
         return Response(AttributeSerializer(selectors.attribute_list(user=request.user, study_id=study_id), many=True).data)
 
     @extend_schema(request=AttributeWriteSerializer, responses={201: AttributeSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.PARTICIPANT_MANAGE)
         s = AttributeWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
@@ -289,13 +292,14 @@ class AttributeListAPI(APIView):
 
 
 class ConsentFormListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CONSENT_MANAGE, methods=("POST",))]
+
     @extend_schema(responses=ConsentFormSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
         return Response(ConsentFormSerializer(selectors.consent_form_list(user=request.user, study_id=study_id), many=True).data)
 
     @extend_schema(request=ConsentFormWriteSerializer, responses={201: ConsentFormSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CONSENT_MANAGE)
         s = ConsentFormWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
@@ -324,6 +328,8 @@ class ConsentEventStudyListAPI(APIView):
 
 
 class ConsentEventListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CONSENT_MANAGE, methods=("POST",))]
+
     @extend_schema(responses=ConsentEventSerializer(many=True))
     def get(self, request: Request, study_id: int, participant_id: int) -> Response:
         p = selectors.participant_get(user=request.user, study_id=study_id, participant_id=participant_id)
@@ -337,7 +343,6 @@ class ConsentEventListAPI(APIView):
                     "(an event id) and either voids=true or the corrected content, and a note.",
     )
     def post(self, request: Request, study_id: int, participant_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CONSENT_MANAGE)
         p = selectors.participant_get(user=request.user, study_id=study_id, participant_id=participant_id)
         s = ConsentEventWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -371,12 +376,12 @@ class ConsentEventListAPI(APIView):
 
 
 class SignedFormAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CONSENT_MANAGE)]
     parser_classes = [MultiPartParser]
 
     @extend_schema(request={"multipart/form-data": SignedFormSerializer}, responses={201: ConsentEventSerializer},
                    description="Attach the signed consent form (a PDF, checked by content; size-limited). Admins only.")
     def post(self, request: Request, study_id: int, event_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CONSENT_MANAGE)
         s = SignedFormSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         upload = s.validated_data["signed_form"]
@@ -442,6 +447,8 @@ class ConsentDashboardAPI(APIView):
 
 
 class SamplingFrameAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.SAMPLING_MANAGE, methods=("PUT",))]
+
     @extend_schema(responses={200: dict})
     def get(self, request: Request, study_id: int) -> Response:
         frame = selectors.sampling_frame(user=request.user, study_id=study_id)
@@ -457,7 +464,6 @@ class SamplingFrameAPI(APIView):
 
     @extend_schema(request=SamplingTargetsSerializer, responses={200: dict})
     def put(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.SAMPLING_MANAGE)
         s = SamplingTargetsSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         services.sampling_targets_set(

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import policy
+from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.transcripts import selectors
@@ -184,6 +185,8 @@ def _conflict(exc: redaction.EditConflict) -> Response:
 
 
 class TranscriptListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.TRANSCRIPT_UPLOAD, methods=("POST",))]
+
     @extend_schema(
         parameters=[OpenApiParameter("group", int), OpenApiParameter("site", int), OpenApiParameter("participant", int)],
         responses=TranscriptSerializer(many=True),
@@ -202,7 +205,6 @@ class TranscriptListAPI(APIView):
 
     @extend_schema(request=TranscriptCreateSerializer, responses={201: TranscriptDetailSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_UPLOAD)
         s = TranscriptCreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         participant = transcript_services.participant_for_upload(
@@ -233,11 +235,11 @@ class TranscriptDetailAPI(APIView):
 
 
 class TranscriptUploadAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.TRANSCRIPT_UPLOAD)]
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: ImportSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_UPLOAD)
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > max_file_bytes() * 2:
             raise ValidationError(f"The upload is too large (limit {max_file_bytes() // 1_000_000} MB per file).")
@@ -303,6 +305,8 @@ class SearchAPI(APIView):
 
 
 class EditListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.TRANSCRIPT_EDIT, methods=("POST",))]
+
     def _show_old(self, request: Request, study_id: int) -> bool:
         perms = policy.perms_for(user=request.user, study=study_id)
         return Perm.TRANSCRIPT_EDIT in perms or Perm.TRANSCRIPT_ORIGINAL in perms
@@ -314,7 +318,6 @@ class EditListAPI(APIView):
 
     @extend_schema(request=EditWriteSerializer, responses={201: EditSerializer, 409: None})
     def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_EDIT)
         s = EditWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
@@ -337,9 +340,10 @@ class EditListAPI(APIView):
 
 
 class EditRevertAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.TRANSCRIPT_EDIT)]
+
     @extend_schema(request=RevertSerializer, responses={201: EditSerializer, 409: None})
     def post(self, request: Request, study_id: int, transcript_id: int, edit_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_EDIT)
         s = RevertSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         try:

@@ -31,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import policy
+from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding.models import Assignment, DisagreementOutcome, Memo
@@ -76,12 +76,12 @@ def _event_json(e: Any) -> dict[str, Any]:
 
 @_json
 class CodingListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.TRANSCRIPT_VIEW, methods=("GET",))]
     # Writes also count against the per-user coding rate (config/throttling.py).
     write_rate_setting, write_rate_scope = "CHORUS_CODING_RATE", "coding"
 
     @extend_schema(responses=CodingSerializer(many=True), summary="Codings of a transcript (?code=, ?coder=)")
     def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
         t = coding_selectors.transcript_for_coding(user=request.user, study_id=study_id, transcript_id=transcript_id)
         code, coder = request.query_params.get("code"), request.query_params.get("coder")
         if code or coder:
@@ -183,9 +183,10 @@ class CodingEventsAPI(APIView):
 
 @_json
 class CodeSegmentsAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.TRANSCRIPT_VIEW)]
+
     @extend_schema(summary="Every segment coded with a code, with context and the participant's group and site")
     def get(self, request: Request, study_id: int, code_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
         code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
         segs = coding_selectors.code_segments(user=request.user, study_id=study_id, code=code)
         return Response({"code": code.pk, "name": code.name, "segments": [
