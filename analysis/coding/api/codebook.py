@@ -15,13 +15,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import policy
+from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
-from accounts.services import audit_record, client_ip
+from accounts.services import client_ip
 from analysis.coding.models import Code
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.services import codebook as services
+from analysis.coding.services import codebook_files
 from analysis.coding.services import codebook_import as importing
-from analysis.coding.views.codebook import codebook_export_bytes, parse_upload, read_upload
 
 # Serializers ------------------------------------------------------------------------------------
 
@@ -113,13 +114,14 @@ def _validated(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
 
 
 class CodeListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CODEBOOK_EDIT, methods=("POST",))]
+
     @extend_schema(responses=CodeSerializer(many=True), summary="The codebook, flat, with parent ids")
     def get(self, request: Request, study_id: int) -> Response:
         return Response(CodeSerializer(selectors.code_list(user=request.user, study_id=study_id), many=True).data)
 
     @extend_schema(request=CodeCreateSerializer, responses={201: CodeSerializer})
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
         d = _validated(CodeCreateSerializer(data=request.data))
         code = services.code_create(
             actor=acting_user(request), study_id=study_id, parent_id=d.pop("parent", None), ip=client_ip(request), **d
@@ -139,6 +141,8 @@ class CodeTreeAPI(APIView):
 
 
 class CodeDetailAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CODEBOOK_EDIT, methods=("PATCH", "DELETE"))]
+
     @extend_schema(responses=CodeSerializer)
     def get(self, request: Request, study_id: int, code_id: int) -> Response:
         return Response(CodeSerializer(selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)).data)
@@ -148,7 +152,6 @@ class CodeDetailAPI(APIView):
         responses={200: CodeSerializer, 409: OpenApiResponse(ConflictSerializer, description="stale version")},
     )
     def patch(self, request: Request, study_id: int, code_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
         code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
         d = _validated(CodeUpdateSerializer(data=request.data, partial=True))
         if "version" not in d:
@@ -168,7 +171,6 @@ class CodeDetailAPI(APIView):
         responses={204: None, 400: OpenApiResponse(description="not confirmed: the body says what would be removed")},
     )
     def delete(self, request: Request, study_id: int, code_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
         code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
         if request.query_params.get("confirm", "").lower() not in ("true", "1", "yes"):
             impact = services.code_delete_impact(study=code.study, code=code)
@@ -183,9 +185,10 @@ class CodeDetailAPI(APIView):
 
 
 class CodeMoveAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CODEBOOK_EDIT)]
+
     @extend_schema(request=CodeMoveSerializer, responses={200: CodeSerializer, 409: ConflictSerializer})
     def post(self, request: Request, study_id: int, code_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
         code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
         d = _validated(CodeMoveSerializer(data=request.data))
         try:
@@ -199,9 +202,10 @@ class CodeMoveAPI(APIView):
 
 
 class CodeMergeAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CODEBOOK_EDIT)]
+
     @extend_schema(request=CodeMergeSerializer, responses={200: CodeSerializer})
     def post(self, request: Request, study_id: int, code_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
         code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
         d = _validated(CodeMergeSerializer(data=request.data))
         result = services.code_merge(
@@ -224,7 +228,7 @@ class CodebookImportAPI(APIView):
         policy.membership_require(user=user, study_id=study_id, perm=Perm.CODEBOOK_EDIT)
         d = _validated(CodebookImportSerializer(data=request.data))
         upload = d["file"]
-        parsed = parse_upload(name=upload.name or "", data=read_upload(upload))
+        parsed = codebook_files.codebook_upload_parse(upload=upload)
         if d["mode"] == "commit":
             try:
                 plan = importing.codebook_import_commit(actor=user, study_id=study_id, parsed=parsed, ip=client_ip(request))
@@ -246,18 +250,10 @@ class CodebookExportAPI(APIView):
         responses={(200, "application/xml"): bytes, (200, "text/csv"): bytes},
     )
     def get(self, request: Request, study_id: int) -> HttpResponse:
-        study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.EXPORT)
-        fmt = request.query_params.get("as", "qdc")
-        if fmt not in ("qdc", "csv"):
-            raise serializers.ValidationError({"as": "Choose qdc or csv."})
-        codes = list(selectors.code_list(user=request.user, study_id=study_id))
-        if not codes:
-            raise serializers.ValidationError("The codebook is empty: there is nothing to export yet.")
-        content, ctype = codebook_export_bytes(roots=selectors.code_tree(codes), fmt=fmt)
-        audit_record(
-            actor=acting_user(request), action="codebook.export", study=study, object_type="coding.codebook",
-            object_id=study.pk, ip=client_ip(request), details={"format": fmt, "codes": len(codes), "via": "api"},
+        f = codebook_files.codebook_export(
+            actor=acting_user(request), study_id=study_id, fmt=request.query_params.get("as", "qdc"),
+            ip=client_ip(request), via="api",
         )
-        response = HttpResponse(content, content_type=ctype)
-        response["Content-Disposition"] = f'attachment; filename="codebook-study{study.pk}.{fmt}"'
+        response = HttpResponse(f.content, content_type=f.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{f.filename}"'
         return response

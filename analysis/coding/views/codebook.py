@@ -3,7 +3,6 @@ answers who may do what (leads edit; admins, leads and coders view; others 403/4
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
 from django.contrib import messages
@@ -18,8 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import policy
 from accounts.policy import Perm, acting_user
-from accounts.services import audit_record, client_ip
-from analysis.coding import csvio
+from accounts.services import client_ip
 from analysis.coding.forms import (
     CodebookImportForm,
     CodeCreateForm,
@@ -32,9 +30,9 @@ from analysis.coding.forms import (
 from analysis.coding.models import Code
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.services import codebook as services
+from analysis.coding.services import codebook_files
 from analysis.coding.services import codebook_import as importing
 from config.web import form_errors_apply
-from interop import qdc
 
 
 def _tree(request: HttpRequest, study_id: int) -> tuple[list[Code], list[selectors.CodeNode]]:
@@ -207,26 +205,7 @@ def code_delete(request: HttpRequest, study_id: int, code_id: int) -> HttpRespon
     return render(request, "coding/code_delete.html", {**context, "form": form, "code": code, "impact": impact})
 
 
-def parse_upload(*, name: str, data: bytes) -> importing.ParsedFile:
-    suffix = PurePath(name).suffix.lower()
-    if suffix == ".csv":
-        return csvio.csv_parse(data, filename=name)
-    if suffix in (".qdc", ".qde", ".xml"):
-        return qdc.qdc_parse(data, filename=name)
-    raise importing.ImportFileError("Choose a .qdc (REFI-QDA codebook) or .csv file.")
 
-
-def read_upload(upload: Any) -> bytes:
-    if upload.size > importing.MAX_IMPORT_BYTES:
-        raise importing.ImportFileError(
-            f"The file is larger than {importing.MAX_IMPORT_BYTES // (1024 * 1024)} MB."
-        )
-    data: bytes = upload.read(importing.MAX_IMPORT_BYTES + 1)
-    if len(data) > importing.MAX_IMPORT_BYTES:
-        raise importing.ImportFileError(
-            f"The file is larger than {importing.MAX_IMPORT_BYTES // (1024 * 1024)} MB."
-        )
-    return data
 
 
 @login_required
@@ -256,7 +235,7 @@ def codebook_import(request: HttpRequest, study_id: int) -> HttpResponse:
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                parsed = parse_upload(name=upload.name or "", data=read_upload(upload))
+                parsed = codebook_files.codebook_upload_parse(upload=upload)
                 plan = importing.codebook_import_preview(actor=user, study_id=study_id, parsed=parsed)
             except ValidationError as exc:
                 form.add_error("file", exc.messages)
@@ -274,25 +253,13 @@ def codebook_import(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def codebook_export(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
-    if fmt not in ("qdc", "csv"):
+    if fmt not in codebook_files.FORMATS:
         raise Http404("No such export format.")
-    study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.EXPORT)
-    codes, roots = _tree(request, study_id)
-    if not codes:
-        messages.error(request, "The codebook is empty: there is nothing to export yet.")
+    try:
+        f = codebook_files.codebook_export(actor=acting_user(request), study_id=study_id, fmt=fmt, ip=client_ip(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
         return redirect("codebook", study_id=study_id)
-    content, ctype = codebook_export_bytes(roots=roots, fmt=fmt)
-    audit_record(
-        actor=acting_user(request), action="codebook.export", study=study, object_type="coding.codebook",
-        object_id=study.pk, ip=client_ip(request), details={"format": fmt, "codes": len(codes)},
-    )
-    response = HttpResponse(content, content_type=ctype)
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="codebook-study{study.pk}-{stamp}.{fmt}"'
+    response = HttpResponse(f.content, content_type=f.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{f.filename}"'
     return response
-
-
-def codebook_export_bytes(*, roots: list[selectors.CodeNode], fmt: str) -> tuple[bytes, str]:
-    if fmt == "qdc":
-        return qdc.qdc_export(roots), "application/xml; charset=utf-8"
-    return csvio.csv_export(selectors.code_tree_flat(roots)), "text/csv; charset=utf-8"
