@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "participants",
     "analysis.transcripts",
     "analysis.coding",
+    "analysis.themes",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +203,8 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "participants.models.ImportKind",
         "TranscriptEditKindEnum": "analysis.transcripts.models.EditKind",
         "CodingEventKindEnum": "analysis.coding.models.EventKind",
+        "ThemeStatusEnum": "analysis.themes.models.ThemeStatus",
+        "CommentKindEnum": "analysis.themes.models.CommentKind",
     },
 }
 
@@ -253,18 +256,19 @@ CHORUS_FIELD_KEYS = env.list("CHORUS_FIELD_KEYS", default=[])
 # Idempotent demo-data steps run by `manage.py demo_data` after the study and logins exist.
 CHORUS_DEMO_STEPS: list[str] = [
     "participants.demo.load", "analysis.transcripts.demo.load_transcripts", "analysis.coding.demo.load", "analysis.coding.demo.load_codings",
-    "analysis.coding.demo.load_double_coding",
+    "analysis.coding.demo.load_double_coding", "analysis.themes.demo.load",
 ]
 
 # Purgers run when a participant withdraws with deletion of data (see participants/purgers.py): dotted
 # paths of callables `purger(*, participant) -> dict[str, int]`; later apps append theirs.
 # Codings and memos go first so their counts are reported before transcripts cascade them away.
 CHORUS_PURGERS: list[str] = [
+    "analysis.themes.services.quotes_purge",
     "analysis.coding.services.codings.codings_purge", "analysis.transcripts.services.transcripts.transcripts_purge",
 ]
 
 # Models holding a span [start, end) of a transcript ("app_label.Model"): a redaction re-anchors them
 # all in its transaction (see analysis/transcripts/services/anchors.py). Later apps append theirs.
-CHORUS_ANCHORED_MODELS: list[str] = ["transcripts.TranscriptTurn", "coding.Coding"]
+CHORUS_ANCHORED_MODELS: list[str] = ["transcripts.TranscriptTurn", "coding.Coding", "themes.Quote"]
 # Spans that need more than moving (unique records, span snapshots) register a function instead.
 CHORUS_REANCHOR_HOOKS: list[str] = ["analysis.coding.services.disagreements.disagreements_reanchor"]
