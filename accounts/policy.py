@@ -348,6 +348,24 @@ def disagreement_access(*, membership: Membership, coder_ids: tuple[int | None, 
     return assigned or role_allows(membership.role, Perm.AGREEMENT_VIEW)
 
 
+# Ids in a URL that name a piece of the analysis (a transcript, a participant, a code, a theme's team page…).
+ANALYSIS_OBJECT_KWARGS = frozenset({
+    "transcript_id", "participant_id", "code_id", "coding_id", "memo_id", "event_id", "edit_id", "batch_id",
+    "attribute_id", "form_id", "key", "theme_id", "quote_id",
+})
+
+
+def denial_hides_object(*, user: Any, kwargs: dict[str, Any]) -> bool:
+    """Should a refusal be a 404 rather than a 403? Yes for a board-only member (a PPI co-designer) asking
+    for a piece of the analysis by its id: they may know the transcripts page exists (403 there), but are
+    never told whether transcript 17 does. The error handlers of the pages and the API ask this."""
+    study_id = kwargs.get("study_id")
+    if study_id is None or not (ANALYSIS_OBJECT_KWARGS & kwargs.keys()):
+        return False
+    membership = membership_get(user=user, study_id=study_id)
+    return membership is not None and not role_allows(membership.role, Perm.THEME_ANALYSE)
+
+
 def may_edit_comment(*, membership: Membership, author_id: int | None) -> bool:
     """A comment's words are its author's: only they may change them (a lead resolves, not rewrites)."""
     return author_id == membership.user_id and role_allows(membership.role, Perm.THEME_COMMENT)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
-from django.db.models.functions import Substr
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Length, Replace, Substr
 from django.http import Http404
 
 from accounts import policy
@@ -90,8 +90,8 @@ def theme_rows(*, user: Any, study_id: int) -> list[ThemeRow]:
         n_open=Count("comments", filter=Q(comments__parent__isnull=True, comments__resolved_at__isnull=True,
                                           comments__deleted_at__isnull=True), distinct=True),
     ))
-    counts = {
-        r["code__themes"]: r for r in _theme_codings(user=user, study_id=study_id)
+    counts: dict[int, dict[str, Any]] = {
+        r["code__themes"]: dict(r) for r in _theme_codings(user=user, study_id=study_id)
         .filter(code__themes__study_id=study_id)
         .values("code__themes")
         .annotate(participants=Count("transcript__participant", distinct=True), segments=Count("id", distinct=True))
@@ -104,9 +104,9 @@ def theme_rows(*, user: Any, study_id: int) -> list[ThemeRow]:
     def walk(parent: int | None, depth: int) -> None:
         for t in children.get(parent, []):
             c = counts.get(t.pk, {})
+            n_quotes, n_open = t.n_quotes, t.n_open  # type: ignore[attr-defined]
             out.append(ThemeRow(theme=t, depth=depth, participants=c.get("participants", 0),
-                                segments=c.get("segments", 0), quotes=t.n_quotes,  # type: ignore[attr-defined]
-                                open_comments=t.n_open))  # type: ignore[attr-defined]
+                                segments=c.get("segments", 0), quotes=n_quotes, open_comments=n_open))
             walk(t.pk, depth + 1)
 
     walk(None, 0)
@@ -176,6 +176,7 @@ def theme_segments_page(
             seg=Substr("transcript__text", F("start") + 1, F("end") - F("start")),
             pre=Substr("transcript__text", _greatest_1(F("start") - CONTEXT_CHARS + 1), _least_ctx(F("start"))),
             post=Substr("transcript__text", F("end") + 1, CONTEXT_CHARS),
+            line=_line_number(),
         )
         .defer("transcript__text")
         .order_by("transcript__participant__pseudonym", "transcript_id", "start", "id")
@@ -186,11 +187,9 @@ def theme_segments_page(
     for c in rows:
         p = c.transcript.participant
         label = p.group.label
-        line = _line_of(c.transcript_id, c.start)
         segments.append(SegmentView(
             coding_id=c.pk, code_name=c.code.name, pseudonym=p.pseudonym, transcript_id=c.transcript_id,
-            line=line, before=("…" if c.start > CONTEXT_CHARS else "") + c.pre,  # type: ignore[attr-defined]
-            text=c.seg, after=c.post,  # type: ignore[attr-defined]
+            line=c.line, before=("…" if c.start > CONTEXT_CHARS else "") + c.pre, text=c.seg, after=c.post,
             quotable=data_use_allowed(participant=p, use=DataUse.QUOTING),
             not_quotable_reason=quote_hidden_reason(p, use=DataUse.QUOTING),
         ))
@@ -209,11 +208,11 @@ def _least_ctx(expr: Any) -> Any:
     return Least(expr, CONTEXT_CHARS)
 
 
-def _line_of(transcript_id: int, offset: int) -> int:
-    """The speaker turn a position falls in, counted from 1: the line number the reading page shows."""
-    from analysis.transcripts.models import TranscriptTurn
-
-    return TranscriptTurn.objects.filter(transcript_id=transcript_id, start__lte=offset).count() or 1
+def _line_number() -> Any:
+    """The line a coding starts on, as the reading page numbers lines (``line_number_at``): newlines
+    before it, plus one, counted in SQL so a page of segments never loads whole transcripts."""
+    before = Substr("transcript__text", 1, F("start"))  # type: ignore[arg-type]  # an expression works
+    return Length(before) - Length(Replace(before, Value("\n"), Value(""))) + 1
 
 
 def theme_coding_get(*, user: Any, study_id: int, theme: Theme, coding_id: Any) -> Coding:
@@ -317,7 +316,8 @@ def board_quotes(*, user: Any, study_id: int, theme_ids: list[int]) -> dict[int,
                                queryset=Quote.objects.filter(study_id=study_id, theme_id__in=theme_ids, lost=False))
     qs = qs.filter(participants_usable_q(DataUse.PPI_SHARING, prefix="transcript__participant__"))
     out: dict[int, list[BoardQuote]] = {}
-    rows = _with_text(qs).values_list("id", "theme_id", "text", "transcript__participant__group__label", "content_note")
+    fields = ("id", "theme_id", "text", "transcript__participant__group__label", "content_note")
+    rows = _with_text(qs).values_list(*fields)
     for pk, theme_id, text, group, note in rows:
         out.setdefault(theme_id, []).append(BoardQuote(id=pk, text=text, group=group, content_note=note))
     return out

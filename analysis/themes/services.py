@@ -436,7 +436,7 @@ def quotes_purge(*, participant: Any) -> dict[str, int]:
     removed["comments_quoting"] = quoting
     removed["quotes"] = quotes.count()
     quotes.delete()
-    return removed
+    return {k: v for k, v in removed.items() if v}  # the purge report lists what was there
 
 
 # Comments ---------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ def test_update_conflict_carries_the_other_version_and_history_records_changes(c
     with pytest.raises(services.ConflictError) as info:
         services.theme_update(actor=cast.users["lead"], study_id=sid, theme_id=t.pk, version=1,
                               changes={"name": "Stale"})
-    assert info.value.current.version == 2 and info.value.current.name == "Seeing faces"
+    assert info.value.current.version == 2
+    assert info.value.current.name == "Seeing faces"
     edit = t.edits.order_by("-version").first()
     assert edit.changes["name"] == ["Seeing each other", "Seeing faces"]
     assert edit.changes["codes"] == [["Loss of non-verbal cues", "Training"], ["Loss of non-verbal cues"]]
@@ -53,7 +54,8 @@ def test_bad_theme_changes_are_refused_and_nothing_changes(cast, world, changes)
         services.theme_update(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
                               version=1, changes=changes)
     world.theme.refresh_from_db()
-    assert world.theme.version == 1 and world.theme.name == "Seeing each other"
+    assert world.theme.version == 1
+    assert world.theme.name == "Seeing each other"
 
 
 def test_a_theme_cannot_sit_inside_its_own_sub_theme(cast, world):
@@ -107,7 +109,8 @@ def test_consent_change_hides_the_quote_everywhere_and_the_lead_sees_why(cast, w
     assert selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
     assert not selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).exists()
     [view] = selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
-    assert not view.shown_to_team and "withdrew" in view.hidden_reason
+    assert not view.shown_to_team
+    assert "withdrew" in view.hidden_reason
 
 
 def test_no_sharing_with_ppi_hides_from_the_board_only(cast, world, quote):
@@ -117,7 +120,9 @@ def test_no_sharing_with_ppi_hides_from_the_board_only(cast, world, quote):
     assert selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
     assert selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).count() == 1
     [view] = selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
-    assert view.shown_to_team and not view.on_board and "PPI" in view.board_reason
+    assert view.shown_to_team
+    assert not view.on_board
+    assert "PPI" in view.board_reason
 
 
 def test_redaction_moves_the_quote(cast, world, quote):
@@ -140,7 +145,8 @@ def test_purge_removes_quotes_and_comments_quoting_the_participant(cast, world, 
     assert removed == {"quote_comments": 1, "comments_quoting": 1, "quotes": 1}
     assert not Comment.objects.filter(pk=on_quote.pk).exists()
     quoting.refresh_from_db()
-    assert quoting.body == "" and quoting.deleted_at is not None
+    assert quoting.body == ""
+    assert quoting.deleted_at is not None
     assert Comment.objects.get(pk=other.pk).body == "Good theme"
     assert not Quote.objects.exists()
 
@@ -183,8 +189,11 @@ def test_accepting_a_rename_renames_and_tells_the_board(cast, world):
     services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=True, reason="Clearer")
     t.refresh_from_db()
     s.refresh_from_db()
-    assert t.name == "Missing the face-to-face" and t.version == 2
-    assert s.decision == Decision.ACCEPTED and "renamed this theme" in s.outcome and s.resolved_at
+    assert t.name == "Missing the face-to-face"
+    assert t.version == 2
+    assert s.decision == Decision.ACCEPTED
+    assert "renamed this theme" in s.outcome
+    assert s.resolved_at
     assert AuditEvent.objects.filter(action="suggestion.decide", details__decision="accepted").exists()
     with pytest.raises(ValidationError, match="already"):
         services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=False, reason="No")
