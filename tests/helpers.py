@@ -26,6 +26,20 @@ def db_fingerprint() -> tuple[Any, ...]:
         list(Token.objects.order_by("pk").values_list("pk")),
         AuditEvent.objects.count(),
         Job.objects.count(),
+        _themes_fingerprint(),
+    )
+
+
+def _themes_fingerprint() -> tuple[Any, ...]:
+    from analysis.themes.models import BoardSettings, Comment, Quote, Reaction, Theme
+
+    return (
+        list(Theme.objects.order_by("pk").values_list("pk", "name", "status", "version", "on_board")),
+        list(Theme.codes.through.objects.order_by("pk").values_list("theme_id", "code_id")),
+        list(Quote.objects.order_by("pk").values_list("pk", "start", "end", "content_note")),
+        list(Comment.objects.order_by("pk").values_list("pk", "body", "decision", "resolved_at", "deleted_at")),
+        list(Reaction.objects.order_by("pk").values_list("pk", "value")),
+        list(BoardSettings.objects.order_by("pk").values_list("pk", "support_line")),
     )
 
 
