@@ -278,7 +278,8 @@ def board(cast: Any) -> dict[str, int]:
     from analysis.coding.services.codebook import code_create
     from analysis.coding.services.codings import coding_create
     from analysis.themes import services
-    from tests.transcripts.conftest import SU01_TEXT, add_transcript, make_participant
+    from tests.factories import SU01_TEXT, add_transcript
+    from tests.factories import participant_row as make_participant
 
     lead, ppi, sid = cast.users["lead"], cast.users["ppi"], cast.study.pk
     su01 = make_participant(cast, "SU01", "service_user", cast.north, answers={

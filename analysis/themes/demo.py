@@ -10,7 +10,7 @@ from accounts.models import Study, User
 from analysis.coding.models import Code, Coding
 from analysis.themes import services
 from analysis.themes.models import Theme
-from participants.consent import DataUse, participants_usable_q
+from participants.consent_rules import DataUse, participants_usable_q
 
 SUPPORT_LINE = (
     "If anything here upsets you, you can talk to Leo (the study lead) on 0113 496 0000, Monday to Friday, "

@@ -25,7 +25,7 @@ from accounts.services import client_ip
 from analysis.coding.models import Code
 from analysis.themes import forms, selectors, services
 from analysis.themes.models import PLAIN_STATUS, Comment, Decision, ReactionValue, Theme
-from participants.consent import DataUse
+from participants.consent_rules import DataUse
 
 
 def _apply_errors(form: Form, exc: ValidationError) -> None:

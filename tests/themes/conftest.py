@@ -19,7 +19,8 @@ from analysis.themes import services
 from analysis.themes.models import Quote, Theme
 from analysis.transcripts.models import Transcript
 from participants.models import Participant
-from tests.transcripts.conftest import ST01_TEXT, SU01_TEXT, add_transcript, make_participant
+from tests.factories import ST01_TEXT, SU01_TEXT, add_transcript
+from tests.factories import participant_row as make_participant
 
 QUOTE_OK = {"take_part": True, "transcription": True, "anonymised_quotes": True, "share_team_ppi": True}
 SU01_WORDS = "On the phone you cannot see if someone is tearful."
