@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import policy
+from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.themes import selectors, services
@@ -235,6 +235,9 @@ def _conflict(exc: services.ConflictError) -> Response:
 
 
 class ThemeListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_ANALYSE, methods=("GET",)),
+                          StudyPermission(Perm.THEME_PROPOSE, methods=("POST",))]
+
     @extend_schema(responses=ThemeRowSerializer(many=True),
                    summary="Every theme (depth-first) with participants and segments behind it in your scope")
     def get(self, request: Request, study_id: int) -> Response:
@@ -244,7 +247,6 @@ class ThemeListAPI(APIView):
     @extend_schema(request=ThemeCreateSerializer, responses={201: ThemeSerializer},
                    summary="Create a theme (leads) or propose one (coders: always a candidate, off the board)")
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.THEME_PROPOSE)
         d = _validated(ThemeCreateSerializer(data=request.data))
         theme = services.theme_create(
             actor=acting_user(request), study_id=study_id, name=d["name"], description=d.get("description", ""),
@@ -255,6 +257,9 @@ class ThemeListAPI(APIView):
 
 
 class ThemeDetailAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_ANALYSE, methods=("GET",)),
+                          StudyPermission(Perm.THEME_EDIT, methods=("PATCH", "DELETE"))]
+
     @extend_schema(responses=ThemeDetailSerializer, summary="A theme with participants and segments per group")
     def get(self, request: Request, study_id: int, theme_id: int) -> Response:
         theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
@@ -263,7 +268,6 @@ class ThemeDetailAPI(APIView):
 
     @extend_schema(request=ThemeUpdateSerializer, responses={200: ThemeSerializer, 409: ThemeSerializer})
     def patch(self, request: Request, study_id: int, theme_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.THEME_EDIT)
         selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_EDIT)
         d = _validated(ThemeUpdateSerializer(data=request.data, partial=True))
         version = d.pop("version", None)
@@ -283,6 +287,8 @@ class ThemeDetailAPI(APIView):
 
 
 class ThemeSegmentsAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_ANALYSE)]
+
     @extend_schema(
         parameters=[OpenApiParameter("group", int, description="participant group id (required)"),
                     OpenApiParameter("page", int)],
@@ -302,6 +308,8 @@ class ThemeSegmentsAPI(APIView):
 
 
 class ThemeHistoryAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_ANALYSE)]
+
     @extend_schema(responses=ThemeEditSerializer(many=True), summary="The theme's saved changes, newest first")
     def get(self, request: Request, study_id: int, theme_id: int) -> Response:
         theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
@@ -310,6 +318,9 @@ class ThemeHistoryAPI(APIView):
 
 
 class QuoteListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_ANALYSE, methods=("GET",)),
+                          StudyPermission(Perm.QUOTE_CURATE, methods=("POST",))]
+
     @extend_schema(responses=TeamQuoteSerializer(many=True),
                    summary="The theme's curated quotes in your scope; hidden ones say why (consent, redaction)")
     def get(self, request: Request, study_id: int, theme_id: int) -> Response:
@@ -319,7 +330,6 @@ class QuoteListAPI(APIView):
 
     @extend_schema(request=QuoteCreateSerializer, responses={201: TeamQuoteSerializer})
     def post(self, request: Request, study_id: int, theme_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.QUOTE_CURATE)
         d = _validated(QuoteCreateSerializer(data=request.data))
         quote = services.quote_create(
             actor=acting_user(request), study_id=study_id, theme_id=theme_id, coding_id=d["coding"],
@@ -331,9 +341,10 @@ class QuoteListAPI(APIView):
 
 
 class QuoteDetailAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.QUOTE_CURATE)]
+
     @extend_schema(request=QuoteUpdateSerializer, responses=TeamQuoteSerializer)
     def patch(self, request: Request, study_id: int, theme_id: int, quote_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.QUOTE_CURATE)
         d = _validated(QuoteUpdateSerializer(data=request.data))
         quote = services.quote_update(
             actor=acting_user(request), study_id=study_id, theme_id=theme_id, quote_id=quote_id,
@@ -354,6 +365,8 @@ class QuoteDetailAPI(APIView):
 
 
 class BoardAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_VIEW)]
+
     @extend_schema(responses=BoardSerializer,
                    summary="The PPI board: shared themes in plain words with quotes labelled by participant group")
     def get(self, request: Request, study_id: int) -> Response:
@@ -377,14 +390,15 @@ class BoardAPI(APIView):
 
 
 class BoardSettingsAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_VIEW, methods=("GET",)),
+                          StudyPermission(Perm.BOARD_SETTINGS, methods=("PUT",))]
+
     @extend_schema(responses=BoardSettingsSerializer)
     def get(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.THEME_VIEW)
         return Response({"support_line": selectors.support_line(study_id=study_id)})
 
     @extend_schema(request=BoardSettingsSerializer, responses=BoardSettingsSerializer)
     def put(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.BOARD_SETTINGS)
         d = _validated(BoardSettingsSerializer(data=request.data))
         row = services.board_settings_update(actor=acting_user(request), study_id=study_id,
                                              support_line=d["support_line"], ip=client_ip(request))
@@ -392,6 +406,9 @@ class BoardSettingsAPI(APIView):
 
 
 class CommentListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_VIEW, methods=("GET",)),
+                          StudyPermission(Perm.THEME_COMMENT, methods=("POST",))]
+
     @extend_schema(responses=CommentSerializer(many=True), summary="A theme's comments, oldest first (threads: parent)")
     def get(self, request: Request, study_id: int, theme_id: int) -> Response:
         theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id)
@@ -400,7 +417,6 @@ class CommentListAPI(APIView):
 
     @extend_schema(request=CommentCreateSerializer, responses={201: CommentSerializer})
     def post(self, request: Request, study_id: int, theme_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.THEME_COMMENT)
         selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
         d = _validated(CommentCreateSerializer(data=request.data))
         comment = services.comment_create(
@@ -412,10 +428,11 @@ class CommentListAPI(APIView):
 
 
 class CommentDetailAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_COMMENT)]
+
     @extend_schema(request=CommentUpdateSerializer, responses=CommentSerializer,
                    summary="Change your own comment (its earlier text is kept)")
     def patch(self, request: Request, study_id: int, comment_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.THEME_COMMENT)
         selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
         d = _validated(CommentUpdateSerializer(data=request.data))
         comment = services.comment_update(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
@@ -430,9 +447,10 @@ class CommentDetailAPI(APIView):
 
 
 class CommentResolveAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.COMMENT_MODERATE)]
+
     @extend_schema(request=CommentResolveSerializer, responses=CommentSerializer, summary="Resolve or reopen a thread (leads)")
     def post(self, request: Request, study_id: int, comment_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.COMMENT_MODERATE)
         d = _validated(CommentResolveSerializer(data=request.data))
         comment = services.comment_resolve(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                            resolved=d["resolved"], ip=client_ip(request))
@@ -440,10 +458,11 @@ class CommentResolveAPI(APIView):
 
 
 class SuggestionDecisionAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.COMMENT_MODERATE)]
+
     @extend_schema(request=SuggestionDecisionSerializer, responses=CommentSerializer,
                    summary="Accept or decline a suggestion (leads; a reason is needed to decline)")
     def post(self, request: Request, study_id: int, comment_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.COMMENT_MODERATE)
         d = _validated(SuggestionDecisionSerializer(data=request.data))
         comment = services.suggestion_decide(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                              accept=d["accept"], reason=d.get("reason", ""), ip=client_ip(request))
@@ -451,10 +470,11 @@ class SuggestionDecisionAPI(APIView):
 
 
 class ReactionAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_COMMENT)]
+
     @extend_schema(request=ReactionSerializer, responses=ReactionSerializer,
                    summary="Your reaction to a theme: rings_true, not_sure, not_true, or empty to take it back")
     def put(self, request: Request, study_id: int, theme_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.THEME_COMMENT)
         d = _validated(ReactionSerializer(data=request.data))
         reaction = services.reaction_set(actor=acting_user(request), study_id=study_id, theme_id=theme_id,
                                          value=d["value"])

@@ -25,15 +25,8 @@ from accounts.services import client_ip
 from analysis.coding.models import Code
 from analysis.themes import forms, selectors, services
 from analysis.themes.models import PLAIN_STATUS, Comment, Decision, ReactionValue, Theme
+from config.web import form_errors_apply
 from participants.consent_rules import DataUse
-
-
-def _apply_errors(form: Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _ctx(request: HttpRequest, study_id: int, perm: Perm) -> dict[str, Any]:
@@ -94,7 +87,7 @@ def theme_create(request: HttpRequest, study_id: int) -> HttpResponse:
                 plain_description=v["plain_description"], status=v.get("status", "candidate"),
                 on_board=v.get("on_board", False), parent_id=v["parent"], code_ids=v["codes"], ip=client_ip(request))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Theme “{theme.name}” {'created' if ctx['can_edit'] else 'proposed'}.")
             return redirect("theme-detail", study_id=study_id, theme_id=theme.pk)
@@ -123,7 +116,7 @@ def theme_edit(request: HttpRequest, study_id: int, theme_id: int) -> HttpRespon
             form = forms.ThemeForm(data, initial=forms.theme_initial(conflict), **kw)  # type: ignore[arg-type]
             form.is_valid()
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Theme “{theme.name}” saved.")
             return redirect("theme-detail", study_id=study_id, theme_id=theme.pk)
@@ -194,7 +187,7 @@ def quote_create(request: HttpRequest, study_id: int, theme_id: int) -> HttpResp
                 actor=acting_user(request), study_id=study_id, theme_id=theme.pk, coding_id=coding.pk,
                 text=form.cleaned_data["text"], content_note=form.cleaned_data["content_note"], ip=client_ip(request))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, "Quote added to the theme.")
             return redirect(reverse("theme-detail", kwargs={"study_id": study_id, "theme_id": theme.pk}) + "#quotes")
@@ -221,7 +214,7 @@ def quote_edit(request: HttpRequest, study_id: int, theme_id: int, quote_id: int
                 actor=acting_user(request), study_id=study_id, theme_id=theme.pk, quote_id=quote_id,
                 text=form.cleaned_data["text"], content_note=form.cleaned_data["content_note"], ip=client_ip(request))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, "Quote saved.")
             return redirect(reverse("theme-detail", kwargs={"study_id": study_id, "theme_id": theme.pk}) + "#quotes")
@@ -330,7 +323,7 @@ def comment_create(request: HttpRequest, study_id: int, theme_id: int) -> HttpRe
                 parent_id=d.get("parent"), quote_id=d.get("quote"), kind=d.get("kind") or "comment",
                 suggested_name=d.get("suggested_name", ""), ip=client_ip(request))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, "Your reply is posted." if is_reply else "Your comment is posted.")
             return redirect(_board_theme_url(study_id, theme.pk, f"#comment-{comment.pk}"))
@@ -354,7 +347,7 @@ def comment_edit(request: HttpRequest, study_id: int, comment_id: int) -> HttpRe
             services.comment_update(actor=acting_user(request), study_id=study_id, comment_id=comment.pk,
                                     body=form.cleaned_data["body"], ip=client_ip(request))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, "Your comment is saved.")
             return redirect(_board_theme_url(study_id, comment.theme_id, f"#comment-{comment.pk}"))
@@ -402,7 +395,7 @@ def suggestion_decide(request: HttpRequest, study_id: int, comment_id: int) -> H
                 accept=form.cleaned_data["decision"] == "accept", reason=form.cleaned_data["reason"],
                 ip=client_ip(request))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, "Decision saved; the board shows it to everyone.")
             return redirect(_board_theme_url(study_id, comment.theme_id, f"#comment-{comment.pk}"))
@@ -421,7 +414,7 @@ def board_settings(request: HttpRequest, study_id: int) -> HttpResponse:
             services.board_settings_update(actor=acting_user(request), study_id=study_id,
                                            support_line=form.cleaned_data["support_line"], ip=client_ip(request))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, "Board settings saved.")
             return redirect("board", study_id=study_id)
