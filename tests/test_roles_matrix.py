@@ -184,6 +184,9 @@ MATRIX += [
     Row("theme-create", "GET", S + "/themes/new/", (403, 200, 200, 200, 403, 404, LOGIN)),
     # The first role allowed creates it (302); the next ones are told the name is taken (200, the form).
     Row("theme-create", "POST", S + "/themes/new/", (403, 200, 200, 302, 403, 404, LOGIN), {"name": "Waiting"}),
+    Row("theme-report", "GET", S + "/themes/report/", POST_ONLY_GET),
+    Row("theme-report", "POST", S + "/themes/report/", (403, 302, 403, 403, 403, 404, LOGIN),
+        {"format": "md", "audience": "team"}),
     Row("theme-detail", "GET", T + "/", TEAM_OBJECT_PAGE),
     Row("theme-edit", "GET", T + "/edit/", LEAD_OBJECT_PAGE),
     Row("theme-edit", "POST", T + "/edit/", LEAD_OBJECT_WRITE, {"name": "Renamed", "status": "final", "version": 1}),
@@ -220,6 +223,8 @@ MATRIX += [
     # API
     Row("api-theme-list", "GET", A + "/themes/", (200, 200, 200, 200, 403, 404, UNAUTH)),
     Row("api-theme-list", "POST", A + "/themes/", (403, 400, 400, 201, 403, 404, UNAUTH), {"name": "Waiting"}),
+    Row("api-theme-report", "POST", A + "/themes/report/", (403, 202, 403, 403, 403, 404, UNAUTH),
+        {"format": "docx", "audience": "ppi"}),
     Row("api-theme-detail", "GET", AT + "/", TEAM_OBJECT_API),
     Row("api-theme-detail", "PATCH", AT + "/", LEAD_OBJECT_API, {"name": "Renamed", "version": 1}),
     Row("api-theme-detail", "DELETE", AT + "/", (403, 204, 403, 403, 404, 404, UNAUTH)),

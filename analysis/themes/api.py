@@ -364,13 +364,31 @@ class QuoteDetailAPI(APIView):
 # The board ----------------------------------------------------------------------------------------
 
 
+class ThemeReportSerializer(serializers.Serializer[Any]):
+    format = serializers.ChoiceField(choices=[("md", "Markdown"), ("docx", "Word")])
+    audience = serializers.ChoiceField(choices=[("team", "for the paper"), ("ppi", "plain-language summary")])
+
+
+class ThemeReportAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.EXPORT)]
+
+    @extend_schema(request=ThemeReportSerializer, responses={202: None},
+                   summary="Start writing the themes report; follow the job at the returned job URL")
+    def post(self, request: Request, study_id: int) -> Response:
+        d = _validated(ThemeReportSerializer(data=request.data))
+        job = services.themes_report_start(actor=acting_user(request), study_id=study_id, fmt=d["format"],
+                                           audience=d["audience"], ip=client_ip(request))
+        return Response({"job": job.pk, "url": f"/api/v1/studies/{study_id}/jobs/{job.pk}/"},
+                        status=status.HTTP_202_ACCEPTED)
+
+
 class BoardAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_VIEW)]
 
     @extend_schema(responses=BoardSerializer,
                    summary="The PPI board: shared themes in plain words with quotes labelled by participant group")
     def get(self, request: Request, study_id: int) -> Response:
-        themes = list(selectors.board_themes(user=request.user, study_id=study_id))
+        themes = selectors.board_themes(user=request.user, study_id=study_id)
         ids = [t.pk for t in themes]
         quotes = selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=ids)
         counts = selectors.reaction_counts(theme_ids=ids)

@@ -7,6 +7,7 @@ T = S + "themes/<int:theme_id>/"
 
 urlpatterns = [
     path(S + "themes/", api.ThemeListAPI.as_view(), name="api-theme-list"),
+    path(S + "themes/report/", api.ThemeReportAPI.as_view(), name="api-theme-report"),
     path(T, api.ThemeDetailAPI.as_view(), name="api-theme-detail"),
     path(T + "segments/", api.ThemeSegmentsAPI.as_view(), name="api-theme-segments"),
     path(T + "history/", api.ThemeHistoryAPI.as_view(), name="api-theme-history"),

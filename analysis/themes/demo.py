@@ -13,8 +13,8 @@ from analysis.themes.models import Theme
 from participants.consent_rules import DataUse, participants_usable_q
 
 SUPPORT_LINE = (
-    "If anything here upsets you, you can talk to Leo (the study lead) on 0113 496 0000, Monday to Friday, "
-    "9am to 5pm. At any time you can call Samaritans free on 116 123."
+    "You can talk to Leo (the study lead) on 0113 496 0000, Monday to Friday, 9am to 5pm. "
+    "At any time, day or night, you can call Samaritans free on 116 123."
 )
 
 # name, codes, status, on board, parent, team description, plain description, content note on quotes

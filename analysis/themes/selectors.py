@@ -60,11 +60,24 @@ def theme_get(*, user: Any, study_id: int, theme_id: Any, perm: Perm = Perm.THEM
     return theme
 
 
-def board_themes(*, user: Any, study_id: int) -> QuerySet[Theme]:
-    """The board shows only themes a lead has shared, to the team as to PPI members (one board)."""
+def board_themes(*, user: Any, study_id: int) -> list[Theme]:
+    """The board shows only themes a lead has shared, to the team as to PPI members (one board), each
+    sub-theme after its parent (a sub-theme whose parent is not shared stands on its own)."""
     policy.membership_require(user=user, study_id=study_id, perm=Perm.THEME_VIEW)
-    return Theme.objects.filter(study_id=study_id, on_board=True).select_related("parent").order_by(
-        F("parent__position").asc(nulls_first=True), "parent_id", "position", "id")
+    themes = list(Theme.objects.filter(study_id=study_id, on_board=True).select_related("parent"))
+    shown = {t.pk for t in themes}
+    children: dict[int | None, list[Theme]] = {}
+    for t in themes:
+        children.setdefault(t.parent_id if t.parent_id in shown else None, []).append(t)
+    out: list[Theme] = []
+
+    def walk(parent: int | None) -> None:
+        for t in children.get(parent, []):
+            out.append(t)
+            walk(t.pk)
+
+    walk(None)
+    return out
 
 
 @dataclass

@@ -45,6 +45,7 @@ COMMENT_MAX = 10_000
 NOTE_MAX = 200
 SUPPORT_MAX = 1_000
 MAX_INT = 2**31 - 1
+REPORT_KIND = "themes_report"
 THEME_FIELDS = ("name", "description", "plain_description", "status", "on_board", "position", "parent", "codes")
 
 
@@ -436,7 +437,20 @@ def quotes_purge(*, participant: Any) -> dict[str, int]:
     removed["comments_quoting"] = quoting
     removed["quotes"] = quotes.count()
     quotes.delete()
+    removed["theme_reports"] = _reports_drop(study_id=participant.study_id)
     return {k: v for k, v in removed.items() if v}  # the purge report lists what was there
+
+
+def _reports_drop(*, study_id: int) -> int:
+    """Report files of the study may hold a withdrawn participant's words: remove them (the job rows stay)."""
+    from jobs.models import Job
+
+    dropped = 0
+    for job in Job.objects.filter(study_id=study_id, kind=REPORT_KIND).exclude(result_file=""):
+        job.result_file.storage.delete(str(job.result_file.name))
+        dropped += 1
+    Job.objects.filter(study_id=study_id, kind=REPORT_KIND).exclude(result_file="").update(result_file="")
+    return dropped
 
 
 # Comments ---------------------------------------------------------------------------------------
@@ -629,3 +643,48 @@ def board_settings_update(*, actor: User, study_id: int, support_line: Any, ip: 
         audit_record(actor=actor, action="board.settings", study=membership.study, obj=settings_row, ip=ip,
                      details={"support_line": text})
     return settings_row
+
+
+# The report ---------------------------------------------------------------------------------------
+
+
+def themes_report_start(*, actor: User, study_id: int, fmt: Any, audience: Any, ip: str | None = None) -> Any:
+    """Start the report job (leads: an export). ``fmt`` is md or docx; ``audience`` team or ppi."""
+    from analysis.themes.report import AUDIENCES, FORMATS
+    from analysis.themes.tasks import themes_report_task
+    from jobs.services import job_create
+
+    study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.EXPORT)
+    if fmt not in FORMATS:
+        raise ValidationError({"format": "Choose md (Markdown) or docx (Word)."})
+    if audience not in AUDIENCES:
+        raise ValidationError({"audience": "Choose team or ppi."})
+    job = job_create(study=study, kind=REPORT_KIND, created_by=actor, perm=Perm.EXPORT,
+                     params={"format": fmt, "audience": audience},
+                     enqueue=lambda job_id: themes_report_task.delay(job_id))
+    audit_record(actor=actor, action="themes.report", study=study, obj=job, ip=ip,
+                 details={"format": fmt, "audience": audience})
+    return job
+
+
+def themes_report_run(*, job_id: int) -> Any:
+    from analysis.themes import report
+    from jobs.services import job_attach_file, job_progress, job_run
+
+    def work(job: Any) -> dict[str, Any]:
+        fmt, audience = job.params.get("format"), job.params.get("audience")
+        job_progress(job_id=job.pk, done=0, total=1)
+        # As its creator sees the study now: a member removed since gets nothing, consent is read today.
+        policy.membership_forget(user=job.created_by)
+        title, themes = report.report_content(user=job.created_by, study=job.study, audience=audience)
+        slug = "ppi-summary" if audience == "ppi" else "themes"
+        if fmt == "docx":
+            job_attach_file(job=job, name=f"{slug}.docx",
+                            content=report.report_docx(title, themes, audience=audience))
+        else:
+            job_attach_file(job=job, name=f"{slug}.md",
+                            content=report.report_markdown(title, themes, audience=audience).encode("utf-8"))
+        job_progress(job_id=job.pk, done=1)
+        return {"themes": len(themes), "quotes": sum(len(t.quotes) for t in themes)}
+
+    return job_run(job_id=job_id, work=work)

@@ -8,6 +8,7 @@ T = S + "themes/<int:theme_id>/"
 urlpatterns = [
     path(S + "themes/", views.theme_list, name="theme-list"),
     path(S + "themes/new/", views.theme_create, name="theme-create"),
+    path(S + "themes/report/", views.theme_report, name="theme-report"),
     path(T, views.theme_detail, name="theme-detail"),
     path(T + "edit/", views.theme_edit, name="theme-edit"),
     path(T + "delete/", views.theme_delete, name="theme-delete"),

@@ -37,7 +37,7 @@ def _ctx(request: HttpRequest, study_id: int, perm: Perm) -> dict[str, Any]:
         "can_edit": Perm.THEME_EDIT in perms, "can_propose": Perm.THEME_PROPOSE in perms,
         "can_curate": Perm.QUOTE_CURATE in perms, "can_moderate": Perm.COMMENT_MODERATE in perms,
         "can_analyse": Perm.THEME_ANALYSE in perms, "can_comment": Perm.THEME_COMMENT in perms,
-        "can_settings": Perm.BOARD_SETTINGS in perms,
+        "can_settings": Perm.BOARD_SETTINGS in perms, "can_export": Perm.EXPORT in perms,
     }
 
 
@@ -49,6 +49,20 @@ def _page(value: Any) -> int:
 
 
 # Team pages ---------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def theme_report(request: HttpRequest, study_id: int) -> HttpResponse:
+    try:
+        job = services.themes_report_start(actor=acting_user(request), study_id=study_id,
+                                           fmt=request.POST.get("format"), audience=request.POST.get("audience"),
+                                           ip=client_ip(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("theme-list", study_id=study_id)
+    messages.success(request, "The report is being written; download it from this page when it is ready.")
+    return redirect("job-detail", study_id=study_id, job_id=job.pk)
 
 
 @login_required
@@ -244,7 +258,7 @@ def board_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespo
 @require_http_methods(["GET"])
 def board(request: HttpRequest, study_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.THEME_VIEW)
-    themes = list(selectors.board_themes(user=request.user, study_id=study_id))
+    themes = selectors.board_themes(user=request.user, study_id=study_id)
     ids = [t.pk for t in themes]
     quotes = selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=ids)
     comments = dict(Comment.objects.filter(theme_id__in=ids, deleted_at__isnull=True).values("theme_id")

@@ -88,7 +88,7 @@ def test_board_shows_group_only_and_hides_noted_quotes_behind_details(cast, clie
     assert r.status_code == 200
     assert "no-store" in r["Cache-Control"]
     assert SU01_WORDS in html
-    assert "A service user" in html
+    assert "Group: Service user" in html
     assert re.search(r"Content note:</strong> mentions distress</p>\s*<details>\s*<summary>Show the quote", html)
     for leak in ("SU01", "North Trust", "telephone", "line 4", "2020"):
         assert leak not in html, leak
@@ -175,3 +175,13 @@ def test_ppi_opening_an_object_url_gets_404(cast, clients, api, world, quote):
     for path in (f"/transcripts/{world.t_north.pk}/", f"/participants/{world.su01.pk}/", f"/codes/{world.cues.pk}/",
                  f"/transcripts/{world.t_north.pk}/codings/"):
         assert api["ppi"].get(f"/api/v1/studies/{cast.study.pk}{path}").status_code == 404, path
+
+
+def test_board_lists_sub_themes_after_their_parent(cast, clients, world):
+    lead, sid = cast.users["lead"], cast.study.pk
+    services.theme_create(actor=lead, study_id=sid, name="Second main theme", on_board=True)
+    services.theme_create(actor=lead, study_id=sid, name="A sub-theme", on_board=True, parent_id=world.theme.pk)
+    html = clients["ppi"].get(url(cast, "/board/")).content.decode()
+    order = [html.index(n) for n in ("Seeing each other", "A sub-theme", "Second main theme")]
+    assert order == sorted(order)
+    assert "Part of “Seeing each other”" in html

@@ -83,7 +83,7 @@ def test_curate_read_on_a_phone_react_suggest_and_close_the_loop(cast: Any, worl
     ppi.get_by_text("Show the quote").click()
     assert quote.is_visible()
     assert "you cannot see if someone is tearful" in quote.inner_text()
-    assert ppi.locator(".quote-card .who").inner_text() == "A service user"
+    assert ppi.locator(".quote-card .who").inner_text() == "Group: Service user"
     assert "SU01" not in ppi.content()
     assert "North Trust" not in ppi.content()
     assert no_sideways_scroll(ppi)
