@@ -232,3 +232,17 @@ class BoardSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Board settings of {self.study}"
+
+
+class BoardVisit(models.Model):
+    """When a member last opened the board: what is newer is "new" to them (the header's notice)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "study"], name="one_board_visit_per_user_and_study")]
+
+    def __str__(self) -> str:
+        return f"Board visit of {self.user_id} in {self.study_id}"

@@ -371,6 +371,38 @@ def my_reactions(*, user: Any, theme_ids: list[int]) -> dict[int, str]:
     return dict(Reaction.objects.filter(user=user, theme_id__in=theme_ids).values_list("theme_id", "value"))
 
 
+@dataclass
+class BoardNews:
+    new_comments: int
+    open_suggestions: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.new_comments or self.open_suggestions)
+
+
+def board_news(*, user: Any, study_id: int) -> BoardNews | None:
+    """What is new on the board for this member since their last visit: others' comments and replies on the
+    themes they can read, and (for a lead) suggestions waiting for a decision. None without board access."""
+    from analysis.themes.models import BoardVisit, Decision
+
+    membership = policy.membership_get(user=user, study_id=study_id)
+    if membership is None or not policy.role_allows(membership.role, Perm.THEME_VIEW):
+        return None
+    readable = Theme.objects.filter(study_id=membership.study_id)
+    if not policy.role_allows(membership.role, Perm.THEME_ANALYSE):
+        readable = readable.filter(on_board=True)
+    comments = Comment.objects.filter(theme__in=readable.values("pk"), deleted_at__isnull=True).exclude(author=user)
+    seen = BoardVisit.objects.filter(user=user, study_id=membership.study_id).values_list("seen_at", flat=True).first()
+    if seen is not None:
+        comments = comments.filter(created_at__gt=seen)
+    waiting = 0
+    if policy.role_allows(membership.role, Perm.COMMENT_MODERATE):
+        waiting = Comment.objects.filter(study_id=membership.study_id, decision=Decision.OPEN,
+                                         deleted_at__isnull=True).count()
+    return BoardNews(new_comments=comments.count(), open_suggestions=waiting)
+
+
 def support_line(*, study_id: int) -> str:
     row = BoardSettings.objects.filter(study_id=study_id).values_list("support_line", flat=True).first()
     return row or ""

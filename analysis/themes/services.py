@@ -614,7 +614,22 @@ def suggestion_decide(
     return comment
 
 
-# Reactions and settings -------------------------------------------------------------------------
+# Reactions, visits and settings -----------------------------------------------------------------
+
+
+def board_visit_record(*, actor: User, study_id: int) -> Any:
+    """Note that the member has just opened the board; returns when they had last done so (or None)."""
+    from analysis.themes.models import BoardVisit
+
+    _membership(actor=actor, study_id=study_id, perm=Perm.THEME_VIEW)
+    now = timezone.now()
+    visit, created = BoardVisit.objects.get_or_create(user=actor, study_id=study_id, defaults={"seen_at": now})
+    if created:
+        return None
+    before = visit.seen_at
+    BoardVisit.objects.filter(pk=visit.pk).update(seen_at=now)
+    return before
+
 
 
 @transaction.atomic

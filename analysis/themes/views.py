@@ -261,14 +261,20 @@ def board(request: HttpRequest, study_id: int) -> HttpResponse:
     themes = selectors.board_themes(user=request.user, study_id=study_id)
     ids = [t.pk for t in themes]
     quotes = selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=ids)
-    comments = dict(Comment.objects.filter(theme_id__in=ids, deleted_at__isnull=True).values("theme_id")
-                    .annotate(n=Count("id")).values_list("theme_id", "n"))
-    items = [{"theme": t, "quotes": len(quotes.get(t.pk, [])), "comments": comments.get(t.pk, 0)} for t in themes]
+    live = Comment.objects.filter(theme_id__in=ids, deleted_at__isnull=True)
+    comments = dict(live.values("theme_id").annotate(n=Count("id")).values_list("theme_id", "n"))
+    me = acting_user(request)
+    seen = services.board_visit_record(actor=me, study_id=study_id)
+    fresh = live.exclude(author=me).filter(**({"created_at__gt": seen} if seen else {}))
+    new = dict(fresh.values("theme_id").annotate(n=Count("id")).values_list("theme_id", "n"))
+    items = [{"theme": t, "quotes": len(quotes.get(t.pk, [])), "comments": comments.get(t.pk, 0),
+              "new": new.get(t.pk, 0)} for t in themes]
     return render(request, "themes/board.html", {
         **ctx, "items": items, "support_line": selectors.support_line(study_id=study_id)})
 
 
-def _board_theme_context(request: HttpRequest, study_id: int, theme: Theme, **extra: Any) -> dict[str, Any]:
+def _board_theme_context(request: HttpRequest, study_id: int, theme: Theme, seen: Any = None,
+                         **extra: Any) -> dict[str, Any]:
     ctx = _ctx(request, study_id, Perm.THEME_VIEW)
     quotes = selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=[theme.pk]).get(theme.pk, [])
     threads = selectors.theme_threads(user=request.user, study_id=study_id, theme=theme)
@@ -280,6 +286,7 @@ def _board_theme_context(request: HttpRequest, study_id: int, theme: Theme, **ex
     for c in [c for t in threads for c in (t, *t.thread_replies)]:  # type: ignore[attr-defined]
         c.quote_number = quote_numbers.get(c.quote_id)
         live = c.deleted_at is None
+        c.is_new = bool(seen) and live and c.author_id != request.user.pk and c.created_at > seen
         c.may_edit = live and policy.may_edit_comment(membership=membership, author_id=c.author_id)
         c.may_delete = live and policy.may_delete_comment(membership=membership, author_id=c.author_id)
     return {
@@ -298,7 +305,8 @@ def board_theme(request: HttpRequest, study_id: int, theme_id: int) -> HttpRespo
     theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id)
     if not theme.on_board:  # the board shows what the PPI group sees, to the team as well
         raise Http404("This theme is not on the board.")
-    return render(request, "themes/board_theme.html", _board_theme_context(request, study_id, theme))
+    seen = services.board_visit_record(actor=acting_user(request), study_id=study_id)
+    return render(request, "themes/board_theme.html", _board_theme_context(request, study_id, theme, seen=seen))
 
 
 def _board_theme_url(study_id: int, theme_id: int, anchor: str = "") -> str:

@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.study_nav",
+                "analysis.themes.context_processors.board_notice",
             ],
         },
     },

@@ -185,3 +185,20 @@ def test_board_lists_sub_themes_after_their_parent(cast, clients, world):
     order = [html.index(n) for n in ("Seeing each other", "A sub-theme", "Second main theme")]
     assert order == sorted(order)
     assert "Part of “Seeing each other”" in html
+
+
+def test_header_tells_what_is_new_on_the_board_until_it_is_read(cast, clients, world):
+    sid = cast.study.pk
+    clients["lead"].get(url(cast, "/board/"))  # the lead's last visit
+    services.comment_create(actor=cast.users["ppi"], study_id=sid, theme_id=world.theme.pk, body="Rings true")
+    services.comment_create(actor=cast.users["ppi"], study_id=sid, theme_id=world.theme.pk, body="Rename it",
+                            kind="rename", suggested_name="Faces")
+    html = clients["lead"].get(url(cast, "/")).content.decode()
+    assert "Theme board: 2 new comments, 1 suggestion waiting for a decision" in html
+    board = clients["lead"].get(url(cast, "/board/")).content.decode()
+    assert "2 new since your last visit" in board
+    html = clients["lead"].get(url(cast, "/")).content.decode()
+    assert "new comment" not in html
+    assert "1 suggestion waiting for a decision" in html  # until a lead decides it
+    # the author is never notified of their own words; a PPI member has no suggestions to decide
+    assert "Theme board:" not in clients["ppi"].get(url(cast, "/")).content.decode()
