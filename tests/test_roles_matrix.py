@@ -203,6 +203,8 @@ MATRIX += [
     Row("board", "GET", B + "/", EVERY_MEMBER_PAGE),
     Row("board-settings", "GET", B + "/settings/", ADMIN_LEAD_PAGE),
     Row("board-settings", "POST", B + "/settings/", (302, 302, 403, 403, 403, 404, LOGIN), {"support_line": "Call us"}),
+    Row("board-digest", "GET", B + "/digest/", POST_ONLY_GET),
+    Row("board-digest", "POST", B + "/digest/", EVERY_MEMBER_WRITE, {"digest": "yes"}),
     Row("board-theme", "GET", B + "/{theme}/", EVERY_MEMBER_PAGE),
     Row("board-react", "GET", B + "/{theme}/react/", POST_ONLY_GET),
     Row("board-react", "POST", B + "/{theme}/react/", EVERY_MEMBER_WRITE, {"value": "rings_true"}),

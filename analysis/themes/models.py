@@ -235,11 +235,14 @@ class BoardSettings(models.Model):
 
 
 class BoardVisit(models.Model):
-    """When a member last opened the board: what is newer is "new" to them (the header's notice)."""
+    """When a member last opened the board: what is newer is "new" to them (the header's notice). Also
+    their choice of an e-mail digest of what is new, and when the last one was sent."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
     seen_at = models.DateTimeField(default=timezone.now)
+    digest = models.BooleanField(default=False, help_text="E-mail me a summary of what is new on the board.")
+    digest_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "study"], name="one_board_visit_per_user_and_study")]

@@ -403,6 +403,37 @@ def board_news(*, user: Any, study_id: int) -> BoardNews | None:
     return BoardNews(new_comments=comments.count(), open_suggestions=waiting)
 
 
+@dataclass
+class DigestNews:
+    new_comments: int
+    open_suggestions: int
+    by_theme: list[tuple[str, int]]
+
+
+def board_news_since(*, user: Any, study_id: int, since: Any) -> DigestNews | None:
+    """Others' comments since ``since`` per theme the member can read, and suggestions waiting (leads)."""
+    from analysis.themes.models import Decision
+
+    policy.membership_forget(user=user)
+    membership = policy.membership_get(user=user, study_id=study_id)
+    if membership is None or not policy.role_allows(membership.role, Perm.THEME_VIEW):
+        return None
+    readable = themes_readable(user=user, study_id=study_id)
+    rows = (Comment.objects.filter(theme__in=readable.values("pk"), deleted_at__isnull=True, created_at__gt=since)
+            .exclude(author=user).values("theme__name").annotate(n=Count("id")).order_by("theme__name"))
+    by_theme = [(r["theme__name"], r["n"]) for r in rows]
+    waiting = 0
+    if policy.role_allows(membership.role, Perm.COMMENT_MODERATE):
+        waiting = Comment.objects.filter(study_id=study_id, decision=Decision.OPEN, deleted_at__isnull=True).count()
+    return DigestNews(new_comments=sum(n for _, n in by_theme), open_suggestions=waiting, by_theme=by_theme)
+
+
+def digest_chosen(*, user: Any, study_id: int) -> bool:
+    from analysis.themes.models import BoardVisit
+
+    return BoardVisit.objects.filter(user=user, study_id=study_id, digest=True).exists()
+
+
 def support_line(*, study_id: int) -> str:
     row = BoardSettings.objects.filter(study_id=study_id).values_list("support_line", flat=True).first()
     return row or ""

@@ -17,6 +17,7 @@ urlpatterns = [
     path(T + "quotes/<int:quote_id>/remove/", views.quote_remove, name="theme-quote-remove"),
     path(S + "board/", views.board, name="board"),
     path(S + "board/settings/", views.board_settings, name="board-settings"),
+    path(S + "board/digest/", views.board_digest, name="board-digest"),
     path(S + "board/<int:theme_id>/", views.board_theme, name="board-theme"),
     path(S + "board/<int:theme_id>/react/", views.board_react, name="board-react"),
     path(S + "board/<int:theme_id>/comments/", views.comment_create, name="board-comment-create"),

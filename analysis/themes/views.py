@@ -270,7 +270,8 @@ def board(request: HttpRequest, study_id: int) -> HttpResponse:
     items = [{"theme": t, "quotes": len(quotes.get(t.pk, [])), "comments": comments.get(t.pk, 0),
               "new": new.get(t.pk, 0)} for t in themes]
     return render(request, "themes/board.html", {
-        **ctx, "items": items, "support_line": selectors.support_line(study_id=study_id)})
+        **ctx, "items": items, "support_line": selectors.support_line(study_id=study_id),
+        "digest": selectors.digest_chosen(user=me, study_id=study_id)})
 
 
 def _board_theme_context(request: HttpRequest, study_id: int, theme: Theme, seen: Any = None,
@@ -423,6 +424,16 @@ def suggestion_decide(request: HttpRequest, study_id: int, comment_id: int) -> H
             return redirect(_board_theme_url(study_id, comment.theme_id, f"#comment-{comment.pk}"))
     return render(request, "themes/suggestion_decide.html", {**ctx, "comment": comment, "form": form},
                   status=400 if request.method == "POST" else 200)
+
+
+@board_page
+@require_POST
+def board_digest(request: HttpRequest, study_id: int) -> HttpResponse:
+    wanted = request.POST.get("digest") == "yes"
+    services.board_digest_choose(actor=acting_user(request), study_id=study_id, digest=wanted)
+    messages.success(request, "You will get an e-mail when there is something new on the board." if wanted
+                     else "You will not get e-mails about the board.")
+    return redirect("board", study_id=study_id)
 
 
 @login_required

@@ -159,6 +159,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CHORUS_TRUSTED_PROXIES = env.int("CHORUS_TRUSTED_PROXIES", default=0)
 CHORUS_MAX_UPLOAD_BYTES = env.int("CHORUS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
 
+# Links in e-mails (the board digest): the address people use to reach Chorus.
+CHORUS_BASE_URL = env("CHORUS_BASE_URL", default="http://localhost:8000")
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="chorus@localhost")
 
