@@ -30,6 +30,8 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Transcripts", "transcript-list", Perm.TRANSCRIPT_VIEW, ("transcript-", "coding-page", "coding-disagreements")),
     NavItem("Search", "transcript-search", Perm.TRANSCRIPT_VIEW),
     NavItem("Codebook", "codebook", Perm.CODEBOOK_VIEW, ("code-", "codebook-")),
+    NavItem("Themes", "theme-list", Perm.THEME_ANALYSE, ("theme-",)),
+    NavItem("Theme board", "board", Perm.THEME_VIEW, ("board-",)),
     NavItem("Memos", "memo-list", Perm.MEMO_WRITE),
     NavItem("Double coding", "double-coding", policy.double_coding_visible),
     NavItem("Members", "member-list", Perm.MEMBER_VIEW, ("member-",)),

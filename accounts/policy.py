@@ -53,9 +53,18 @@ class Perm(StrEnum):
     MEMO_WRITE = "memo.write"
     ASSIGNMENT_MANAGE = "assignment.manage"
     AGREEMENT_VIEW = "agreement.view"
+    # The PPI board: shared themes, their descriptions and consented quotes (every role).
     THEME_VIEW = "theme.view"
+    # The team's theme pages: the codes, counts and coded segments behind a theme.
+    THEME_ANALYSE = "theme.analyse"
+    # Propose a theme (it starts as a candidate, off the board).
+    THEME_PROPOSE = "theme.propose"
     THEME_EDIT = "theme.edit"
+    QUOTE_CURATE = "quote.curate"
     THEME_COMMENT = "theme.comment"
+    # Resolve and reopen comments; accept or decline suggestions.
+    COMMENT_MODERATE = "comment.moderate"
+    BOARD_SETTINGS = "board.settings"
     MATRIX_VIEW = "matrix.view"
     MATRIX_RUN = "matrix.run"
     EXPORT = "export"
@@ -69,6 +78,7 @@ _READ_ANALYSIS = {
     Perm.TRANSCRIPT_VIEW,
     Perm.CODEBOOK_VIEW,
     Perm.THEME_VIEW,
+    Perm.THEME_ANALYSE,
     Perm.THEME_COMMENT,
     Perm.MATRIX_VIEW,
     Perm.JOB_VIEW,
@@ -90,6 +100,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.TRANSCRIPT_UPLOAD,
             Perm.TRANSCRIPT_ORIGINAL,
             Perm.AGREEMENT_VIEW,
+            Perm.BOARD_SETTINGS,
         }
     ),
     Role.LEAD: frozenset(
@@ -106,12 +117,16 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.WORK_OF_OTHERS_EDIT,
             Perm.ASSIGNMENT_MANAGE,
             Perm.AGREEMENT_VIEW,
+            Perm.THEME_PROPOSE,
             Perm.THEME_EDIT,
+            Perm.QUOTE_CURATE,
+            Perm.COMMENT_MODERATE,
+            Perm.BOARD_SETTINGS,
             Perm.MATRIX_RUN,
             Perm.EXPORT,
         }
     ),
-    Role.CODER: frozenset(_READ_ANALYSIS | {Perm.CODING_WRITE, Perm.MEMO_WRITE}),
+    Role.CODER: frozenset(_READ_ANALYSIS | {Perm.CODING_WRITE, Perm.MEMO_WRITE, Perm.THEME_PROPOSE}),
     Role.PPI: frozenset({Perm.STUDY_VIEW, Perm.THEME_VIEW, Perm.THEME_COMMENT}),
 }
 
@@ -331,6 +346,35 @@ def disagreement_access(*, membership: Membership, coder_ids: tuple[int | None, 
     if write:
         return assigned or role_allows(membership.role, Perm.ASSIGNMENT_MANAGE)
     return assigned or role_allows(membership.role, Perm.AGREEMENT_VIEW)
+
+
+# Ids in a URL that name a piece of the analysis (a transcript, a participant, a code, a theme's team page…).
+ANALYSIS_OBJECT_KWARGS = frozenset({
+    "transcript_id", "participant_id", "code_id", "coding_id", "memo_id", "event_id", "edit_id", "batch_id",
+    "attribute_id", "form_id", "key", "theme_id", "quote_id",
+})
+
+
+def denial_hides_object(*, user: Any, kwargs: dict[str, Any]) -> bool:
+    """Should a refusal be a 404 rather than a 403? Yes for a board-only member (a PPI co-designer) asking
+    for a piece of the analysis by its id: they may know the transcripts page exists (403 there), but are
+    never told whether transcript 17 does. The error handlers of the pages and the API ask this."""
+    study_id = kwargs.get("study_id")
+    if study_id is None or not (ANALYSIS_OBJECT_KWARGS & kwargs.keys()):
+        return False
+    membership = membership_get(user=user, study_id=study_id)
+    return membership is not None and not role_allows(membership.role, Perm.THEME_ANALYSE)
+
+
+def may_edit_comment(*, membership: Membership, author_id: int | None) -> bool:
+    """A comment's words are its author's: only they may change them (a lead resolves, not rewrites)."""
+    return author_id == membership.user_id and role_allows(membership.role, Perm.THEME_COMMENT)
+
+
+def may_delete_comment(*, membership: Membership, author_id: int | None) -> bool:
+    """Its author, or a lead moderating the board."""
+    return may_edit_comment(membership=membership, author_id=author_id) or role_allows(
+        membership.role, Perm.COMMENT_MODERATE)
 
 
 def acting_user(request: Any) -> User:

@@ -302,6 +302,9 @@ def _is_api(request: HttpRequest) -> bool:
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    match = getattr(request, "resolver_match", None)
+    if match is not None and policy.denial_hides_object(user=request.user, kwargs=match.kwargs):
+        return error_404(request)
     if _is_api(request):
         return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
     return render(request, "403.html", {"reason": str(exception or "")}, status=403)

@@ -9,6 +9,8 @@ from rest_framework import exceptions, parsers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts import policy
+
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
@@ -18,6 +20,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.PermissionDenied):
+        request = context.get("request")
+        if request is not None and policy.denial_hides_object(user=request.user, kwargs=context.get("kwargs") or {}):
+            exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)
 
 

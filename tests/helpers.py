@@ -26,6 +26,20 @@ def db_fingerprint() -> tuple[Any, ...]:
         list(Token.objects.order_by("pk").values_list("pk")),
         AuditEvent.objects.count(),
         Job.objects.count(),
+        _themes_fingerprint(),
+    )
+
+
+def _themes_fingerprint() -> tuple[Any, ...]:
+    from analysis.themes.models import BoardSettings, Comment, Quote, Reaction, Theme
+
+    return (
+        list(Theme.objects.order_by("pk").values_list("pk", "name", "status", "version", "on_board")),
+        list(Theme.codes.through.objects.order_by("pk").values_list("theme_id", "code_id")),
+        list(Quote.objects.order_by("pk").values_list("pk", "start", "end", "content_note")),
+        list(Comment.objects.order_by("pk").values_list("pk", "body", "decision", "resolved_at", "deleted_at")),
+        list(Reaction.objects.order_by("pk").values_list("pk", "value")),
+        list(BoardSettings.objects.order_by("pk").values_list("pk", "support_line")),
     )
 
 
@@ -38,3 +52,17 @@ def entry_count(html: str) -> int:
     match = re.search(r"(\d+) entr(?:y|ies)", html)
     assert match, "no entry count on the audit page"
     return int(match.group(1))
+
+
+def ppi_expect(role: str, expected: Any, url: str) -> Any:
+    """What ``role`` gets at ``url`` when the table says ``expected``: a PPI member (board only) asking for a
+    piece of the analysis by its id is told 404 instead of 403 (accounts.policy.denial_hides_object)."""
+    from urllib.parse import urlsplit
+
+    from django.urls import resolve
+
+    from accounts.policy import ANALYSIS_OBJECT_KWARGS
+
+    if role != "ppi" or expected != 403:
+        return expected
+    return 404 if ANALYSIS_OBJECT_KWARGS & resolve(urlsplit(url).path).kwargs.keys() else expected

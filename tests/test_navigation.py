@@ -6,14 +6,14 @@ import pytest
 
 NAV = {
     "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
-              "Double coding", "Members", "Audit log", "Settings"],
-    "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Memos",
-             "Double coding", "Members"],
-    "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Memos",
-              "Double coding"],
+              "Themes", "Theme board", "Double coding", "Members", "Audit log", "Settings"],
+    "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
+             "Theme board", "Memos", "Double coding", "Members"],
+    "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
+              "Theme board", "Memos", "Double coding"],
     "coder_other_site": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
-                         "Memos", "Double coding"],
-    "ppi": ["Overview"],
+                         "Themes", "Theme board", "Memos", "Double coding"],
+    "ppi": ["Overview", "Theme board"],
 }
 
 
@@ -41,10 +41,12 @@ def test_each_role_is_offered_its_sections(cast, clients, role):
         ("codebook/new/", "Codebook"),
         ("participants/new/", "Participants"),
         ("consent/forms/", "Consent"),
+        ("themes/new/", "Themes"),
+        ("board/settings/", "Theme board"),
     ],
 )
 def test_inner_pages_mark_their_section(cast, clients, path, section):
     url = f"/studies/{cast.study.pk}/" + path.format(admin_m=cast.memberships["coder"].pk)
-    r = clients["admin"].get(url) if section != "Codebook" else clients["lead"].get(url)
+    r = clients["lead"].get(url) if section in ("Codebook", "Themes") else clients["admin"].get(url)
     assert r.status_code == 200, url
     assert _current(r.content.decode()) == [section]

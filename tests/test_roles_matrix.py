@@ -36,6 +36,8 @@ from rest_framework.views import APIView
 
 from accounts import api_urls as accounts_api_urls
 from accounts import urls as accounts_urls
+from analysis.themes import api_urls as themes_api_urls
+from analysis.themes import urls as themes_urls
 from jobs import api_urls as jobs_api_urls
 from jobs import urls as jobs_urls
 from jobs.models import Job, JobStatus
@@ -159,16 +161,107 @@ MATRIX: list[Row] = [
     Row("api-redoc", "GET", "/api/v1/redoc/", EVERYONE_200),
 ]
 
-API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns]} | {
-    "api-schema", "api-docs", "api-redoc"}
-PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns]}  # type: ignore[union-attr]
+# Themes and the PPI board ------------------------------------------------------------------------
+# The theme is on the board; its segment and quote come from SU01 (North Trust), so coder_other_site
+# (South only) sees the theme but not that quote. PPI members read the board and comment; asking for
+# a theme's team page by id they get 404 (policy.denial_hides_object). {comment} is the PPI member's.
+#                      admin lead coder c_o_s ppi  outsider anonymous
+TEAM_PAGE = (200, 200, 200, 200, 403, 404, LOGIN)
+TEAM_OBJECT_PAGE = (200, 200, 200, 200, 404, 404, LOGIN)
+LEAD_OBJECT_PAGE = (403, 200, 403, 403, 404, 404, LOGIN)
+LEAD_OBJECT_WRITE = (403, 302, 403, 403, 404, 404, LOGIN)
+EVERY_MEMBER_PAGE = (200, 200, 200, 200, 200, 404, LOGIN)
+EVERY_MEMBER_WRITE = (302, 302, 302, 302, 302, 404, LOGIN)
+TEAM_OBJECT_API = (200, 200, 200, 200, 404, 404, UNAUTH)
+LEAD_OBJECT_API = (403, 200, 403, 403, 404, 404, UNAUTH)
+EVERY_MEMBER_API = (200, 200, 200, 200, 200, 404, UNAUTH)
+T = S + "/themes/{theme}"
+B = S + "/board"
+AT = A + "/themes/{theme}"
+
+MATRIX += [
+    Row("theme-list", "GET", S + "/themes/", TEAM_PAGE),
+    Row("theme-create", "GET", S + "/themes/new/", (403, 200, 200, 200, 403, 404, LOGIN)),
+    # The first role allowed creates it (302); the next ones are told the name is taken (200, the form).
+    Row("theme-create", "POST", S + "/themes/new/", (403, 200, 200, 302, 403, 404, LOGIN), {"name": "Waiting"}),
+    Row("theme-report", "GET", S + "/themes/report/", POST_ONLY_GET),
+    Row("theme-report", "POST", S + "/themes/report/", (403, 302, 403, 403, 403, 404, LOGIN),
+        {"format": "md", "audience": "team"}),
+    Row("theme-detail", "GET", T + "/", TEAM_OBJECT_PAGE),
+    Row("theme-edit", "GET", T + "/edit/", LEAD_OBJECT_PAGE),
+    Row("theme-edit", "POST", T + "/edit/", LEAD_OBJECT_WRITE, {"name": "Renamed", "status": "final", "version": 1}),
+    Row("theme-delete", "GET", T + "/delete/", LEAD_OBJECT_PAGE),
+    Row("theme-delete", "POST", T + "/delete/", LEAD_OBJECT_WRITE),
+    Row("theme-quote-create", "GET", T + "/quotes/new/?coding={coding}", LEAD_OBJECT_PAGE),
+    Row("theme-quote-create", "POST", T + "/quotes/new/?coding={coding}", LEAD_OBJECT_WRITE,
+        {"text": "you cannot see if someone is tearful"}),
+    Row("theme-quote-edit", "GET", T + "/quotes/{quote}/edit/", LEAD_OBJECT_PAGE),
+    Row("theme-quote-edit", "POST", T + "/quotes/{quote}/edit/", LEAD_OBJECT_WRITE,
+        {"text": "you cannot see if someone is tearful", "content_note": "upsetting"}),
+    Row("theme-quote-remove", "GET", T + "/quotes/{quote}/remove/", POST_ONLY_GET),
+    Row("theme-quote-remove", "POST", T + "/quotes/{quote}/remove/", LEAD_OBJECT_WRITE),
+    Row("board", "GET", B + "/", EVERY_MEMBER_PAGE),
+    Row("board-settings", "GET", B + "/settings/", ADMIN_LEAD_PAGE),
+    Row("board-settings", "POST", B + "/settings/", (302, 302, 403, 403, 403, 404, LOGIN), {"support_line": "Call us"}),
+    Row("board-digest", "GET", B + "/digest/", POST_ONLY_GET),
+    Row("board-digest", "POST", B + "/digest/", EVERY_MEMBER_WRITE, {"digest": "yes"}),
+    Row("board-theme", "GET", B + "/{theme}/", EVERY_MEMBER_PAGE),
+    Row("board-react", "GET", B + "/{theme}/react/", POST_ONLY_GET),
+    Row("board-react", "POST", B + "/{theme}/react/", EVERY_MEMBER_WRITE, {"value": "rings_true"}),
+    Row("board-comment-create", "GET", B + "/{theme}/comments/", POST_ONLY_GET),
+    Row("board-comment-create", "POST", B + "/{theme}/comments/", EVERY_MEMBER_WRITE, {"body": "Rings true"}),
+    Row("board-comment-edit", "GET", B + "/comments/{comment}/edit/", (403, 403, 403, 403, 200, 404, LOGIN)),
+    Row("board-comment-edit", "POST", B + "/comments/{comment}/edit/", (403, 403, 403, 403, 302, 404, LOGIN),
+        {"body": "Changed my mind"}),
+    Row("board-comment-delete", "GET", B + "/comments/{comment}/delete/", POST_ONLY_GET),
+    # Its author (ppi, first) deletes it; a lead may too (already deleted: nothing more happens).
+    Row("board-comment-delete", "POST", B + "/comments/{comment}/delete/", (403, 302, 403, 403, 302, 404, LOGIN)),
+    Row("board-comment-resolve", "GET", B + "/comments/{comment}/resolve/", POST_ONLY_GET),
+    Row("board-comment-resolve", "POST", B + "/comments/{comment}/resolve/", (403, 302, 403, 403, 403, 404, LOGIN),
+        {"resolved": "yes"}),
+    Row("board-suggestion-decide", "GET", B + "/comments/{suggestion}/decide/", (403, 200, 403, 403, 403, 404, LOGIN)),
+    Row("board-suggestion-decide", "POST", B + "/comments/{suggestion}/decide/",
+        (403, 302, 403, 403, 403, 404, LOGIN), {"decision": "decline", "reason": "Too few people said it"}),
+    # API
+    Row("api-theme-list", "GET", A + "/themes/", (200, 200, 200, 200, 403, 404, UNAUTH)),
+    Row("api-theme-list", "POST", A + "/themes/", (403, 400, 400, 201, 403, 404, UNAUTH), {"name": "Waiting"}),
+    Row("api-theme-report", "POST", A + "/themes/report/", (403, 202, 403, 403, 403, 404, UNAUTH),
+        {"format": "docx", "audience": "ppi"}),
+    Row("api-theme-detail", "GET", AT + "/", TEAM_OBJECT_API),
+    Row("api-theme-detail", "PATCH", AT + "/", LEAD_OBJECT_API, {"name": "Renamed", "version": 1}),
+    Row("api-theme-detail", "DELETE", AT + "/", (403, 204, 403, 403, 404, 404, UNAUTH)),
+    Row("api-theme-segments", "GET", AT + "/segments/?group={group}", TEAM_OBJECT_API),
+    Row("api-theme-history", "GET", AT + "/history/", TEAM_OBJECT_API),
+    Row("api-quote-list", "GET", AT + "/quotes/", TEAM_OBJECT_API),
+    Row("api-quote-list", "POST", AT + "/quotes/", (403, 201, 403, 403, 404, 404, UNAUTH), {"coding": "{coding}"}),
+    Row("api-quote-detail", "PATCH", AT + "/quotes/{quote}/", LEAD_OBJECT_API, {"content_note": "upsetting"}),
+    Row("api-quote-detail", "DELETE", AT + "/quotes/{quote}/", (403, 204, 403, 403, 404, 404, UNAUTH)),
+    Row("api-comment-list", "GET", AT + "/comments/", EVERY_MEMBER_API),
+    Row("api-comment-list", "POST", AT + "/comments/", (201, 201, 201, 201, 201, 404, UNAUTH), {"body": "Rings true"}),
+    Row("api-theme-reaction", "PUT", AT + "/reaction/", EVERY_MEMBER_API, {"value": "not_sure"}),
+    Row("api-board", "GET", A + "/board/", EVERY_MEMBER_API),
+    Row("api-board-settings", "GET", A + "/board/settings/", EVERY_MEMBER_API),
+    Row("api-board-settings", "PUT", A + "/board/settings/", ADMIN_LEAD_API, {"support_line": "Call us"}),
+    Row("api-comment-detail", "PATCH", A + "/comments/{comment}/", (403, 403, 403, 403, 200, 404, UNAUTH),
+        {"body": "Changed my mind"}),
+    Row("api-comment-detail", "DELETE", A + "/comments/{comment}/", (403, 204, 403, 403, 204, 404, UNAUTH)),
+    Row("api-comment-resolve", "POST", A + "/comments/{comment}/resolve/", (403, 200, 403, 403, 403, 404, UNAUTH),
+        {"resolved": True}),
+    Row("api-suggestion-decision", "POST", A + "/comments/{suggestion}/decision/",
+        (403, 200, 403, 403, 403, 404, UNAUTH), {"accept": False, "reason": "Too few people said it"}),
+]
+
+API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns,
+                               *themes_api_urls.urlpatterns]} | {"api-schema", "api-docs", "api-redoc"}
+PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns,  # type: ignore[union-attr]
+                                *themes_urls.urlpatterns]}
 
 # Roles run least-privileged first within one test (one cast): every denied write is tried, and
 # proven to have written nothing, before the role that may do it changes anything.
 RUN_ORDER = ("anonymous", "outsider", "ppi", "coder_other_site", "coder", "lead", "admin")
 
 
-def _fill(url: str, cast: Any, job: Job) -> str:
+def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None) -> str:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
@@ -178,7 +271,40 @@ def _fill(url: str, cast: Any, job: Job) -> str:
         coder_membership=cast.memberships["coder"].pk,
         job=job.pk,
         uid=urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)),
+        **(board or {}),
     )
+
+
+BOARD_KEYS = ("theme", "quote", "coding", "comment", "suggestion", "group")
+THEME_NAMES = {p.name for p in [*themes_urls.urlpatterns, *themes_api_urls.urlpatterns]}
+
+
+@pytest.fixture
+def board(cast: Any) -> dict[str, int]:
+    """A theme on the board with a quote of SU01 (North), a comment by the PPI member and a suggestion."""
+    from analysis.coding.services.codebook import code_create
+    from analysis.coding.services.codings import coding_create
+    from analysis.themes import services
+    from tests.factories import SU01_TEXT, add_transcript
+    from tests.factories import participant_row as make_participant
+
+    lead, ppi, sid = cast.users["lead"], cast.users["ppi"], cast.study.pk
+    su01 = make_participant(cast, "SU01", "service_user", cast.north, answers={
+        "take_part": True, "transcription": True, "anonymised_quotes": True, "share_team_ppi": True})
+    t = add_transcript(cast, su01, SU01_TEXT)
+    code = code_create(actor=lead, study_id=sid, name="Loss of non-verbal cues")
+    words = "On the phone you cannot see if someone is tearful."
+    start = t.text.index(words)
+    coding = coding_create(actor=lead, study_id=sid, transcript_id=t.pk, code_id=code.pk, start=start,
+                           end=start + len(words))
+    theme = services.theme_create(actor=lead, study_id=sid, name="Seeing each other", on_board=True,
+                                  code_ids=[code.pk])
+    quote = services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk)
+    comment = services.comment_create(actor=ppi, study_id=sid, theme_id=theme.pk, body="Rings true for me")
+    suggestion = services.comment_create(actor=ppi, study_id=sid, theme_id=theme.pk, body="Plainer, please",
+                                         kind="rename", suggested_name="Missing faces")
+    return {"theme": theme.pk, "quote": quote.pk, "coding": coding.pk, "comment": comment.pk,
+            "suggestion": suggestion.pk, "group": su01.group_id}
 
 
 @pytest.fixture
@@ -229,18 +355,22 @@ def _check(row: Row, expected: Expect, response: Any, *, is_api: bool, wrote: bo
 
 
 @pytest.mark.parametrize("row", MATRIX, ids=[f"{r.name}-{r.method}" for r in MATRIX])
-def test_role_matrix(row: Row, cast: Any, admin_job: Job) -> None:
+def test_role_matrix(row: Row, cast: Any, admin_job: Job, request: pytest.FixtureRequest) -> None:
     is_api = row.name in API_NAMES
-    url = _fill(row.url, cast, admin_job)
+    needs_board = any(f"{{{k}}}" in row.url + str(row.data) for k in BOARD_KEYS) or row.name in THEME_NAMES
+    board = request.getfixturevalue("board") if needs_board else None
+    url = _fill(row.url, cast, admin_job, board)
+    data = {k: _fill(v, cast, admin_job, board) if isinstance(v, str) and "{" in v else v
+            for k, v in (row.data or {}).items()} if row.data is not None else None
     problems = []
     for role in RUN_ORDER:
         expected = row.expect[ROLES.index(role)]
         method = getattr(_client_for(role, cast, api=is_api), row.method.lower())
         before = db_fingerprint()
         if is_api:
-            response = method(url, row.data, format="json") if row.data is not None else method(url)
+            response = method(url, data, format="json") if data is not None else method(url)
         else:
-            response = method(url, row.data or {})
+            response = method(url, data or {})
         problem = _check(row, expected, response, is_api=is_api, wrote=db_fingerprint() != before)
         if problem:
             problems.append(f"  {role:<17} {problem}")
@@ -293,7 +423,7 @@ def test_matrix_covers_every_accounts_url() -> None:
     all_patterns = _walk(get_resolver().url_patterns)
     resolver_names = {p.name for p in all_patterns}
     enforced = (PAGE_NAMES | API_NAMES) & resolver_names
-    enforced |= {p.name for p in all_patterns if _module(p).startswith(("accounts.", "jobs."))}
+    enforced |= {p.name for p in all_patterns if _module(p).startswith(("accounts.", "jobs.", "analysis.themes."))}
     assert None not in enforced, "an accounts view is routed without a URL name"
     missing = enforced - covered
     assert not missing, f"add these URL names to MATRIX in {__file__}: {sorted(missing)}"

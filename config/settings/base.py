@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "participants",
     "analysis.transcripts",
     "analysis.coding",
+    "analysis.themes",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.study_nav",
+                "analysis.themes.context_processors.board_notice",
             ],
         },
     },
@@ -157,6 +159,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CHORUS_TRUSTED_PROXIES = env.int("CHORUS_TRUSTED_PROXIES", default=0)
 CHORUS_MAX_UPLOAD_BYTES = env.int("CHORUS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
 
+# Links in e-mails (the board digest): the address people use to reach Chorus.
+CHORUS_BASE_URL = env("CHORUS_BASE_URL", default="http://localhost:8000")
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="chorus@localhost")
 
@@ -202,6 +206,8 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "participants.models.ImportKind",
         "TranscriptEditKindEnum": "analysis.transcripts.models.EditKind",
         "CodingEventKindEnum": "analysis.coding.models.EventKind",
+        "ThemeStatusEnum": "analysis.themes.models.ThemeStatus",
+        "CommentKindEnum": "analysis.themes.models.CommentKind",
     },
 }
 
@@ -253,18 +259,19 @@ CHORUS_FIELD_KEYS = env.list("CHORUS_FIELD_KEYS", default=[])
 # Idempotent demo-data steps run by `manage.py demo_data` after the study and logins exist.
 CHORUS_DEMO_STEPS: list[str] = [
     "participants.demo.load", "analysis.transcripts.demo.load_transcripts", "analysis.coding.demo.load", "analysis.coding.demo.load_codings",
-    "analysis.coding.demo.load_double_coding",
+    "analysis.coding.demo.load_double_coding", "analysis.themes.demo.load",
 ]
 
 # Purgers run when a participant withdraws with deletion of data (see participants/purgers.py): dotted
 # paths of callables `purger(*, participant) -> dict[str, int]`; later apps append theirs.
 # Codings and memos go first so their counts are reported before transcripts cascade them away.
 CHORUS_PURGERS: list[str] = [
-    "analysis.coding.services.codings.codings_purge", "analysis.transcripts.services.transcripts.transcripts_purge",
+    "analysis.coding.services.codings.codings_purge", "analysis.themes.services.quotes_purge",
+    "analysis.transcripts.services.transcripts.transcripts_purge",
 ]
 
 # Models holding a span [start, end) of a transcript ("app_label.Model"): a redaction re-anchors them
 # all in its transaction (see analysis/transcripts/services/anchors.py). Later apps append theirs.
-CHORUS_ANCHORED_MODELS: list[str] = ["transcripts.TranscriptTurn", "coding.Coding"]
+CHORUS_ANCHORED_MODELS: list[str] = ["transcripts.TranscriptTurn", "coding.Coding", "themes.Quote"]
 # Spans that need more than moving (unique records, span snapshots) register a function instead.
 CHORUS_REANCHOR_HOOKS: list[str] = ["analysis.coding.services.disagreements.disagreements_reanchor"]

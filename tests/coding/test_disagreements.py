@@ -129,9 +129,9 @@ def test_list_computes_regions_with_code_points(setup, api, book, t_north):
 @pytest.mark.parametrize("role", ROLES)
 def test_pages_and_api_by_role(setup, clients, api, role):
     reads = {"admin": 200, "lead": 200, "coder": 200, "coder_b": 200, "coder_unassigned": 403,
-             "coder_other_site": 404, "ppi": 403, "outsider": 404}
+             "coder_other_site": 404, "ppi": 404, "outsider": 404}  # ppi: a transcript by id is not confirmed
     writes = {"admin": 403, "lead": 201, "coder": 201, "coder_b": 201, "coder_unassigned": 403,
-              "coder_other_site": 404, "ppi": 403, "outsider": 404}
+              "coder_other_site": 404, "ppi": 404, "outsider": 404}
     page = clients[role].get(_page(setup))
     comment_url = f"/studies/{setup.sid}/transcripts/{setup.tid}/disagreements/{setup.cues_key}/comments/"
     resolve_url = f"/studies/{setup.sid}/transcripts/{setup.tid}/disagreements/{setup.cues_key}/resolve/"

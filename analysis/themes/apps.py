@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class ThemesConfig(AppConfig):
+    name = "analysis.themes"
+    label = "themes"
+    verbose_name = "Themes and the PPI board"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # A theme lists the codes it draws on: the codebook's delete page counts the links it removes,
+        # and a merge hands the source code's themes to the target.
+        from analysis.coding.dependents import CodeDependent, code_dependent_register
+        from analysis.themes.services import theme_codes_count, theme_codes_move_for_merge
+
+        code_dependent_register(CodeDependent(
+            key="theme_links", label="theme link", count=theme_codes_count, merge=theme_codes_move_for_merge,
+        ))

@@ -1,0 +1,16 @@
+"""The header's notice of what is new on the theme board (settings.TEMPLATES context processors)."""
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from analysis.themes.selectors import board_news
+
+
+def board_notice(request: HttpRequest) -> dict[str, Any]:
+    match = getattr(request, "resolver_match", None)
+    study_id = match.kwargs.get("study_id") if match else None
+    if not study_id or not request.user.is_authenticated:
+        return {}
+    news = board_news(user=request.user, study_id=study_id)
+    return {"board_news": news} if news is not None and news.any else {}
