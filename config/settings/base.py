@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "participants",
     "analysis.transcripts",
     "analysis.coding",
+    "interop",
 ]
 
 MIDDLEWARE = [
