@@ -330,9 +330,15 @@ def _plan_work(plan: Plan, project: ParsedProject) -> None:
         adding = action.get(src.guid) == "create"
         for sel in src.selections:
             if sel.problem or (sel.code_refs and sel.e is not None and sel.s == sel.e):
-                text = sel.hint or (src.text[sel.s:sel.e] if sel.s is not None and sel.e is not None else "")
-                if not text and sel.s is not None:
-                    text = src.text[max(0, sel.s - 20):sel.s + 20]
+                width = max(1, sel.end - sel.start)
+                if sel.hint:
+                    text = sel.hint
+                elif sel.s is not None:  # the text from the end that can be placed, about as long
+                    text = src.text[sel.s:sel.e if sel.e is not None else sel.s + width]
+                elif sel.e is not None:
+                    text = src.text[max(0, sel.e - width):sel.e]
+                else:
+                    text = ""
                 reason = {"inside": "a position falls inside a character (for example between the two halves "
                                     "of an emoji, or inside a line end)",
                           "text": "the quoted text differs from the text at these positions"}.get(
