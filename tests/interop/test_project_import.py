@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from lxml import etree
 
 from accounts.models import AuditEvent, Membership
@@ -96,3 +97,109 @@ def test_generated_study_imports_with_every_selection_on_its_text(cast: Any, gen
     p = Participant.objects.filter(study=cast.study).first()
     assert {"age_band", "gender", "interview_mode"} <= set(p.attributes)
     assert AuditEvent.objects.filter(action="project.import", study=cast.study).exists()
+
+
+def test_consent_blocks_transcripts_and_the_preview_says_why(cast: Any, generated: Path,
+                                                             django_capture_on_commit_callbacks: Any) -> None:
+    people = add_participants(cast, generated)
+    withdrawn, unconsented, deleted = people[0], people[1], people[2]
+    Participant.objects.filter(pk=withdrawn.pk).update(consent_state=ConsentState.WITHDRAWN_RETAIN)
+    Participant.objects.filter(pk=unconsented.pk).update(consent_state=ConsentState.NONE, consent_answers={})
+    Participant.objects.filter(pk=deleted.pk).delete()  # not in the study: the import creates it
+    record = imports.project_import_preview(actor=cast.users["lead"], study_id=cast.study.pk, filename="s.qdpx",
+                                            data=(generated / "study.qdpx").read_bytes())
+    reasons = {t["participant"]: t["reason"] for t in record.preview["transcripts"] if t["action"] == "blocked"}
+    assert set(reasons) == {withdrawn.pseudonym, unconsented.pseudonym, deleted.pseudonym}
+    assert "has withdrawn" in reasons[withdrawn.pseudonym]
+    assert "no consent recorded" in reasons[unconsented.pseudonym]
+    assert "new to the study" in reasons[deleted.pseudonym]
+    assert record.preview["codings_blocked"] > 0
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.project_import_start(actor=cast.users["lead"], study_id=cast.study.pk, import_id=record.pk)
+    added = set(Transcript.objects.filter(study=cast.study).values_list("participant__pseudonym", flat=True))
+    assert added.isdisjoint(reasons) and len(added) == 3
+    created = Participant.objects.get(study=cast.study, pseudonym=deleted.pseudonym)
+    assert created.consent_state == ConsentState.NONE and created.group.key == deleted.group.key
+    assert created.site.name == deleted.site.name and created.attributes["age_band"]
+
+
+def test_choices_map_people_and_resolve_conflicts_on_a_second_import(cast: Any, generated: Path,
+                                                                     django_capture_on_commit_callbacks: Any) -> None:
+    add_participants(cast, generated)
+    data = (generated / "study.qdpx").read_bytes()
+    coder = cast.users["coder"]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _first_import(cast, data, coder)
+    first.refresh_from_db()
+    assert first.status == ProjectImportStatus.DONE
+    n_codings = Coding.objects.filter(study=cast.study).count()
+    assert Coding.objects.filter(study=cast.study, coder=coder).exists()
+    # The same project again: everything is a conflict; the defaults add nothing twice.
+    lead = cast.users["lead"]
+    again = imports.project_import_preview(actor=lead, study_id=cast.study.pk, filename="s.qdpx", data=data)
+    p = again.preview
+    assert p["codes_new"] == 0 and len(p["code_conflicts"]) == Code.objects.filter(study=cast.study).count()
+    assert all(t["action"] == "skip" and "the same text" in t["conflict"] for t in p["transcripts"])
+    assert all(r["action"] == "existing" for r in p["participants"])
+    one = p["transcripts"][0]
+    code = p["code_conflicts"][0]
+    again = imports.project_import_choose(actor=lead, study_id=cast.study.pk, import_id=again.pk, choices={
+        "transcripts": {one["guid"]: "add"}, "codes": {code["guid"]: "new"}})
+    assert again.preview["codes_new"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.project_import_start(actor=lead, study_id=cast.study.pk, import_id=again.pk)
+    assert Transcript.objects.filter(study=cast.study).count() == 7
+    assert Transcript.objects.filter(study=cast.study, title__endswith="(2)").count() == 1
+    assert Code.objects.filter(study=cast.study, name__contains="(imported 2)").count() == 1
+    assert Coding.objects.filter(study=cast.study).count() > n_codings
+    # Bad choices are refused with a message, not stored.
+    with pytest.raises(ValidationError):
+        imports.project_import_choose(actor=lead, study_id=cast.study.pk, import_id=again.pk, choices={})
+    fresh = imports.project_import_preview(actor=lead, study_id=cast.study.pk, filename="s.qdpx", data=data)
+    for bad in ({"users": {"nope": "new"}}, {"users": {p["users"][0]["guid"]: f"member:{cast.users['outsider'].pk}"}},
+                {"user_names": {p["users"][0]["guid"]: "a\x00b"}}, {"codes": {"x": "merge"}},
+                {"group_variable": "not-a-variable"}):
+        with pytest.raises(ValidationError):
+            imports.project_import_choose(actor=lead, study_id=cast.study.pk, import_id=fresh.pk, choices=bad)
+
+
+def _first_import(cast: Any, data: bytes, coder: Any) -> ProjectImport:
+    lead = cast.users["lead"]
+    record = imports.project_import_preview(actor=lead, study_id=cast.study.pk, filename="s.qdpx", data=data)
+    a = next(u for u in record.preview["users"] if u["name"] == "coder_a")
+    record = imports.project_import_choose(actor=lead, study_id=cast.study.pk, import_id=record.pk,
+                                           choices={"users": {a["guid"]: f"member:{coder.pk}"}})
+    imports.project_import_start(actor=lead, study_id=cast.study.pk, import_id=record.pk)
+    record.refresh_from_db()
+    return record
+
+
+def test_cancel_deletes_the_file_and_imports_nothing(cast: Any, generated: Path) -> None:
+    lead = cast.users["lead"]
+    record = imports.project_import_preview(actor=lead, study_id=cast.study.pk, filename="s.qdpx",
+                                            data=(generated / "study.qdpx").read_bytes())
+    imports.project_import_cancel(actor=lead, study_id=cast.study.pk, import_id=record.pk)
+    record.refresh_from_db()
+    assert record.status == ProjectImportStatus.CANCELLED and not record.staged_file
+    with pytest.raises(ValidationError):
+        imports.project_import_start(actor=lead, study_id=cast.study.pk, import_id=record.pk)
+    assert not Transcript.objects.exists() and not Code.objects.exists()
+
+
+def test_a_failure_during_the_write_leaves_nothing_half_imported(cast: Any, generated: Path, monkeypatch: Any,
+                                                                 django_capture_on_commit_callbacks: Any) -> None:
+    add_participants(cast, generated)
+    lead = cast.users["lead"]
+    record = imports.project_import_preview(actor=lead, study_id=cast.study.pk, filename="s.qdpx",
+                                            data=(generated / "study.qdpx").read_bytes())
+
+    def fail(*args: Any, **kwargs: Any) -> int:
+        raise ValidationError("the database refused a memo")
+
+    monkeypatch.setattr(imports, "_write_memos", fail)
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.project_import_start(actor=lead, study_id=cast.study.pk, import_id=record.pk)
+    job = Job.objects.get(pk=ProjectImport.objects.get(pk=record.pk).job_id)
+    assert job.status == JobStatus.FAILED and "Nothing was imported" in job.error
+    assert not Transcript.objects.exists() and not Code.objects.exists() and not Coding.objects.exists()
+    assert not Membership.objects.filter(user__is_active=False).exists()
