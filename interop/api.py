@@ -13,7 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.policy import acting_user
+from accounts import policy
+from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from interop.models import ProjectImport
 from interop.services import exports, imports
@@ -64,6 +65,8 @@ class ProjectImportListAPI(APIView):
         responses={201: ProjectImportSerializer},
     )
     def post(self, request: Request, study_id: int) -> Response:
+        # Who may, before the body is parsed: a member without the permission gets 403, not a 415.
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.PROJECT_IMPORT)
         f = request.FILES.get("file")
         if f is None:
             raise ValidationError("Send the project as the multipart field “file”.")
@@ -90,6 +93,7 @@ class ProjectImportDetailAPI(APIView):
             "users": {"3f2a…": "member:12"}, "group_variable": "a81c…", "transcripts": {"9d0e…": "skip"}})],
     )
     def patch(self, request: Request, study_id: int, import_id: int) -> Response:
+        imports.project_import_get(user=request.user, study_id=study_id, import_id=import_id)
         s = ChoicesSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         record = imports.project_import_choose(actor=acting_user(request), study_id=study_id, import_id=import_id,
@@ -126,6 +130,7 @@ class ProjectExportPreviewAPI(APIView):
     @extend_schema(summary="What an export of this selection would contain, and who is left out and why",
                    request=SelectionSerializer, responses=_PREVIEW)
     def post(self, request: Request, study_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.PROJECT_EXPORT)
         sel = _selection(request, study_id)
         return Response(exports.project_export_preview(actor=acting_user(request), study_id=study_id, sel=sel))
 
@@ -140,6 +145,7 @@ class ProjectExportAPI(APIView):
         examples=[OpenApiExample("Two sites, one coder", value={"sites": [1, 2], "coders": [7]})],
     )
     def post(self, request: Request, study_id: int) -> Response:
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.PROJECT_EXPORT)
         sel = _selection(request, study_id)
         job = exports.project_export_start(actor=acting_user(request), study_id=study_id, sel=sel,
                                            ip=client_ip(request))

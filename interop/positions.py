@@ -13,8 +13,8 @@ multi-byte sequence, between the CR and LF of one line end), which cannot be pla
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")

@@ -41,7 +41,7 @@ def project_import(request: HttpRequest, study_id: int) -> HttpResponse:
                         form.add_error(None, m)
                 else:
                     return redirect("project-import-detail", study_id=study.pk, import_id=record.pk)
-    recent = ProjectImport.objects.filter(study=study, created_by=request.user)[:10]
+    recent = ProjectImport.objects.filter(study=study, created_by=acting_user(request))[:10]
     return render(request, "interop/project_import.html", {"study": study, "form": form, "recent": recent})
 
 

@@ -8,7 +8,7 @@ NAV = {
     "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
               "Double coding", "Members", "Audit log", "Settings"],
     "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Memos",
-             "Double coding", "Members"],
+             "Double coding", "Import project", "Export project", "Members"],
     "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Memos",
               "Double coding"],
     "coder_other_site": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",

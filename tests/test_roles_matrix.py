@@ -36,6 +36,7 @@ from rest_framework.views import APIView
 
 from accounts import api_urls as accounts_api_urls
 from accounts import urls as accounts_urls
+from interop import api_urls as interop_api_urls
 from jobs import api_urls as jobs_api_urls
 from jobs import urls as jobs_urls
 from jobs.models import Job, JobStatus
@@ -78,6 +79,14 @@ OWN_JOB_API = (200, 404, 404, 404, 403, 404, UNAUTH)
 
 def admin_only(status: int) -> tuple[Expect, ...]:
     return (status, 403, 403, 403, 403, 404, UNAUTH)
+
+
+LEAD_PAGE = (403, 200, 403, 403, 403, 404, LOGIN)
+LEAD_WRITE_PAGE = (403, 302, 403, 403, 403, 404, LOGIN)
+
+
+def lead_only(status: int) -> tuple[Expect, ...]:
+    return (403, status, 403, 403, 403, 404, UNAUTH)
 
 
 S = "/studies/{study}"
@@ -131,6 +140,24 @@ MATRIX: list[Row] = [
     Row("audit-export", "POST", S + "/audit/export/", ADMIN_WRITE_PAGE),
     Row("job-detail", "GET", S + "/jobs/{job}/", OWN_JOB_PAGE),
     Row("job-download", "GET", S + "/jobs/{job}/download/", OWN_JOB_PAGE),
+    # REFI-QDA projects (interop): a lead's; the import is private to the lead who uploaded it ---
+    Row("project-import", "GET", S + "/project/import/", LEAD_PAGE),
+    Row("project-import", "POST", S + "/project/import/", LEAD_PAGE),
+    Row("project-import-detail", "GET", S + "/project/import/{import}/", LEAD_PAGE),
+    Row("project-import-detail", "POST", S + "/project/import/{import}/", LEAD_WRITE_PAGE),
+    Row("project-import-start", "GET", S + "/project/import/{import}/start/", POST_ONLY_GET),
+    Row("project-import-start", "POST", S + "/project/import/{import}/start/", LEAD_WRITE_PAGE),
+    Row("project-import-cancel", "GET", S + "/project/import/{import}/cancel/", POST_ONLY_GET),
+    Row("project-import-cancel", "POST", S + "/project/import/{import}/cancel/", LEAD_WRITE_PAGE),
+    Row("project-export", "GET", S + "/project/export/", LEAD_PAGE),
+    Row("project-export", "POST", S + "/project/export/", LEAD_WRITE_PAGE),
+    Row("api-project-import-list", "POST", A + "/project-imports/", lead_only(400)),
+    Row("api-project-import-detail", "GET", A + "/project-imports/{import}/", lead_only(200)),
+    Row("api-project-import-detail", "PATCH", A + "/project-imports/{import}/", lead_only(200), {}),
+    Row("api-project-import-start", "POST", A + "/project-imports/{import}/start/", lead_only(202)),
+    Row("api-project-import-cancel", "POST", A + "/project-imports/{import}/cancel/", lead_only(204)),
+    Row("api-project-export-preview", "POST", A + "/project-exports/preview/", lead_only(200), {}),
+    Row("api-project-export", "POST", A + "/project-exports/", lead_only(202), {}),
     # API -------------------------------------------------------------------------------------
     Row("api-me", "GET", "/api/v1/me/", ANY_USER_API),
     Row("api-study-list", "GET", "/api/v1/studies/", ANY_USER_API),
@@ -159,7 +186,8 @@ MATRIX: list[Row] = [
     Row("api-redoc", "GET", "/api/v1/redoc/", EVERYONE_200),
 ]
 
-API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns]} | {
+API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns,
+                              *interop_api_urls.urlpatterns]} | {
     "api-schema", "api-docs", "api-redoc"}
 PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns]}  # type: ignore[union-attr]
 
@@ -168,7 +196,7 @@ PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpattern
 RUN_ORDER = ("anonymous", "outsider", "ppi", "coder_other_site", "coder", "lead", "admin")
 
 
-def _fill(url: str, cast: Any, job: Job) -> str:
+def _fill(url: str, cast: Any, job: Job, project_import: Any = None) -> str:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
@@ -177,6 +205,7 @@ def _fill(url: str, cast: Any, job: Job) -> str:
         north=cast.north.pk,
         coder_membership=cast.memberships["coder"].pk,
         job=job.pk,
+        import_=project_import.pk if project_import else 0,
         uid=urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)),
     )
 
@@ -189,6 +218,23 @@ def admin_job(cast: Any) -> Job:
     )
     job_attach_file(job=job, name="matrix.csv", content=b"time,user\r\n")
     return job
+
+
+@pytest.fixture
+def lead_import(cast: Any) -> Any:
+    """A project import the lead uploaded and has not started (a small valid project)."""
+    import io
+    import zipfile
+
+    from interop.services.imports import project_import_preview
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("project.qde", '<Project xmlns="urn:QDA-XML:project:1.0" name="p"><CodeBook><Codes>'
+                                  '<Code guid="00000000-0000-4000-8000-000000000001" name="Cues" isCodable="true"/>'
+                                  "</Codes></CodeBook></Project>")
+    return project_import_preview(actor=cast.users["lead"], study_id=cast.study.pk, filename="p.qdpx",
+                                  data=buf.getvalue())
 
 
 def _client_for(role: str, cast: Any, *, api: bool) -> Client | APIClient:
@@ -229,9 +275,9 @@ def _check(row: Row, expected: Expect, response: Any, *, is_api: bool, wrote: bo
 
 
 @pytest.mark.parametrize("row", MATRIX, ids=[f"{r.name}-{r.method}" for r in MATRIX])
-def test_role_matrix(row: Row, cast: Any, admin_job: Job) -> None:
+def test_role_matrix(row: Row, cast: Any, admin_job: Job, lead_import: Any) -> None:
     is_api = row.name in API_NAMES
-    url = _fill(row.url, cast, admin_job)
+    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, lead_import)
     problems = []
     for role in RUN_ORDER:
         expected = row.expect[ROLES.index(role)]

@@ -234,9 +234,9 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
         etree.SubElement(xusers, _q("User"), guid=_guid(sid, "user", u.pk), name=u.display_name)
     memos_by: dict[tuple[str, int | None], list[Memo]] = defaultdict(list)
     for m in memos:
-        key = ("coding", m.coding_id) if m.coding_id else ("code", m.code_id) if m.code_id else (
+        memo_key: tuple[str, int | None] = ("coding", m.coding_id) if m.coding_id else ("code", m.code_id) if m.code_id else (
             "transcript", m.transcript_id) if m.transcript_id else ("study", None)
-        memos_by[key].append(m)
+        memos_by[memo_key].append(m)
 
     def note_refs(el: etree._Element, key: tuple[str, int | None]) -> None:
         for m in memos_by.get(key, []):
@@ -263,14 +263,14 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
     definitions = list(AttributeDefinition.objects.filter(study_id=sid).order_by("position", "id"))
     variables = [("group", "Group", "Text"), ("site", "Site", "Text")] + [
         (d.key, d.label, _VAR_TYPES.get(AttributeKind(d.kind), "Text")) for d in definitions]
+    by_participant: dict[int, list[Transcript]] = defaultdict(list)
+    for t in transcripts:
+        by_participant[t.participant_id].append(t)
     if participants:
         xvars = etree.SubElement(root, _q("Variables"))
         for key, label, kind in variables:
             etree.SubElement(xvars, _q("Variable"), guid=_guid(sid, "variable", key), name=label, typeOfVariable=kind)
         xcases = etree.SubElement(root, _q("Cases"))
-        by_participant: dict[int, list[Transcript]] = defaultdict(list)
-        for t in transcripts:
-            by_participant[t.participant_id].append(t)
         for p in sorted(participants, key=lambda p: p.pseudonym.lower()):
             xc = etree.SubElement(xcases, _q("Case"), guid=_guid(sid, "participant", p.pk), name=p.pseudonym)
             values = {"group": p.group.label, "site": p.site.name if p.site else None, **(p.attributes or {})}
@@ -285,8 +285,8 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
                 etree.SubElement(xc, _q("SourceRef"), targetGUID=_guid(sid, "transcript", t.pk))
     files: dict[str, bytes] = {}
     codings_by: dict[int, list[Coding]] = defaultdict(list)
-    for c in codings:
-        codings_by[c.transcript_id].append(c)
+    for coding in codings:
+        codings_by[coding.transcript_id].append(coding)
     code_guid = {c.pk: str(c.guid).upper() for c in codes}
     if transcripts:
         xsources = etree.SubElement(root, _q("Sources"))
@@ -298,17 +298,18 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
                                   if t.imported_by_id in users else _guid(sid, "user", actor.pk),
                                   creationDateTime=_when(t.imported_at))
             files[f"sources/{g}.txt"] = t.text.encode("utf-8")
-            for c in codings_by[t.pk]:
-                sel_el = etree.SubElement(xs, _q("PlainTextSelection"), guid=_guid(sid, "coding", c.pk),
-                                          startPosition=str(c.start), endPosition=str(c.end),
-                                          creatingUser=_guid(sid, "user", c.coder_id), creationDateTime=_when(c.created_at))
-                if c.memo:
-                    etree.SubElement(sel_el, _q("Description")).text = c.memo
-                coding_el = etree.SubElement(sel_el, _q("Coding"), guid=_guid(sid, "coding-ref", c.pk),
-                                             creatingUser=_guid(sid, "user", c.coder_id),
-                                             creationDateTime=_when(c.created_at))
-                etree.SubElement(coding_el, _q("CodeRef"), targetGUID=code_guid[c.code_id])
-                note_refs(sel_el, ("coding", c.pk))
+            for cd in codings_by[t.pk]:
+                sel_el = etree.SubElement(xs, _q("PlainTextSelection"), guid=_guid(sid, "coding", cd.pk),
+                                          startPosition=str(cd.start), endPosition=str(cd.end),
+                                          creatingUser=_guid(sid, "user", cd.coder_id),
+                                          creationDateTime=_when(cd.created_at))
+                if cd.memo:
+                    etree.SubElement(sel_el, _q("Description")).text = cd.memo
+                coding_el = etree.SubElement(sel_el, _q("Coding"), guid=_guid(sid, "coding-ref", cd.pk),
+                                             creatingUser=_guid(sid, "user", cd.coder_id),
+                                             creationDateTime=_when(cd.created_at))
+                etree.SubElement(coding_el, _q("CodeRef"), targetGUID=code_guid[cd.code_id])
+                note_refs(sel_el, ("coding", cd.pk))
             note_refs(xs, ("transcript", t.pk))
             if job_id and i % 10 == 0:
                 job_progress(job_id=job_id, done=i, total=len(transcripts))

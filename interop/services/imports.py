@@ -150,10 +150,10 @@ def plan_build(*, project: ParsedProject, study: Study, membership: Membership,
             for _, user, _ in sel.code_refs:
                 if user:
                     work[user] += 1
-    for g, user in project.users.items():
-        choice = (choices.get("users") or {}).get(g) or _default_user_choice(user.name, members)
-        plan.users.append({"guid": g, "name": user.name, "codings": work[g], "choice": choice,
-                           "placeholder_name": (choices.get("user_names") or {}).get(g) or user.name})
+    for g, person in project.users.items():
+        choice = (choices.get("users") or {}).get(g) or _default_user_choice(person.name, members)
+        plan.users.append({"guid": g, "name": person.name, "codings": work[g], "choice": choice,
+                           "placeholder_name": (choices.get("user_names") or {}).get(g) or person.name})
     plan.users.sort(key=lambda u: (-u["codings"], u["name"].lower()))
     # Variables: the lead picks the group and the site variables; the others become attributes.
     plan.variables = [{"guid": v.guid, "name": v.name, "type": v.kind} for v in project.variables.values()]
@@ -172,7 +172,8 @@ def _code_key(path: list[str]) -> tuple[str, ...]:
 
 
 def _plan_codes(plan: Plan, project: ParsedProject, study: Study, choices: dict[str, Any]) -> None:
-    existing = list(Code.objects.filter(study=study).values("id", "parent_id", "name", "guid"))
+    existing: list[dict[str, Any]] = [dict(c) for c in Code.objects.filter(study=study).values(
+        "id", "parent_id", "name", "guid")]
     by_id = {c["id"]: c for c in existing}
 
     def path_of(c: dict[str, Any]) -> tuple[str, ...]:
@@ -208,7 +209,7 @@ def _plan_participants(plan: Plan, project: ParsedProject, study: Study, members
     transcript_choices = choices.get("transcripts") or {}
     variables = project.variables
     seen: dict[str, dict[str, Any]] = {}
-    texts = {}
+    texts: dict[int, set[str]] = {}
     for pid, sha in Transcript.objects.filter(study=study).values_list("participant_id", "original_sha256"):
         texts.setdefault(pid, set()).add(sha)
     # Cases without a source still become participants (attributes only).
@@ -216,13 +217,10 @@ def _plan_participants(plan: Plan, project: ParsedProject, study: Study, members
     for src in project.sources:
         name, values = _participant_name(project, src, case_of)
         units.append((name, values, src))
-    linked = {g for case in project.cases for g in case.source_guids}
     for case in project.cases:
-        if case.name and not any(g in linked for g in case.source_guids):
+        if case.name and not case.source_guids:
             units.append((case.name, case.values, None))
-        elif case.name and not case.source_guids:
-            units.append((case.name, case.values, None))
-    for name, values, src in units:
+    for name, values, unit_source in units:
         key = name.lower()
         row = seen.get(key)
         if row is None:
@@ -230,8 +228,9 @@ def _plan_participants(plan: Plan, project: ParsedProject, study: Study, members
                                    membership, participant_choices)
             seen[key] = row
             plan.participants.append(row)
-        if src is None:
+        if unit_source is None:
             continue
+        src = unit_source
         t = {"guid": src.guid, "name": src.name, "participant": name, "characters": len(src.text),
              "codings": sum(len(s.code_refs) for s in src.selections), "action": "create", "reason": "",
              "conflict": "", "choice": ""}
@@ -303,8 +302,8 @@ def _participant_row(plan: Plan, name: str, values: dict[str, str], variables: d
             plan.groups_new.append(group_value[:100])
         row["group"] = group_value[:100]
     else:
-        g = group or group_by.get(plan.default_group.lower())
-        row["group"] = g.label if g else plan.default_group
+        chosen = group or group_by.get(plan.default_group.lower())
+        row["group"] = chosen.label if chosen else plan.default_group
     if site_value:
         site = sites.get(site_value.lower())
         row["site"] = site.name if site else site_value[:200]
@@ -458,6 +457,8 @@ def project_import_choose(*, actor: User, study_id: int, import_id: int, choices
         raise ValidationError("This import has already started or was cancelled.")
     membership = policy.membership_require(user=actor, study_id=study_id, perm=Perm.PROJECT_IMPORT)
     clean = _clean_choices(choices, record, membership.study)
+    if not record.staged_file:
+        raise ValidationError("The uploaded file is no longer here: upload the project again.")
     merged = {**record.choices}
     for k, v in clean.items():
         merged[k] = {**merged.get(k, {}), **v} if isinstance(v, dict) else v

@@ -57,13 +57,16 @@ def test_export_validates_honours_consent_and_carries_nothing_identifiable(cast:
     assert reasons == {withdrawn.pseudonym: "withdrew from the study (data kept for the analysis, but never archived "
                                             "or shared)", no_archive.pseudonym: "did not consent to archiving"}
     data, counts = exports.project_export_build(actor=cast.users["lead"], study=cast.study, sel=ALL)
-    assert counts["Participants"] == 4 and counts["Transcripts"] == 4
+    assert counts["Participants"] == 4
+    assert counts["Transcripts"] == 4
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         qde = z.read("project.qde")
         everything = b"".join(z.read(n) for n in z.namelist())
     assert exports.project_validate(qde) == []
-    assert withdrawn.pseudonym.encode() not in qde and no_archive.pseudonym.encode() not in qde
-    assert b"Realname" not in everything and b"jane@example.net" not in everything
+    assert withdrawn.pseudonym.encode() not in qde
+    assert no_archive.pseudonym.encode() not in qde
+    assert b"Realname" not in everything
+    assert b"jane@example.net" not in everything
     assert b"basePath" not in qde
 
 
@@ -74,9 +77,11 @@ def test_export_job_is_audited_and_downloadable_by_its_lead(cast: Any, imported:
     job.refresh_from_db()
     assert job.status == JobStatus.DONE, job.error
     event = AuditEvent.objects.get(action="project.export", study=cast.study)
-    assert event.details["participants"] == 6 and event.details["excluded"] == []
+    assert event.details["participants"] == 6
+    assert event.details["excluded"] == []
     f, name = job_download_open(user=cast.users["lead"], study_id=cast.study.pk, job_id=job.pk, ip=None)
-    assert name.endswith(".qdpx") and zipfile.is_zipfile(f)
+    assert name.endswith(".qdpx")
+    assert zipfile.is_zipfile(f)
     assert AuditEvent.objects.filter(action="export.download", study=cast.study).exists()
 
 
@@ -85,7 +90,7 @@ def test_selection_limits_sites_codes_and_coders(cast: Any, imported: list[Parti
     top = Code.objects.filter(study=cast.study, parent__isnull=True).first()
     coder = Coding.objects.filter(study=cast.study).first().coder
     sel = exports.selection_clean(study_id=cast.study.pk, sites=[site.pk], codes=[top.pk], coders=[coder.pk])
-    data, counts = exports.project_export_build(actor=cast.users["lead"], study=cast.study, sel=sel)
+    _data, counts = exports.project_export_build(actor=cast.users["lead"], study=cast.study, sel=sel)
     expected = Coding.objects.filter(study=cast.study, transcript__participant__site=site, code__parent=top,
                                      coder=coder).count()
     assert counts["Codings"] == expected > 0

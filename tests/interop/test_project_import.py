@@ -60,9 +60,11 @@ def test_generated_study_imports_with_every_selection_on_its_text(cast: Any, gen
     assert {u["name"] for u in preview["users"]} == {"coder_a", "coder_b"}
     assert all(u["choice"] == "new" for u in preview["users"])
     names = {v["guid"]: v["name"] for v in preview["variables"]}
-    assert names[preview["group_variable"]] == "group" and names[preview["site_variable"]] == "site"
+    assert names[preview["group_variable"]] == "group"
+    assert names[preview["site_variable"]] == "site"
     assert all(t["action"] == "create" for t in preview["transcripts"])
-    assert preview["unplaced"] == [] and preview["conversions"] == []
+    assert preview["unplaced"] == []
+    assert preview["conversions"] == []
     selections = _selections(data)
     assert preview["codings"] == len(selections)
 
@@ -71,7 +73,8 @@ def test_generated_study_imports_with_every_selection_on_its_text(cast: Any, gen
     record.refresh_from_db()
     job = Job.objects.get(pk=record.job_id)
     assert job.status == JobStatus.DONE, job.error
-    assert record.status == ProjectImportStatus.DONE and not record.staged_file
+    assert record.status == ProjectImportStatus.DONE
+    assert not record.staged_file
     texts = source_texts(data)
     by_name = {t.original_name: t for t in Transcript.objects.filter(study=cast.study)}
     assert len(by_name) == 6
@@ -90,10 +93,12 @@ def test_generated_study_imports_with_every_selection_on_its_text(cast: Any, gen
     coders = {c.coder.full_name for c in codings}
     assert coders == {"coder_a", "coder_b"}
     placeholder = Membership.objects.get(study=cast.study, user__full_name="coder_a")
-    assert placeholder.role == "coder" and not placeholder.user.is_active
+    assert placeholder.role == "coder"
+    assert not placeholder.user.is_active
     # Codes keep their hierarchy and descriptions; attributes arrive.
     child = Code.objects.get(study=cast.study, name="Loss of non-verbal cues")
-    assert child.parent.name == "Therapeutic relationship" and child.description
+    assert child.parent.name == "Therapeutic relationship"
+    assert child.description
     p = Participant.objects.filter(study=cast.study).first()
     assert {"age_band", "gender", "interview_mode"} <= set(p.attributes)
     assert AuditEvent.objects.filter(action="project.import", study=cast.study).exists()
@@ -117,10 +122,13 @@ def test_consent_blocks_transcripts_and_the_preview_says_why(cast: Any, generate
     with django_capture_on_commit_callbacks(execute=True):
         imports.project_import_start(actor=cast.users["lead"], study_id=cast.study.pk, import_id=record.pk)
     added = set(Transcript.objects.filter(study=cast.study).values_list("participant__pseudonym", flat=True))
-    assert added.isdisjoint(reasons) and len(added) == 3
+    assert added.isdisjoint(reasons)
+    assert len(added) == 3
     created = Participant.objects.get(study=cast.study, pseudonym=deleted.pseudonym)
-    assert created.consent_state == ConsentState.NONE and created.group.key == deleted.group.key
-    assert created.site.name == deleted.site.name and created.attributes["age_band"]
+    assert created.consent_state == ConsentState.NONE
+    assert created.group.key == deleted.group.key
+    assert created.site.name == deleted.site.name
+    assert created.attributes["age_band"]
 
 
 def test_choices_map_people_and_resolve_conflicts_on_a_second_import(cast: Any, generated: Path,
@@ -138,7 +146,8 @@ def test_choices_map_people_and_resolve_conflicts_on_a_second_import(cast: Any, 
     lead = cast.users["lead"]
     again = imports.project_import_preview(actor=lead, study_id=cast.study.pk, filename="s.qdpx", data=data)
     p = again.preview
-    assert p["codes_new"] == 0 and len(p["code_conflicts"]) == Code.objects.filter(study=cast.study).count()
+    assert p["codes_new"] == 0
+    assert len(p["code_conflicts"]) == Code.objects.filter(study=cast.study).count()
     assert all(t["action"] == "skip" and "the same text" in t["conflict"] for t in p["transcripts"])
     assert all(r["action"] == "existing" for r in p["participants"])
     one = p["transcripts"][0]
@@ -180,10 +189,12 @@ def test_cancel_deletes_the_file_and_imports_nothing(cast: Any, generated: Path)
                                             data=(generated / "study.qdpx").read_bytes())
     imports.project_import_cancel(actor=lead, study_id=cast.study.pk, import_id=record.pk)
     record.refresh_from_db()
-    assert record.status == ProjectImportStatus.CANCELLED and not record.staged_file
+    assert record.status == ProjectImportStatus.CANCELLED
+    assert not record.staged_file
     with pytest.raises(ValidationError):
         imports.project_import_start(actor=lead, study_id=cast.study.pk, import_id=record.pk)
-    assert not Transcript.objects.exists() and not Code.objects.exists()
+    assert not Transcript.objects.exists()
+    assert not Code.objects.exists()
 
 
 def test_a_failure_during_the_write_leaves_nothing_half_imported(cast: Any, generated: Path, monkeypatch: Any,
@@ -200,6 +211,9 @@ def test_a_failure_during_the_write_leaves_nothing_half_imported(cast: Any, gene
     with django_capture_on_commit_callbacks(execute=True):
         imports.project_import_start(actor=lead, study_id=cast.study.pk, import_id=record.pk)
     job = Job.objects.get(pk=ProjectImport.objects.get(pk=record.pk).job_id)
-    assert job.status == JobStatus.FAILED and "Nothing was imported" in job.error
-    assert not Transcript.objects.exists() and not Code.objects.exists() and not Coding.objects.exists()
+    assert job.status == JobStatus.FAILED
+    assert "Nothing was imported" in job.error
+    assert not Transcript.objects.exists()
+    assert not Code.objects.exists()
+    assert not Coding.objects.exists()
     assert not Membership.objects.filter(user__is_active=False).exists()

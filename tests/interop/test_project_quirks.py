@@ -77,7 +77,7 @@ def _placed() -> list[str]:
     return [c.transcript.text[c.start:c.end] for c in Coding.objects.select_related("transcript").order_by("code__name")]
 
 
-@pytest.mark.parametrize("origin,units,bom,conversion", [
+@pytest.mark.parametrize(("origin", "units", "bom", "conversion"), [
     ("NVivo 14 (Windows)", Units("utf16", True), True, "UTF-16 code units"),
     ("ATLAS.ti 9.1", Units("cp", False), False, None),
     ("QualCoder 3.5", Units("cp", True), False, None),
@@ -99,7 +99,9 @@ def test_positions_of_real_tools_land_on_the_same_text(cast: Any, su01: Particip
         assert conversion in messages
     # The note on the first selection became a memo on its coding.
     memo = Memo.objects.get()
-    assert memo.coding is not None and memo.coding.transcript_id == t.pk and memo.body == "It reads as thanks."
+    assert memo.coding is not None
+    assert memo.coding.transcript_id == t.pk
+    assert memo.body == "It reads as thanks."
 
 
 def test_byte_positions_are_detected_from_the_quoted_text(cast: Any, su01: Participant,
@@ -120,7 +122,9 @@ def test_a_position_inside_an_emoji_is_reported_with_its_text_not_moved(cast: An
                                  {f"sources/{U}20.txt": raw.encode()}), django_capture_on_commit_callbacks)
     assert sorted(_placed()) == sorted(WANTED[1:])
     [u] = preview["unplaced"]
-    assert u["source"] == "SU01" and "inside a character" in u["reason"] and u["text"].startswith("She sent me a")
+    assert u["source"] == "SU01"
+    assert "inside a character" in u["reason"]
+    assert u["text"].startswith("She sent me a")
 
 
 def test_flat_code_names_become_a_hierarchy(cast: Any, su01: Participant,
@@ -139,4 +143,6 @@ def test_position_map_units() -> None:
     pm = PositionMap(raw, Units("utf16", True))
     assert [pm.to_stored(i) for i in range(pm.total + 1)] == [0, 1, None, 2, None, 3, 4]
     pm = PositionMap(raw, Units("utf8", False))
-    assert pm.total == 1 + 4 + 1 + 1 and pm.to_stored(5) == 2 and pm.to_stored(2) is None
+    assert pm.total == 1 + 4 + 1 + 1
+    assert pm.to_stored(5) == 2
+    assert pm.to_stored(2) is None
