@@ -194,9 +194,14 @@ def _q(tag: str) -> str:
     return f"{{{PROJECT_NS}}}{tag}"
 
 
-def _when(value: dt.datetime | None) -> str:
-    value = value or timezone.now()
+@lru_cache(maxsize=4096)
+def _when_cached(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _when(value: dt.datetime | None) -> str:
+    # Cached: an imported study's codings share a handful of timestamps.
+    return _when_cached(value or timezone.now())
 
 
 _VAR_TYPES = {AttributeKind.NUMBER: "Float", AttributeKind.DATE: "Date"}
@@ -215,15 +220,17 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
     codings_q = Q(study_id=sid, transcript_id__in=t_ids, code_id__in=code_ids, lost=False)
     if sel.coder_ids:
         codings_q &= Q(coder_id__in=sel.coder_ids)
-    codings = list(Coding.objects.filter(codings_q).order_by("transcript_id", "start", "end", "id"))
-    coding_ids = {c.pk for c in codings}
+    # Tuples, not model instances: a study has tens of thousands of codings.
+    codings = list(Coding.objects.filter(codings_q).order_by("transcript_id", "start", "end", "id").values_list(
+        "pk", "transcript_id", "code_id", "coder_id", "start", "end", "memo", "created_at"))
+    coding_ids = {c[0] for c in codings}
     memos = [m for m in Memo.objects.filter(study_id=sid).order_by("created_at", "id")
              if (m.coding_id is None or m.coding_id in coding_ids)
              and (m.transcript_id is None or m.transcript_id in set(t_ids))
              and (m.code_id is None or m.code_id in code_ids)]
     assignments = [a for a in Assignment.objects.filter(study_id=sid, transcript_id__in=t_ids)
                    if not sel.coder_ids or {a.coder_a_id, a.coder_b_id} <= set(sel.coder_ids)]
-    user_ids = {c.coder_id for c in codings} | {m.author_id for m in memos} | {actor.pk}
+    user_ids = {c[3] for c in codings} | {m.author_id for m in memos} | {actor.pk}
     users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
 
     root = etree.Element(_q("Project"), nsmap={None: PROJECT_NS}, name=study.name or "Chorus study",
@@ -284,10 +291,12 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
             for t in by_participant[p.pk]:
                 etree.SubElement(xc, _q("SourceRef"), targetGUID=_guid(sid, "transcript", t.pk))
     files: dict[str, bytes] = {}
-    codings_by: dict[int, list[Coding]] = defaultdict(list)
+    codings_by: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for coding in codings:
-        codings_by[coding.transcript_id].append(coding)
+        codings_by[coding[1]].append(coding)
+    user_guid = {pk: _guid(sid, "user", pk) for pk in users}
     code_guid = {c.pk: str(c.guid).upper() for c in codes}
+    q_selection, q_coding, q_ref = _q("PlainTextSelection"), _q("Coding"), _q("CodeRef")
     if transcripts:
         xsources = etree.SubElement(root, _q("Sources"))
         for i, t in enumerate(transcripts):
@@ -298,18 +307,17 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
                                   if t.imported_by_id in users else _guid(sid, "user", actor.pk),
                                   creationDateTime=_when(t.imported_at))
             files[f"sources/{g}.txt"] = t.text.encode("utf-8")
-            for cd in codings_by[t.pk]:
-                sel_el = etree.SubElement(xs, _q("PlainTextSelection"), guid=_guid(sid, "coding", cd.pk),
-                                          startPosition=str(cd.start), endPosition=str(cd.end),
-                                          creatingUser=_guid(sid, "user", cd.coder_id),
-                                          creationDateTime=_when(cd.created_at))
-                if cd.memo:
-                    etree.SubElement(sel_el, _q("Description")).text = cd.memo
-                coding_el = etree.SubElement(sel_el, _q("Coding"), guid=_guid(sid, "coding-ref", cd.pk),
-                                             creatingUser=_guid(sid, "user", cd.coder_id),
-                                             creationDateTime=_when(cd.created_at))
-                etree.SubElement(coding_el, _q("CodeRef"), targetGUID=code_guid[cd.code_id])
-                note_refs(sel_el, ("coding", cd.pk))
+            for pk, _, code_id, coder_id, start, end, memo, created_at in codings_by[t.pk]:
+                when = _when(created_at)
+                sel_el = etree.SubElement(xs, q_selection, guid=_guid(sid, "coding", pk), startPosition=str(start),
+                                          endPosition=str(end), creatingUser=user_guid[coder_id],
+                                          creationDateTime=when)
+                if memo:
+                    etree.SubElement(sel_el, _q("Description")).text = memo
+                coding_el = etree.SubElement(sel_el, q_coding, guid=_guid(sid, "coding-ref", pk),
+                                             creatingUser=user_guid[coder_id], creationDateTime=when)
+                etree.SubElement(coding_el, q_ref, targetGUID=code_guid[code_id])
+                note_refs(sel_el, ("coding", pk))
             note_refs(xs, ("transcript", t.pk))
             if job_id and i % 10 == 0:
                 job_progress(job_id=job_id, done=i, total=len(transcripts))
