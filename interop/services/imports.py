@@ -401,7 +401,8 @@ def project_import_preview(*, actor: User, study_id: int, filename: str, data: b
         raise ValidationError("Choose a .qdpx file.")
     project = _read(data)
     plan = plan_build(project=project, study=membership.study, membership=membership)
-    record = ProjectImport(study=membership.study, created_by=actor, filename=(filename or "project.qdpx")[:255],
+    shown_name = (filename or "").replace("\x00", "").strip() or "project.qdpx"
+    record = ProjectImport(study=membership.study, created_by=actor, filename=shown_name[:255],
                            size=len(data), sha256=hashlib.sha256(data).hexdigest(),
                            preview={"project": project.name, "origin": project.origin, **plan.as_dict()})
     record.staged_file.save("project", ContentFile(data), save=False)

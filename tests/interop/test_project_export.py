@@ -138,3 +138,18 @@ def test_round_trip_into_another_study_loses_nothing(cast: Any, imported: list[P
     attrs = {p.pseudonym: p.attributes for p in Participant.objects.filter(study=other)}
     assert attrs == {p.pseudonym: p.attributes for p in Participant.objects.filter(study=cast.study)}
     assert Assignment.objects.filter(study=other).count() == 1
+
+
+def test_a_lead_scoped_to_one_site_exports_only_that_site(cast: Any, imported: list[Participant]) -> None:
+    lead = cast.memberships["lead"]
+    site = imported[0].site
+    lead.scope_sites.set([site])
+    user = cast.users["lead"]
+    user.__dict__.pop("_chorus_memberships", None)
+    data, counts = exports.project_export_build(actor=user, study=cast.study, sel=ALL)
+    in_site = [p for p in imported if p.site_id == site.pk]
+    assert counts["Participants"] == len(in_site) < len(imported)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        qde = z.read("project.qde").decode()
+    for p in imported:
+        assert (f'name="{p.pseudonym}"' in qde) == (p.site_id == site.pk)
