@@ -99,6 +99,7 @@ def main() -> None:
     job.refresh_from_db()
     assert job.status == "done", job.error
 
+    import_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t3 = time.perf_counter()
     export, counts = exports.project_export_build(actor=lead, study=study, sel=exports.Selection([], [], [], []))
     t4 = time.perf_counter()
@@ -118,6 +119,7 @@ def main() -> None:
         "codings_in_db": Coding.objects.filter(study=study).count(),
         "export": {"s": round(t4 - t3, 2), "megabytes": round(len(export) / 1e6, 2), "counts": counts,
                    "characters": exported_chars},
+        "peak_rss_mb_after_import": round(import_peak, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(json.dumps(summary, indent=2))

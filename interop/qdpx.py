@@ -45,14 +45,14 @@ class ProjectRefused(Exception):
     """The file cannot be read as a project; the message says why and where."""
 
 
-@dataclass
+@dataclass(slots=True)
 class PUser:
     guid: str
     name: str
     line: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class PCode:
     guid: str
     name: str
@@ -65,7 +65,7 @@ class PCode:
     note_guids: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class PVariable:
     guid: str
     name: str
@@ -73,7 +73,7 @@ class PVariable:
     line: int
 
 
-@dataclass
+@dataclass(slots=True)
 class PCase:
     guid: str
     name: str
@@ -82,7 +82,7 @@ class PCase:
     line: int
 
 
-@dataclass
+@dataclass(slots=True)
 class PSelection:
     guid: str
     start: int
@@ -99,7 +99,7 @@ class PSelection:
     problem: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class PSource:
     guid: str
     name: str
@@ -115,7 +115,7 @@ class PSource:
     conversions: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class PNote:
     guid: str
     name: str
@@ -124,7 +124,7 @@ class PNote:
     line: int
 
 
-@dataclass
+@dataclass(slots=True)
 class PSet:
     guid: str
     name: str
@@ -132,7 +132,7 @@ class PSet:
     line: int
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedProject:
     name: str = ""
     origin: str = ""
@@ -190,34 +190,46 @@ def _refs(el: etree._Element, name: str) -> list[str]:
 class _Reader:
     def __init__(self, project: ParsedProject) -> None:
         self.p = project
-        self.seen: dict[str, str] = {}  # guid -> "Element 'name' (line n)"
-        self.refs: list[tuple[str, str, str]] = []  # (kind, guid, where)
+        # Compact records, turned into messages only for a problem: a large project has hundreds of
+        # thousands of selections, and a string per GUID or reference was most of the parser's memory.
+        self.seen: dict[str, tuple[str, str | None, int]] = {}  # guid -> (element, its name, line)
+        self.refs: list[tuple[str, str, str, int]] = []  # (kind, guid, element, line), checked at the end
+        self.codes_known: set[str] | None = None  # once the codebook is read, code references check at once
+
+    @staticmethod
+    def describe(tag: str, name: str | None, line: int) -> str:
+        shown = f" “{_clip(name, 60)}”" if name else ""
+        return f"{tag}{shown} (line {line})"
 
     def where(self, el: etree._Element, label: str | None = None) -> str:
-        name = label if label is not None else el.get("name")
-        shown = f" “{_clip(name, 60)}”" if name else ""
-        return f"{_local(el.tag)}{shown} (line {el.sourceline or 0})"
+        return self.describe(_local(el.tag), label if label is not None else el.get("name"), el.sourceline or 0)
 
     def guid(self, el: etree._Element, label: str | None = None) -> str:
         raw = el.get("guid")
         g = _guid(raw)
-        where = self.where(el, label)
         if g is None:
-            self.p.errors.append(f"{where}: its guid “{_clip(raw, 60)}” is missing or not a GUID.")
+            self.p.errors.append(f"{self.where(el, label)}: its guid “{_clip(raw, 60)}” is missing or not a GUID.")
             return f"invalid-{len(self.p.errors)}"
         if g in self.seen:
-            self.p.errors.append(f"{where}: duplicate GUID {raw} (also used by {self.seen[g]}).")
+            self.p.errors.append(f"{self.where(el, label)}: duplicate GUID {raw} "
+                                 f"(also used by {self.describe(*self.seen[g])}).")
         else:
-            self.seen[g] = where
+            tag = _local(el.tag)
+            # A selection's name is quoted text (ATLAS.ti): not worth keeping for a message.
+            name = None if tag == "PlainTextSelection" else _clip(label if label is not None else el.get("name"), 60)
+            self.seen[g] = (tag, name or None, el.sourceline or 0)
         return g
 
     def ref(self, kind: str, raw: str | None, el: etree._Element) -> str:
         g = _guid(raw)
-        where = self.where(el)
         if g is None:
-            self.p.errors.append(f"{where}: reference “{_clip(raw, 60)}” is not a GUID.")
+            self.p.errors.append(f"{self.where(el)}: reference “{_clip(raw, 60)}” is not a GUID.")
             return ""
-        self.refs.append((kind, g, where))
+        if kind == "code" and self.codes_known is not None:
+            if g not in self.codes_known:
+                self.p.errors.append(f"{self.where(el)}: refers to code {g}, which the project does not contain.")
+        else:
+            self.refs.append((kind, g, _local(el.tag), el.sourceline or 0))
         return g
 
     def user_ref(self, raw: str | None) -> str | None:
@@ -291,6 +303,7 @@ class _Reader:
         walk(codes, None, 1)
         if flat_names:
             self._split_flat_names()
+        self.codes_known = {c.guid for c in self.p.codes}
 
     def _split_flat_names(self) -> None:
         """ATLAS.ti 8 writes the hierarchy as ``Parent::Child`` names: the last part is the code's
@@ -401,17 +414,39 @@ class _Reader:
             "variable": set(self.p.variables),
             "note": set(self.p.notes),
         }
-        for kind, g, where in self.refs:
+        for kind, g, tag, line in self.refs:
             if g and g not in known[kind]:
-                self.p.errors.append(f"{where}: refers to {kind} {g}, which the project does not contain.")
+                self.p.errors.append(f"{self.describe(tag, None, line)}: refers to {kind} {g}, "
+                                     "which the project does not contain.")
 
 
-def parse_qde(data: bytes) -> ParsedProject:
+class _Capped(io.RawIOBase):
+    """A zip member read as a stream, refused past ``limit`` bytes whatever its header claimed."""
+
+    def __init__(self, stream: Any, limit: int, name: str) -> None:
+        self.stream, self.limit, self.name, self.count = stream, limit, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.stream.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise ProjectRefused(f"The project looks like a zip bomb ({self.name} unpacks to too much).")
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def parse_qde(data: bytes | Any) -> ParsedProject:
     """The project document, read incrementally. Raises :class:`ProjectRefused` when it is not XML,
     declares a DTD, nests too deeply or is not a REFI-QDA project; collects other problems in
     ``errors`` and ``warnings``."""
-    if _DOCTYPE_RE.search(data[:65536]) or (data[:2] in (b"\xff\xfe", b"\xfe\xff")
-                                             and _DOCTYPE_RE.search(data[:131072].decode("utf-16", "ignore").encode())):
+    if isinstance(data, bytes):
+        data = io.BufferedReader(_Capped(io.BytesIO(data), len(data), "project.qde"))
+    head = data.peek(131072)[:131072]
+    if _DOCTYPE_RE.search(head[:65536]) or (head[:2] in (b"\xff\xfe", b"\xfe\xff")
+                                            and _DOCTYPE_RE.search(head.decode("utf-16", "ignore").encode())):
         raise ProjectRefused("project.qde contains a DTD (<!DOCTYPE> or <!ENTITY>), which Chorus does not accept.")
     project = ParsedProject()
     reader = _Reader(project)
@@ -422,7 +457,7 @@ def parse_qde(data: bytes) -> ParsedProject:
     root: etree._Element | None = None
     try:
         events = etree.iterparse(
-            io.BytesIO(data), events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
+            data, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
             dtd_validation=False, huge_tree=False, remove_comments=True, remove_pis=True,
         )
         for event, el in events:
@@ -559,7 +594,12 @@ def read_project(data: bytes, *, progress: Any = None) -> ParsedProject:
         raise ProjectRefused("The project has no project.qde at its root." if not qdes
                              else f"The project has {len(qdes)} .qde files at its root; a project has one.")
     try:
-        project = parse_qde(read_member(zf, qdes[0], what="project", limits=ZIP_LIMITS))
+        try:
+            with zf.open(qdes[0]) as member:
+                project = parse_qde(io.BufferedReader(_Capped(member, ZIP_LIMITS.member_bytes, qdes[0]),
+                                                      buffer_size=1 << 20))
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
+            raise ProjectRefused(f"The project is damaged ({qdes[0]} cannot be read).") from None
         members = {}
         for n in names:
             head, _, rest = n.partition("/")

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import shutil
+import tempfile
 import uuid
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -208,37 +210,46 @@ _VAR_TYPES = {AttributeKind.NUMBER: "Float", AttributeKind.DATE: "Date"}
 _VALUE_TAGS = {"Float": "FloatValue", "Date": "DateValue", "Text": "TextValue"}
 
 
+def _el(tag: str, **attrib: str) -> etree._Element:
+    return etree.Element(_q(tag), attrib, nsmap={None: PROJECT_NS})
+
+
 def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: int | None = None) -> tuple[bytes, dict[str, int]]:
-    """The ``.qdpx`` bytes and what they contain."""
+    """The ``.qdpx`` bytes and what they contain.
+
+    Streamed: ``project.qde`` is written element by element to a temporary file (one transcript's
+    selections in memory at a time), validated against the schema while it is read back
+    incrementally, and the text sources go straight into the zip, so memory stays flat with the
+    size of the study (a 1,000-interview study built as one tree took over 3 GB)."""
     sid = study.pk
     participants = [p for p in _participants(user=actor, study_id=sid, sel=sel) if exclusion_reason(p) is None]
     codes = _codes(sid, sel)
     code_ids = {c.pk for c in codes}
     transcripts = list(Transcript.objects.filter(study_id=sid, participant__in=participants)
-                       .select_related("participant").order_by("participant__pseudonym", "id"))
+                       .select_related("participant").defer("text").order_by("participant__pseudonym", "id"))
     t_ids = [t.pk for t in transcripts]
-    codings_q = Q(study_id=sid, transcript_id__in=t_ids, code_id__in=code_ids, lost=False)
+    codings_q = Q(study_id=sid, code_id__in=code_ids, lost=False)
     if sel.coder_ids:
         codings_q &= Q(coder_id__in=sel.coder_ids)
-    # Tuples, not model instances: a study has tens of thousands of codings.
-    codings = list(Coding.objects.filter(codings_q).order_by("transcript_id", "start", "end", "id").values_list(
-        "pk", "transcript_id", "code_id", "coder_id", "start", "end", "memo", "created_at"))
-    coding_ids = {c[0] for c in codings}
+    coder_ids: set[int] = set()
+    for i in range(0, len(t_ids), 500):  # chunks: SQLite limits the number of query parameters
+        coder_ids |= set(Coding.objects.filter(codings_q, transcript_id__in=t_ids[i:i + 500])
+                         .values_list("coder_id", flat=True).distinct())
+    coding_memo_ids = set(Memo.objects.filter(study_id=sid, coding__isnull=False)
+                          .values_list("coding_id", flat=True))
+    kept_codings = set()
+    for i in range(0, len(t_ids), 500):
+        kept_codings |= set(Coding.objects.filter(codings_q, transcript_id__in=t_ids[i:i + 500],
+                                                  pk__in=coding_memo_ids).values_list("pk", flat=True))
+    t_set = set(t_ids)
     memos = [m for m in Memo.objects.filter(study_id=sid).order_by("created_at", "id")
-             if (m.coding_id is None or m.coding_id in coding_ids)
-             and (m.transcript_id is None or m.transcript_id in set(t_ids))
+             if (m.coding_id is None or m.coding_id in kept_codings)
+             and (m.transcript_id is None or m.transcript_id in t_set)
              and (m.code_id is None or m.code_id in code_ids)]
     assignments = [a for a in Assignment.objects.filter(study_id=sid, transcript_id__in=t_ids)
                    if not sel.coder_ids or {a.coder_a_id, a.coder_b_id} <= set(sel.coder_ids)]
-    user_ids = {c[3] for c in codings} | {m.author_id for m in memos} | {actor.pk}
-    users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
-
-    root = etree.Element(_q("Project"), nsmap={None: PROJECT_NS}, name=study.name or "Chorus study",
-                         origin="Chorus", creatingUserGUID=_guid(sid, "user", actor.pk),
-                         creationDateTime=_when(None))
-    xusers = etree.SubElement(root, _q("Users"))
-    for u in sorted(users.values(), key=lambda u: (u.display_name.lower(), u.pk)):
-        etree.SubElement(xusers, _q("User"), guid=_guid(sid, "user", u.pk), name=u.display_name)
+    users = {u.pk: u for u in User.objects.filter(pk__in=coder_ids | {m.author_id for m in memos} | {actor.pk})}
+    user_guid = {pk: _guid(sid, "user", pk) for pk in users}
     memos_by: dict[tuple[str, int | None], list[Memo]] = defaultdict(list)
     for m in memos:
         memo_key: tuple[str, int | None] = ("coding", m.coding_id) if m.coding_id else ("code", m.code_id) if m.code_id else (
@@ -249,105 +260,129 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
         for m in memos_by.get(key, []):
             etree.SubElement(el, _q("NoteRef"), targetGUID=_guid(sid, "memo", m.pk))
 
-    if codes:
-        xcodes = etree.SubElement(etree.SubElement(root, _q("CodeBook")), _q("Codes"))
-        children: dict[int | None, list[Code]] = defaultdict(list)
-        for c in codes:
-            children[c.parent_id if c.parent_id in code_ids else None].append(c)
+    counts = {"Participants": len(participants), "Transcripts": len(transcripts), "Codes": len(codes),
+              "Codings": 0, "Memos": len(memos), "Double codings": len(assignments)}
+    archive = io.BytesIO()
+    with tempfile.TemporaryFile() as qde, zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        with etree.xmlfile(qde, encoding="utf-8") as xf:
+            xf.write_declaration()
+            with xf.element(_q("Project"), nsmap={None: PROJECT_NS}, name=study.name or "Chorus study",
+                            origin="Chorus", creatingUserGUID=user_guid[actor.pk], creationDateTime=_when(None)):
+                xusers = _el("Users")
+                for u in sorted(users.values(), key=lambda u: (u.display_name.lower(), u.pk)):
+                    etree.SubElement(xusers, _q("User"), guid=user_guid[u.pk], name=u.display_name)
+                xf.write(xusers)
+                if codes:
+                    xf.write(_codebook(codes, code_ids, note_refs))
+                by_participant: dict[int, list[Transcript]] = defaultdict(list)
+                for t in transcripts:
+                    by_participant[t.participant_id].append(t)
+                if participants:
+                    for el in _cases(sid, participants, by_participant):
+                        xf.write(el)
+                code_guid = {c.pk: str(c.guid).upper() for c in codes}
+                q_selection, q_coding, q_ref = _q("PlainTextSelection"), _q("Coding"), _q("CodeRef")
+                if transcripts:
+                    with xf.element(_q("Sources")):
+                        for i, t in enumerate(transcripts):
+                            g = _guid(sid, "transcript", t.pk)
+                            name = (t.participant.pseudonym if len(by_participant[t.participant_id]) == 1
+                                    else t.title or t.participant.pseudonym)
+                            xs = _el("TextSource", guid=g, name=name, plainTextPath=f"internal://{g}.txt",
+                                     creatingUser=user_guid.get(t.imported_by_id, user_guid[actor.pk]),
+                                     creationDateTime=_when(t.imported_at))
+                            text = Transcript.objects.filter(pk=t.pk).values_list("text", flat=True).get()
+                            z.writestr(f"sources/{g}.txt", text.encode("utf-8"))
+                            rows = Coding.objects.filter(codings_q, transcript_id=t.pk).order_by(
+                                "start", "end", "id").values_list("pk", "code_id", "coder_id", "start", "end", "memo",
+                                                                  "created_at")
+                            for pk, code_id, coder_id, start, end, memo, created_at in rows:
+                                when = _when(created_at)
+                                sel_el = etree.SubElement(xs, q_selection, guid=_guid(sid, "coding", pk),
+                                                          startPosition=str(start), endPosition=str(end),
+                                                          creatingUser=user_guid[coder_id], creationDateTime=when)
+                                if memo:
+                                    etree.SubElement(sel_el, _q("Description")).text = memo
+                                coding_el = etree.SubElement(sel_el, q_coding, guid=_guid(sid, "coding-ref", pk),
+                                                             creatingUser=user_guid[coder_id], creationDateTime=when)
+                                etree.SubElement(coding_el, q_ref, targetGUID=code_guid[code_id])
+                                note_refs(sel_el, ("coding", pk))
+                                counts["Codings"] += 1
+                            note_refs(xs, ("transcript", t.pk))
+                            xf.write(xs)
+                            if job_id and i % 10 == 0:
+                                job_progress(job_id=job_id, done=i, total=len(transcripts) + 1)
+                if memos:
+                    xnotes = _el("Notes")
+                    for m in memos:
+                        xn = etree.SubElement(xnotes, _q("Note"), guid=_guid(sid, "memo", m.pk), name=m.title,
+                                              creatingUser=user_guid[m.author_id], creationDateTime=_when(m.created_at))
+                        etree.SubElement(xn, _q("PlainTextContent")).text = m.body
+                    xf.write(xnotes)
+                if assignments:
+                    xsets = _el("Sets")
+                    for a in assignments:
+                        names = " and ".join(sorted(users[u].display_name if u in users else "a coder"
+                                                    for u in (a.coder_a_id, a.coder_b_id)))
+                        xset = etree.SubElement(xsets, _q("Set"), guid=_guid(sid, "assignment", a.pk),
+                                                name=f"Double coding: {names}")
+                        etree.SubElement(xset, _q("MemberSource"), targetGUID=_guid(sid, "transcript", a.transcript_id))
+                    xf.write(xsets)
+                for m in memos_by.get(("study", None), []):
+                    xf.write(_el("NoteRef", targetGUID=_guid(sid, "memo", m.pk)))
+        qde.seek(0)
+        errors = project_validate(qde)
+        if errors:
+            raise ExportInvalidError("; ".join(errors[:5]))
+        qde.seek(0)
+        with z.open("project.qde", "w") as dst:
+            shutil.copyfileobj(qde, dst, 1 << 20)
+    return archive.getvalue(), counts
 
-        def add_code(container: etree._Element, c: Code) -> None:
-            el = etree.SubElement(container, _q("Code"), guid=str(c.guid).upper(), name=c.name,
-                                  isCodable="true" if c.is_codable else "false", color=c.colour.upper())
-            text = description_compose(c)
-            if text:
-                etree.SubElement(el, _q("Description")).text = text
-            note_refs(el, ("code", c.pk))
-            for child in children[c.pk]:
-                add_code(el, child)
 
-        for c in children[None]:
-            add_code(xcodes, c)
+def _codebook(codes: list[Code], code_ids: set[int], note_refs: Any) -> etree._Element:
+    book = _el("CodeBook")
+    xcodes = etree.SubElement(book, _q("Codes"))
+    children: dict[int | None, list[Code]] = defaultdict(list)
+    for c in codes:
+        children[c.parent_id if c.parent_id in code_ids else None].append(c)
+
+    def add_code(container: etree._Element, c: Code) -> None:
+        el = etree.SubElement(container, _q("Code"), guid=str(c.guid).upper(), name=c.name,
+                              isCodable="true" if c.is_codable else "false", color=c.colour.upper())
+        text = description_compose(c)
+        if text:
+            etree.SubElement(el, _q("Description")).text = text
+        note_refs(el, ("code", c.pk))
+        for child in children[c.pk]:
+            add_code(el, child)
+
+    for c in children[None]:
+        add_code(xcodes, c)
+    return book
+
+
+def _cases(sid: int, participants: list[Participant], by_participant: dict[int, list[Transcript]]) -> list[etree._Element]:
     definitions = list(AttributeDefinition.objects.filter(study_id=sid).order_by("position", "id"))
     variables = [("group", "Group", "Text"), ("site", "Site", "Text")] + [
         (d.key, d.label, _VAR_TYPES.get(AttributeKind(d.kind), "Text")) for d in definitions]
-    by_participant: dict[int, list[Transcript]] = defaultdict(list)
-    for t in transcripts:
-        by_participant[t.participant_id].append(t)
-    if participants:
-        xvars = etree.SubElement(root, _q("Variables"))
-        for key, label, kind in variables:
-            etree.SubElement(xvars, _q("Variable"), guid=_guid(sid, "variable", key), name=label, typeOfVariable=kind)
-        xcases = etree.SubElement(root, _q("Cases"))
-        for p in sorted(participants, key=lambda p: p.pseudonym.lower()):
-            xc = etree.SubElement(xcases, _q("Case"), guid=_guid(sid, "participant", p.pk), name=p.pseudonym)
-            values = {"group": p.group.label, "site": p.site.name if p.site else None, **(p.attributes or {})}
-            for key, _, kind in variables:
-                value = values.get(key)
-                if value is None or value == "":
-                    continue
-                vv = etree.SubElement(xc, _q("VariableValue"))
-                etree.SubElement(vv, _q("VariableRef"), targetGUID=_guid(sid, "variable", key))
-                etree.SubElement(vv, _q(_VALUE_TAGS[kind])).text = str(value)
-            for t in by_participant[p.pk]:
-                etree.SubElement(xc, _q("SourceRef"), targetGUID=_guid(sid, "transcript", t.pk))
-    files: dict[str, bytes] = {}
-    codings_by: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for coding in codings:
-        codings_by[coding[1]].append(coding)
-    user_guid = {pk: _guid(sid, "user", pk) for pk in users}
-    code_guid = {c.pk: str(c.guid).upper() for c in codes}
-    q_selection, q_coding, q_ref = _q("PlainTextSelection"), _q("Coding"), _q("CodeRef")
-    if transcripts:
-        xsources = etree.SubElement(root, _q("Sources"))
-        for i, t in enumerate(transcripts):
-            g = _guid(sid, "transcript", t.pk)
-            xs = etree.SubElement(xsources, _q("TextSource"), guid=g, name=t.participant.pseudonym
-                                  if len(by_participant[t.participant_id]) == 1 else t.title or t.participant.pseudonym,
-                                  plainTextPath=f"internal://{g}.txt", creatingUser=_guid(sid, "user", t.imported_by_id)
-                                  if t.imported_by_id in users else _guid(sid, "user", actor.pk),
-                                  creationDateTime=_when(t.imported_at))
-            files[f"sources/{g}.txt"] = t.text.encode("utf-8")
-            for pk, _, code_id, coder_id, start, end, memo, created_at in codings_by[t.pk]:
-                when = _when(created_at)
-                sel_el = etree.SubElement(xs, q_selection, guid=_guid(sid, "coding", pk), startPosition=str(start),
-                                          endPosition=str(end), creatingUser=user_guid[coder_id],
-                                          creationDateTime=when)
-                if memo:
-                    etree.SubElement(sel_el, _q("Description")).text = memo
-                coding_el = etree.SubElement(sel_el, q_coding, guid=_guid(sid, "coding-ref", pk),
-                                             creatingUser=user_guid[coder_id], creationDateTime=when)
-                etree.SubElement(coding_el, q_ref, targetGUID=code_guid[code_id])
-                note_refs(sel_el, ("coding", pk))
-            note_refs(xs, ("transcript", t.pk))
-            if job_id and i % 10 == 0:
-                job_progress(job_id=job_id, done=i, total=len(transcripts))
-    if memos:
-        xnotes = etree.SubElement(root, _q("Notes"))
-        for m in memos:
-            xn = etree.SubElement(xnotes, _q("Note"), guid=_guid(sid, "memo", m.pk), name=m.title,
-                                  creatingUser=_guid(sid, "user", m.author_id), creationDateTime=_when(m.created_at))
-            etree.SubElement(xn, _q("PlainTextContent")).text = m.body
-    if assignments:
-        xsets = etree.SubElement(root, _q("Sets"))
-        for a in assignments:
-            names = " and ".join(sorted(users[u].display_name if u in users else "a coder"
-                                        for u in (a.coder_a_id, a.coder_b_id)))
-            xset = etree.SubElement(xsets, _q("Set"), guid=_guid(sid, "assignment", a.pk),
-                                    name=f"Double coding: {names}")
-            etree.SubElement(xset, _q("MemberSource"), targetGUID=_guid(sid, "transcript", a.transcript_id))
-    note_refs(root, ("study", None))
-    qde: bytes = etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
-    errors = project_validate(qde)
-    if errors:
-        raise ExportInvalidError("; ".join(errors[:5]))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("project.qde", qde)
-        for name, content in files.items():
-            z.writestr(name, content)
-    counts = {"Participants": len(participants), "Transcripts": len(transcripts), "Codes": len(codes),
-              "Codings": len(codings), "Memos": len(memos), "Double codings": len(assignments)}
-    return buf.getvalue(), counts
+    xvars = _el("Variables")
+    for key, label, kind in variables:
+        etree.SubElement(xvars, _q("Variable"), guid=_guid(sid, "variable", key), name=label, typeOfVariable=kind)
+    xcases = _el("Cases")
+    for p in sorted(participants, key=lambda p: p.pseudonym.lower()):
+        xc = etree.SubElement(xcases, _q("Case"), guid=_guid(sid, "participant", p.pk), name=p.pseudonym)
+        values = {"group": p.group.label, "site": p.site.name if p.site else None, **(p.attributes or {})}
+        for key, _, kind in variables:
+            value = values.get(key)
+            if value is None or value == "":
+                continue
+            vv = etree.SubElement(xc, _q("VariableValue"))
+            etree.SubElement(vv, _q("VariableRef"), targetGUID=_guid(sid, "variable", key))
+            etree.SubElement(vv, _q(_VALUE_TAGS[kind])).text = str(value)
+        for t in by_participant[p.pk]:
+            etree.SubElement(xc, _q("SourceRef"), targetGUID=_guid(sid, "transcript", t.pk))
+    return [xvars, xcases]
 
 
 @lru_cache(maxsize=1)
@@ -356,9 +391,17 @@ def _schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMA_PATH), parser))
 
 
-def project_validate(data: bytes) -> list[str]:
-    """Schema errors of a project document (empty when valid)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
-    schema = _schema()
-    ok = schema.validate(etree.fromstring(data, parser))
-    return [] if ok else [f"line {e.line}: {e.message}" for e in schema.error_log]
+def project_validate(data: bytes | IO[bytes]) -> list[str]:
+    """Schema errors of a project document (empty when valid), read incrementally: elements are
+    freed as they are validated, so a large export is checked without holding its tree."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    try:
+        for _, el in etree.iterparse(source, events=("end",), schema=_schema(), resolve_entities=False,
+                                     no_network=True, load_dtd=False, huge_tree=True):
+            if el.getparent() is not None and el.getparent().getparent() is not None:
+                el.clear()
+                while el.getprevious() is not None:
+                    del el.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        return [f"line {exc.lineno}: {exc.msg}"]
+    return []

@@ -153,3 +153,9 @@ def test_a_lead_scoped_to_one_site_exports_only_that_site(cast: Any, imported: l
         qde = z.read("project.qde").decode()
     for p in imported:
         assert (f'name="{p.pseudonym}"' in qde) == (p.site_id == site.pk)
+
+
+def test_schema_validation_catches_an_invalid_document(shared_dir: Path) -> None:
+    assert exports.project_validate(b'<Project xmlns="urn:QDA-XML:project:1.0"><Users/></Project>')
+    sample = shared_dir / "refi-qda" / "samples" / "atlasti-8.4-standard-project.qde"
+    assert exports.project_validate(sample.read_bytes()) == []
