@@ -597,7 +597,7 @@ def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple[A
     import building SQL); elsewhere bulk_create. Values are already in column form (ids, not objects)."""
     if not rows:
         return []
-    columns = [model._meta.get_field(f).column for f in fields]  # type: ignore[union-attr]
+    columns: list[str] = [str(model._meta.get_field(f).column) for f in fields]  # type: ignore[union-attr]
     table = model._meta.db_table
     if connection.vendor != "postgresql":
         objs = [model(**{model._meta.get_field(f).attname: v for f, v in zip(fields, row, strict=True)})  # type: ignore[union-attr]
