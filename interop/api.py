@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import policy
+from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from interop.models import ProjectImport
@@ -55,6 +55,8 @@ def _selection(request: Request, study_id: int) -> exports.Selection:
 
 
 class ProjectImportListAPI(APIView):
+    # The permission is checked before the body is parsed: a member without it gets 403, not a 415.
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PROJECT_IMPORT)]
     parser_classes = [MultiPartParser]
 
     @extend_schema(
@@ -65,8 +67,6 @@ class ProjectImportListAPI(APIView):
         responses={201: ProjectImportSerializer},
     )
     def post(self, request: Request, study_id: int) -> Response:
-        # Who may, before the body is parsed: a member without the permission gets 403, not a 415.
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.PROJECT_IMPORT)
         f = request.FILES.get("file")
         if f is None:
             raise ValidationError("Send the project as the multipart field “file”.")
@@ -78,6 +78,7 @@ class ProjectImportListAPI(APIView):
 
 
 class ProjectImportDetailAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PROJECT_IMPORT)]
     parser_classes = [JSONParser]
 
     @extend_schema(summary="A project import: its preview, choices, status and result",
@@ -93,7 +94,6 @@ class ProjectImportDetailAPI(APIView):
             "users": {"3f2a…": "member:12"}, "group_variable": "a81c…", "transcripts": {"9d0e…": "skip"}})],
     )
     def patch(self, request: Request, study_id: int, import_id: int) -> Response:
-        imports.project_import_get(user=request.user, study_id=study_id, import_id=import_id)
         s = ChoicesSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         record = imports.project_import_choose(actor=acting_user(request), study_id=study_id, import_id=import_id,
@@ -102,6 +102,8 @@ class ProjectImportDetailAPI(APIView):
 
 
 class ProjectImportStartAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PROJECT_IMPORT)]
+
     @extend_schema(summary="Start the import (a job)", request=None, responses={202: ProjectImportSerializer})
     def post(self, request: Request, study_id: int, import_id: int) -> Response:
         record = imports.project_import_start(actor=acting_user(request), study_id=study_id, import_id=import_id,
@@ -110,6 +112,8 @@ class ProjectImportStartAPI(APIView):
 
 
 class ProjectImportCancelAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PROJECT_IMPORT)]
+
     @extend_schema(summary="Cancel an import that has not started", request=None, responses={204: None})
     def post(self, request: Request, study_id: int, import_id: int) -> Response:
         imports.project_import_cancel(actor=acting_user(request), study_id=study_id, import_id=import_id,
@@ -125,17 +129,18 @@ _PREVIEW = inline_serializer("ProjectExportPreview", {
 
 
 class ProjectExportPreviewAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PROJECT_EXPORT)]
     parser_classes = [JSONParser]
 
     @extend_schema(summary="What an export of this selection would contain, and who is left out and why",
                    request=SelectionSerializer, responses=_PREVIEW)
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.PROJECT_EXPORT)
         sel = _selection(request, study_id)
         return Response(exports.project_export_preview(actor=acting_user(request), study_id=study_id, sel=sel))
 
 
 class ProjectExportAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PROJECT_EXPORT)]
     parser_classes = [JSONParser]
 
     @extend_schema(
@@ -145,7 +150,6 @@ class ProjectExportAPI(APIView):
         examples=[OpenApiExample("Two sites, one coder", value={"sites": [1, 2], "coders": [7]})],
     )
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.PROJECT_EXPORT)
         sel = _selection(request, study_id)
         job = exports.project_export_start(actor=acting_user(request), study_id=study_id, sel=sel,
                                            ip=client_ip(request))

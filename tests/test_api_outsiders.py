@@ -31,7 +31,8 @@ def _api_study_endpoints() -> list[tuple[str, str]]:
         if not route.startswith("api/v1/") or "<int:study_id>" not in route:
             continue
         cls = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
-        assert cls is not None and issubclass(cls, APIView), f"{route}: API views are DRF views"
+        assert cls is not None, f"{route}: API views are DRF views"
+        assert issubclass(cls, APIView), f"{route}: API views are DRF views"
         for method in ("get", "post", "put", "patch", "delete"):
             if hasattr(cls, method):
                 endpoints.append((route, method))

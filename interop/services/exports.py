@@ -39,7 +39,7 @@ from analysis.transcripts.models import Transcript
 from interop.qdc import description_compose
 from jobs.models import Job
 from jobs.services import JobError, job_attach_file, job_create, job_progress, job_run
-from participants.consent import DataUse, data_use_allowed
+from participants.consent_rules import DataUse, data_use_allowed
 from participants.models import AttributeDefinition, AttributeKind, ConsentState, Participant
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"

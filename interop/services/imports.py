@@ -6,7 +6,7 @@ choices against the study as it is then (a code or participant added meanwhile i
 duplicated). Transcripts keep the source's text (``interop.positions``): they never pass through the
 transcript importers' normalisation, so every selection covers the characters it covered in the tool
 that wrote it. Consent applies as everywhere: a transcript is added only for a participant whose
-consent allows it (``participants.consent``); the preview says who is blocked and why.
+consent allows it (``participants.consent_rules``); the preview says who is blocked and why.
 """
 
 from __future__ import annotations
