@@ -116,7 +116,7 @@ def main() -> None:
         "selections_in_file": record.preview["codings"],
         "unplaced": len(record.preview["unplaced"]),
         "import": {"preview_s": round(t1 - t0, 2), "job_s": round(t2 - t1, 2), "total_s": round(t2 - t0, 2),
-                   "cpu_s": round(c2 - c0, 2), "result": job.result},
+                   "cpu_s": round(c2 - c0, 2), "preview_cpu_s": round(c1 - c0, 2), "result": job.result},
         "codings_in_db": Coding.objects.filter(study=study).count(),
         "export": {"s": round(t4 - t3, 2), "cpu_s": round(c4 - c3, 2), "megabytes": round(len(export) / 1e6, 2),
                    "counts": counts, "characters": exported_chars},
