@@ -88,6 +88,9 @@ def test_export_page_previews_who_is_left_out_and_starts_a_job(cast: Any, client
     assert "Left out (1)" in html
     assert people[1].pseudonym in html
     assert "Has no consent recorded" in html
+    assert "style=" not in html
+    assert "<script>" not in html
+    assert re.search(r'<label for="id_sites_0">', html)  # every checkbox has its label
     html = lead.get(f"/studies/{cast.study.pk}/project/export/?sites={people[1].site_id}").content.decode()
     assert "This export would contain" in html
     with django_capture_on_commit_callbacks(execute=True):
