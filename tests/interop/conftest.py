@@ -65,3 +65,16 @@ def qdpx(qde: str | bytes, files: dict[str, bytes] | None = None, *, qde_name: s
 def source_texts(data: bytes) -> dict[str, str]:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         return {n: z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("sources/")}
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the ``job`` tests, the import and export tasks run in this process when enqueued, also
+    when REDIS_URL is set (CI): those tests read the job's outcome inside their own transaction, which
+    a worker process cannot see. ``test_project_jobs.py`` runs them through the real worker."""
+    if request.node.get_closest_marker("job"):
+        return
+    from interop import tasks
+
+    for task in (tasks.project_import_task, tasks.project_export_task):
+        monkeypatch.setattr(task, "delay", lambda job_id, task=task: task.run(job_id))
