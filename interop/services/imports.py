@@ -438,14 +438,20 @@ def _clean_choices(raw: dict[str, Any], record: ProjectImport, study: Study) -> 
     if out.get("group_variable") and out.get("group_variable") == out.get("site_variable"):
         raise ValidationError("The group and the site cannot come from the same variable.")
     if "default_group" in raw:
-        if not ParticipantGroup.objects.filter(study=study, key=str(raw["default_group"])[:50]).exists():
+        keys = set(ParticipantGroup.objects.filter(study=study).values_list("key", flat=True))
+        if raw["default_group"] not in keys:
             raise ValidationError("Choose one of the study's participant groups.")
         out["default_group"] = raw["default_group"]
+    # Keys must be ones the preview showed (GUIDs, pseudonyms): nothing else is stored.
+    known = {"codes": {c["guid"] for c in preview.get("code_conflicts", [])},
+             "participants": {p["pseudonym"].lower() for p in preview.get("participants", [])},
+             "transcripts": {t["guid"] for t in preview.get("transcripts", [])}}
     allowed = {"codes": ("existing", "new"), "participants": ("keep", "fill"), "transcripts": ("skip", "add")}
     for section, values in allowed.items():
         for k, v in (raw.get(section) or {}).items():
-            if not isinstance(k, str) or len(k) > 100 or v not in values:
-                raise ValidationError(f"Unknown choice for {section}: use one of {', '.join(values)}.")
+            if k not in known[section] or v not in values:
+                raise ValidationError(f"Unknown choice for {section}: choose one of {', '.join(values)} for an "
+                                      "item the preview shows.")
             out[section][k] = v
     return out
 

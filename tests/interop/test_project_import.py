@@ -217,3 +217,19 @@ def test_a_failure_during_the_write_leaves_nothing_half_imported(cast: Any, gene
     assert not Code.objects.exists()
     assert not Coding.objects.exists()
     assert not Membership.objects.filter(user__is_active=False).exists()
+
+
+def test_choices_with_nul_characters_or_unknown_keys_are_refused_not_stored(cast: Any, generated: Path,
+                                                                           clients: Any) -> None:
+    lead = cast.users["lead"]
+    record = imports.project_import_preview(actor=lead, study_id=cast.study.pk, filename="s\x00.qdpx",
+                                            data=(generated / "study.qdpx").read_bytes())
+    assert record.filename == "s.qdpx"
+    for bad in ({"default_group": "staff\x00"}, {"participants": {"su99\x00": "keep"}},
+                {"transcripts": {"\x00": "add"}}, {"default_group": "nobody"}):
+        with pytest.raises(ValidationError):
+            imports.project_import_choose(actor=lead, study_id=cast.study.pk, import_id=record.pk, choices=bad)
+    r = clients["lead"].post(f"/studies/{cast.study.pk}/project/import/{record.pk}/", {"default_group": "a\x00"})
+    assert r.status_code == 302
+    record.refresh_from_db()
+    assert record.choices == {}
