@@ -12,7 +12,9 @@ consent allows it (``participants.consent_rules``); the preview says who is bloc
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from jobs.services import JobError, job_create, job_progress, job_run
 from participants.models import AttributeDefinition, AttributeKind, Participant
 from participants.values import RESERVED_KEYS, ValueProblem, attribute_key, attribute_value, parse_pseudonym
 
+log = logging.getLogger(__name__)
 MAX_QDPX_BYTES = 1024 * 1024 * 1024
 MAX_ERRORS_SHOWN = 50
 _GROUP_NAMES = ("group", "participant group", "participant_group", "participant type", "role group")
@@ -566,13 +569,28 @@ def _write(*, project: ParsedProject, record: ProjectImport, actor: User, member
         var = var_by_key[key]
         AttributeDefinition.objects.create(study=study, key=key, label=var.name[:100],
                                            kind=_KINDS.get(var.kind, AttributeKind.TEXT), position=position + i)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[step] = round(now - clock, 2)
+        clock = now
+
     participants = _write_participants(plan, study, actor, groups, sites)
     codes = _write_codes(plan, project, study, actor)
+    lap("people, participants and codes")
     transcripts = _write_transcripts(plan, project, study, actor, participants, job)
+    lap("transcripts and turns")
     n_codings, coding_of_selection = _write_codings(project, study, transcripts, codes, users, actor)
+    lap("codings")
     n_memos = _write_memos(project, study, transcripts, codes, coding_of_selection, users, actor)
     n_assignments = _write_assignments(plan, study, transcripts, users, actor)
     refresh_search_many(list(transcripts.values()))
+    lap("memos, double coding and search vectors")
+    # Where a large import spends its time, for operators (the job itself shows counts only).
+    log.info("project import %s into study %s: %s", record.pk, study.pk, timings)
     for t in transcripts.values():
         audit_record(actor=actor, action="transcript.import", study=study, obj=t,
                      details={"participant": t.participant.pseudonym, "format": "qdpx", "via": "project import",
