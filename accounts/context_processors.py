@@ -34,6 +34,8 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Theme board", "board", Perm.THEME_VIEW, ("board-",)),
     NavItem("Memos", "memo-list", Perm.MEMO_WRITE),
     NavItem("Double coding", "double-coding", policy.double_coding_visible),
+    NavItem("Import project", "project-import", Perm.PROJECT_IMPORT, ("project-import-",)),
+    NavItem("Export project", "project-export", Perm.PROJECT_EXPORT),
     NavItem("Members", "member-list", Perm.MEMBER_VIEW, ("member-",)),
     NavItem("Audit log", "audit-log", Perm.AUDIT_VIEW, ("audit-",)),
     NavItem("Settings", "study-settings", Perm.STUDY_EDIT, ("site-",)),

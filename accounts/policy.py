@@ -68,6 +68,10 @@ class Perm(StrEnum):
     MATRIX_VIEW = "matrix.view"
     MATRIX_RUN = "matrix.run"
     EXPORT = "export"
+    # REFI-QDA projects: an import creates participants, codes, transcripts and codings at once, so
+    # it is its own permission (a lead's), not the sum of the admin's and the lead's.
+    PROJECT_IMPORT = "project.import"
+    PROJECT_EXPORT = "project.export"
 
 
 _READ_ANALYSIS = {
@@ -124,6 +128,8 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.BOARD_SETTINGS,
             Perm.MATRIX_RUN,
             Perm.EXPORT,
+            Perm.PROJECT_IMPORT,
+            Perm.PROJECT_EXPORT,
         }
     ),
     Role.CODER: frozenset(_READ_ANALYSIS | {Perm.CODING_WRITE, Perm.MEMO_WRITE, Perm.THEME_PROPOSE}),

@@ -9,6 +9,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("analysis.transcripts.api_urls")),
     path("", include("analysis.themes.api_urls")),
     path("", include("jobs.api_urls")),
+    path("", include("interop.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("", include("analysis.transcripts.urls")),
     path("", include("analysis.themes.urls")),
     path("", include("jobs.urls")),
+    path("", include("interop.urls")),
     path("api/v1/", include(api_v1)),
     path("django-admin/", admin.site.urls),
 ]

@@ -6,9 +6,10 @@ import pytest
 
 NAV = {
     "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
+    "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
               "Themes", "Theme board", "Double coding", "Members", "Audit log", "Settings"],
     "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
-             "Theme board", "Memos", "Double coding", "Members"],
+             "Theme board", "Memos", "Double coding", "Import project", "Export project", "Members"],
     "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
               "Theme board", "Memos", "Double coding"],
     "coder_other_site": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",

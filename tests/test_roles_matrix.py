@@ -38,6 +38,8 @@ from accounts import api_urls as accounts_api_urls
 from accounts import urls as accounts_urls
 from analysis.themes import api_urls as themes_api_urls
 from analysis.themes import urls as themes_urls
+from interop import api_urls as interop_api_urls
+from interop import urls as interop_urls
 from jobs import api_urls as jobs_api_urls
 from jobs import urls as jobs_urls
 from jobs.models import Job, JobStatus
@@ -80,6 +82,14 @@ OWN_JOB_API = (200, 404, 404, 404, 403, 404, UNAUTH)
 
 def admin_only(status: int) -> tuple[Expect, ...]:
     return (status, 403, 403, 403, 403, 404, UNAUTH)
+
+
+LEAD_PAGE = (403, 200, 403, 403, 403, 404, LOGIN)
+LEAD_WRITE_PAGE = (403, 302, 403, 403, 403, 404, LOGIN)
+
+
+def lead_only(status: int) -> tuple[Expect, ...]:
+    return (403, status, 403, 403, 403, 404, UNAUTH)
 
 
 S = "/studies/{study}"
@@ -133,6 +143,24 @@ MATRIX: list[Row] = [
     Row("audit-export", "POST", S + "/audit/export/", ADMIN_WRITE_PAGE),
     Row("job-detail", "GET", S + "/jobs/{job}/", OWN_JOB_PAGE),
     Row("job-download", "GET", S + "/jobs/{job}/download/", OWN_JOB_PAGE),
+    # REFI-QDA projects (interop): a lead's; the import is private to the lead who uploaded it ---
+    Row("project-import", "GET", S + "/project/import/", LEAD_PAGE),
+    Row("project-import", "POST", S + "/project/import/", LEAD_PAGE),
+    Row("project-import-detail", "GET", S + "/project/import/{import}/", LEAD_PAGE),
+    Row("project-import-detail", "POST", S + "/project/import/{import}/", LEAD_WRITE_PAGE),
+    Row("project-import-start", "GET", S + "/project/import/{import}/start/", POST_ONLY_GET),
+    Row("project-import-start", "POST", S + "/project/import/{import}/start/", LEAD_WRITE_PAGE),
+    Row("project-import-cancel", "GET", S + "/project/import/{import}/cancel/", POST_ONLY_GET),
+    Row("project-import-cancel", "POST", S + "/project/import/{import}/cancel/", LEAD_WRITE_PAGE),
+    Row("project-export", "GET", S + "/project/export/", LEAD_PAGE),
+    Row("project-export", "POST", S + "/project/export/", LEAD_WRITE_PAGE),
+    Row("api-project-import-list", "POST", A + "/project-imports/", lead_only(400)),
+    Row("api-project-import-detail", "GET", A + "/project-imports/{import}/", lead_only(200)),
+    Row("api-project-import-detail", "PATCH", A + "/project-imports/{import}/", lead_only(200), {}),
+    Row("api-project-import-start", "POST", A + "/project-imports/{import}/start/", lead_only(202)),
+    Row("api-project-import-cancel", "POST", A + "/project-imports/{import}/cancel/", lead_only(204)),
+    Row("api-project-export-preview", "POST", A + "/project-exports/preview/", lead_only(200), {}),
+    Row("api-project-export", "POST", A + "/project-exports/", lead_only(202), {}),
     # API -------------------------------------------------------------------------------------
     Row("api-me", "GET", "/api/v1/me/", ANY_USER_API),
     Row("api-study-list", "GET", "/api/v1/studies/", ANY_USER_API),
@@ -252,16 +280,17 @@ MATRIX += [
 ]
 
 API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns,
-                               *themes_api_urls.urlpatterns]} | {"api-schema", "api-docs", "api-redoc"}
+                               *themes_api_urls.urlpatterns, *interop_api_urls.urlpatterns]} | {
+    "api-schema", "api-docs", "api-redoc"}
 PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns,  # type: ignore[union-attr]
-                                *themes_urls.urlpatterns]}
+                                *themes_urls.urlpatterns, *interop_urls.urlpatterns]}
 
 # Roles run least-privileged first within one test (one cast): every denied write is tried, and
 # proven to have written nothing, before the role that may do it changes anything.
 RUN_ORDER = ("anonymous", "outsider", "ppi", "coder_other_site", "coder", "lead", "admin")
 
 
-def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None) -> str:
+def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, project_import: Any = None) -> str:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
@@ -270,6 +299,7 @@ def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None) ->
         north=cast.north.pk,
         coder_membership=cast.memberships["coder"].pk,
         job=job.pk,
+        import_=project_import.pk if project_import else 0,
         uid=urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)),
         **(board or {}),
     )
@@ -317,6 +347,23 @@ def admin_job(cast: Any) -> Job:
     return job
 
 
+@pytest.fixture
+def lead_import(cast: Any) -> Any:
+    """A project import the lead uploaded and has not started (a small valid project)."""
+    import io
+    import zipfile
+
+    from interop.services.imports import project_import_preview
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("project.qde", '<Project xmlns="urn:QDA-XML:project:1.0" name="p"><CodeBook><Codes>'
+                                  '<Code guid="00000000-0000-4000-8000-000000000001" name="Cues" isCodable="true"/>'
+                                  "</Codes></CodeBook></Project>")
+    return project_import_preview(actor=cast.users["lead"], study_id=cast.study.pk, filename="p.qdpx",
+                                  data=buf.getvalue())
+
+
 def _client_for(role: str, cast: Any, *, api: bool) -> Client | APIClient:
     if api:
         c = APIClient()
@@ -359,7 +406,8 @@ def test_role_matrix(row: Row, cast: Any, admin_job: Job, request: pytest.Fixtur
     is_api = row.name in API_NAMES
     needs_board = any(f"{{{k}}}" in row.url + str(row.data) for k in BOARD_KEYS) or row.name in THEME_NAMES
     board = request.getfixturevalue("board") if needs_board else None
-    url = _fill(row.url, cast, admin_job, board)
+    lead_import = request.getfixturevalue("lead_import") if "{import}" in row.url else None
+    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import)
     data = {k: _fill(v, cast, admin_job, board) if isinstance(v, str) and "{" in v else v
             for k, v in (row.data or {}).items()} if row.data is not None else None
     problems = []
@@ -423,7 +471,7 @@ def test_matrix_covers_every_accounts_url() -> None:
     all_patterns = _walk(get_resolver().url_patterns)
     resolver_names = {p.name for p in all_patterns}
     enforced = (PAGE_NAMES | API_NAMES) & resolver_names
-    enforced |= {p.name for p in all_patterns if _module(p).startswith(("accounts.", "jobs.", "analysis.themes."))}
+    enforced |= {p.name for p in all_patterns if _module(p).startswith(("accounts.", "jobs.", "analysis.themes.", "interop."))}
     assert None not in enforced, "an accounts view is routed without a URL name"
     missing = enforced - covered
     assert not missing, f"add these URL names to MATRIX in {__file__}: {sorted(missing)}"

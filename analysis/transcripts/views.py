@@ -57,6 +57,7 @@ def transcript_list(request: HttpRequest, study_id: int) -> HttpResponse:
 def transcript_upload(request: HttpRequest, study_id: int) -> HttpResponse:
     study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_UPLOAD)
     form = UploadForm()
+    project = False  # a .qdpx was sent here: point to the project import page
     if request.method == "POST":
         # Refuse an oversized upload from its declared length, before reading the body.
         length = _int(request.META.get("CONTENT_LENGTH")) or 0
@@ -73,11 +74,15 @@ def transcript_upload(request: HttpRequest, study_id: int) -> HttpResponse:
                     encoding=form.cleaned_data["encoding"] or None, ip=client_ip(request),
                 )
             except ValidationError as exc:
-                form.add_error(None, exc.messages)
+                if any(e.code == "qdpx" for e in exc.error_list):
+                    project = True
+                else:
+                    form.add_error(None, exc.messages)
             else:
                 return redirect("transcript-import", study_id=study.pk, batch_id=batch.pk)
     return render(request, "transcripts/transcript_upload.html", {
-        "study": study, "form": form, "limit_mb": max_file_bytes() // 1_000_000,
+        "study": study, "form": form, "limit_mb": max_file_bytes() // 1_000_000, "project": project,
+        "can_import_project": policy.has_perm(user=request.user, study=study.pk, perm=Perm.PROJECT_IMPORT),
     })
 
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "analysis.transcripts",
     "analysis.coding",
     "analysis.themes",
+    "interop",
 ]
 
 MIDDLEWARE = [

@@ -66,6 +66,22 @@ def expand_uploads(uploads: list[Upload]) -> list[Upload | tuple[str, str]]:
     return out
 
 
+def is_project_archive(up: Upload) -> bool:
+    """A .qdpx (by name, or a zip with a .qde at its root): it belongs on the project import page."""
+    if up.name.lower().endswith(".qdpx"):
+        return True
+    if not (is_zip(up.data) and not is_docx_zip(up.data)):
+        return False
+    import io
+    import zipfile
+
+    try:
+        names = zipfile.ZipFile(io.BytesIO(up.data)).namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    return any("/" not in n and n.lower().endswith(".qde") for n in names)
+
+
 def _zip_members(up: Upload) -> list[Upload]:
     limits = zip_limits()
     zf = open_zip(up.data, what=f"zip file {up.name}", limits=limits)
@@ -107,6 +123,14 @@ def import_preview(
     membership = policy.membership_require(user=actor, study_id=study_id, perm=Perm.TRANSCRIPT_UPLOAD)
     if not uploads:
         raise ValidationError("Choose at least one file.")
+    for up in uploads:
+        if is_project_archive(up):
+            from django.urls import reverse
+
+            url = reverse("project-import", kwargs={"study_id": study_id})
+            raise ValidationError(
+                f"{up.name[:100]} is a REFI-QDA project, not a transcript. Projects (with their codes, codings "
+                f"and participants) are imported from the Import project page: {url}", code="qdpx")
     expanded = expand_uploads(uploads)
     if len(expanded) > MAX_FILES:
         raise ValidationError(f"Too many files in one upload ({len(expanded)}; at most {MAX_FILES}).")
