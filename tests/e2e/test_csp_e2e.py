@@ -61,3 +61,22 @@ def test_error_page_is_styled_under_the_policy(page: Page, cast: Any) -> None:
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     # The stylesheet loaded ('self'): the header has its blue background.
     assert page.locator(".site-header").evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(0, 94, 184)"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_django_admin_works_under_the_policy(page: Page) -> None:
+    from accounts.models import User
+
+    User.objects.create_superuser(email="root@example.org", password="correct horse battery")
+    page.goto("/django-admin/login/")
+    page.fill("#id_username", "root@example.org")
+    page.fill("#id_password", "correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#site-name")).to_be_visible()
+    page.goto("/django-admin/auth/group/add/")
+    page.fill("#id_name", "Readers")
+    expect(page.locator("#id_permissions_from, #id_permissions")).to_have_count(1)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("Readers")
+    page.goto("/django-admin/auth/group/")
+    expect(page.locator("#result_list")).to_contain_text("Readers")
