@@ -80,3 +80,12 @@ def test_the_django_admin_works_under_the_policy(page: Page) -> None:
     expect(page.locator(".messagelist")).to_contain_text("Readers")
     page.goto("/django-admin/auth/group/")
     expect(page.locator("#result_list")).to_contain_text("Readers")
+
+
+def test_htmx_is_told_to_need_nothing_inline(page: Page) -> None:
+    page.goto("/accounts/login/")
+    config = page.evaluate("() => ({...htmx.config})")
+    assert config["includeIndicatorStyles"] is False  # no injected <style> element
+    assert config["allowEval"] is False  # hx-on / js: values could only fail under script-src 'self'
+    assert config["allowScriptTags"] is False  # scripts in swapped HTML would be inline scripts
+    assert page.locator("head style").count() == 0
