@@ -11,7 +11,8 @@ leak, so the rule is simply "all of them".
 Reports come from browsers, unauthenticated and untrusted: they are read only up to a size limit, rate
 limited per client address, reduced to a few known fields with query strings and control characters
 removed (a URL's query may hold a search for a participant's words; a newline would forge log lines),
-and logged on the ``chorus.csp`` logger. Nothing is stored.
+and logged on the ``chorus.csp`` logger. Nothing is stored. A body with a NUL character or a number no
+browser would send is not a report and is refused whole.
 """
 
 from __future__ import annotations
@@ -179,6 +180,8 @@ def _from_reporting_api(r: dict[str, Any]) -> Violation:
 def _text(value: Any, *, limit: int = _FIELD_LIMIT) -> str:
     if not isinstance(value, str):
         return ""
+    if "\x00" in value:  # no browser sends one: the body is not a report
+        raise ReportRejected(400, "a NUL character in a field")
     return _CONTROL.sub("", value)[:limit]
 
 
@@ -195,7 +198,9 @@ def _url(value: Any) -> str:
 
 
 def _number(value: Any) -> int | None:
-    # Browsers send small non-negative integers; anything else (huge, negative, a string) is dropped.
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**7:
+    """A line or column number: absent, or a small non-negative integer as browsers send."""
+    if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**7:
+        raise ReportRejected(400, "a line or column number that no browser sends")
     return value

@@ -205,15 +205,38 @@ def test_reports_from_a_signed_in_browser_are_taken_too(clients: Any) -> None:
 
 def test_control_characters_cannot_forge_log_lines(caplog: Any) -> None:
     body = json.loads(json.dumps(REPORT_URI_BODY))
-    body["csp-report"]["blocked-uri"] = "inline\n2026-01-01 WARNING chorus.csp forged\x00\x1b[31m"
-    body["csp-report"]["line-number"] = 10**30  # huge numbers are dropped, not logged or stored
+    body["csp-report"]["blocked-uri"] = "inline\n2026-01-01 WARNING chorus.csp forged\r\x1b[31m"
+    del body["csp-report"]["line-number"]
     with caplog.at_level(logging.WARNING, logger="chorus.csp"):
         assert post(Client(), body).status_code == 204
     [line] = [rec.getMessage() for rec in caplog.records if rec.name == "chorus.csp"]
     assert "\n" not in line
-    assert "\x00" not in line
+    assert "\r" not in line
     assert "\x1b" not in line
+    assert "blocked inline2026-01-01 WARNING" in line  # kept as text, on one line
     assert "coder.js)" in line  # no line number
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("blocked-uri", "inline\x00"),
+        ("document-uri", "https://chorus.example.nhs.uk/\x00"),
+        ("effective-directive", "style-src\x00"),
+        ("line-number", 10**30),
+        ("line-number", 2**63),
+        ("column-number", -1),
+        ("line-number", "12"),
+        ("line-number", 1.5),
+        ("column-number", True),
+    ],
+)
+def test_nul_characters_and_impossible_numbers_are_refused(field: str, value: Any, caplog: Any) -> None:
+    body = json.loads(json.dumps(REPORT_URI_BODY))
+    body["csp-report"][field] = value
+    with caplog.at_level(logging.WARNING, logger="chorus.csp"):
+        assert post(Client(), body).status_code == 400
+    assert not [rec for rec in caplog.records if rec.name == "chorus.csp"]
 
 
 @pytest.mark.parametrize(
