@@ -174,8 +174,8 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": [NONE],
         "form-action": [SELF],
         "object-src": [NONE],
-        # report-to (Reporting API, Chromium) names the Reporting-Endpoints entry; browsers without
-        # it (Firefox) use report-uri. Both point at the same endpoint.
+        # report-to (Reporting API: Chromium, HTTPS pages only) names the Reporting-Endpoints entry;
+        # browsers without it (Firefox) use report-uri. Both point at the same endpoint.
         "report-uri": [CSP_REPORT_PATH],
         "report-to": "csp",
     },
