@@ -393,3 +393,11 @@ def acting_user(request: Any) -> User:
 
 def user_is_member(*, user: User, study: Study) -> bool:
     return membership_get(user=user, study_id=study.pk) is not None
+
+
+def may_report_csp_violation(*, user: Any) -> bool:
+    """Anyone may send a Content-Security-Policy violation report, signed in or not. Browsers send
+    them without the session cookie (the Reporting API never includes credentials), so requiring one
+    would lose exactly the reports that show a broken or attacked page; the endpoint's size and rate
+    limits bound the abuse instead, and it stores nothing."""
+    return True

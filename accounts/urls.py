@@ -6,6 +6,7 @@ from .forms import PasswordResetForm
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("csp-report/", views.csp_report, name="csp-report"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", views.account, name="account"),

@@ -8,16 +8,17 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
 from config.web import form_errors_apply
 
-from . import exports, policy, selectors, services
+from . import exports, policy, security, selectors, services
 from .forms import (
     AuditFilterForm,
     EmailAuthenticationForm,
@@ -320,3 +321,20 @@ def error_500(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return JsonResponse({"detail": "Server error."}, status=500)
     return render(request, "500.html", status=500)
+
+
+@csrf_exempt  # browsers post reports without a CSRF token; the endpoint changes nothing
+@require_POST
+def csp_report(request: HttpRequest) -> HttpResponse:
+    if not policy.may_report_csp_violation(user=request.user):
+        raise PermissionDenied
+    client = client_ip(request) or "unknown"
+    if not security.csp_report_rate_allows(client=client):
+        return HttpResponse("Too many reports.", status=429, content_type="text/plain")
+    try:
+        body = security.csp_report_read(stream=request, content_length=request.META.get("CONTENT_LENGTH"))
+        violations = security.csp_report_parse(body=body)
+    except security.ReportRejected as e:
+        return HttpResponse(f"Not a violation report: {e.reason}.", status=e.status, content_type="text/plain")
+    security.csp_report_log(violations=violations, client=client)
+    return HttpResponse(status=204)

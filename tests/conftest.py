@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -185,6 +186,84 @@ CHROMIUM = os.environ.get("CHORUS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+# Every page an e2e test opens is watched for Content-Security-Policy violations: the browser's
+# `securitypolicyviolation` events (from an init script, reported through a binding, so none is lost
+# when the page navigates) and its console errors about the policy or Permissions-Policy. Any of them
+# fails the test (``_csp_guard``); a test that provokes one on purpose takes ``csp_violations``.
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__chorusCspViolation({
+    directive: e.effectiveDirective, blocked: e.blockedURI, document: e.documentURI,
+    source: e.sourceFile, line: e.lineNumber, sample: e.sample,
+  });
+}, true);
+"""
+_CONSOLE_PROBLEM = ("Content Security Policy", "Content-Security-Policy", "Permissions-Policy", "Refused to")
+
+
+class CspWatch:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def attach(self, context: Any) -> Any:
+        context.expose_binding("__chorusCspViolation", self._violation)
+        context.add_init_script(_CSP_LISTENER)
+        context.on("page", lambda page: page.on("console", lambda msg: self._console(page, msg)))
+        return context
+
+    def _violation(self, source: Any, v: dict[str, Any]) -> None:
+        where = f"{v.get('source') or '?'}:{v.get('line') or '?'}"
+        sample = f" sample={v['sample']!r}" if v.get("sample") else ""
+        self.problems.append(
+            f"{v.get('document')}: {v.get('directive')} blocked {v.get('blocked') or 'inline'} at {where}{sample}"
+        )
+
+    def _console(self, page: Any, msg: Any) -> None:
+        if msg.type in ("error", "warning") and any(k in msg.text for k in _CONSOLE_PROBLEM):
+            self.problems.append(f"{page.url}: console {msg.type}: {msg.text}")
+
+
+CSP_WATCH = CspWatch()
+
+
+class CspWatchingBrowser:
+    """The Playwright browser, with every new context (and page) watched by CSP_WATCH."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+        self.owned: list[Any] = []
+
+    def new_context(self, **kwargs: Any) -> Any:
+        return CSP_WATCH.attach(self._browser.new_context(**kwargs))
+
+    def new_page(self, **kwargs: Any) -> Any:
+        context = self.new_context(**kwargs)
+        self.owned.append(context)  # closed after the test, as Playwright's own new_page would on close
+        return context.new_page()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
+@pytest.fixture
+def csp_violations() -> list[str]:
+    """The violations seen so far in this test; a test that causes one on purpose clears the list."""
+    return CSP_WATCH.problems
+
+
+@pytest.fixture(autouse=True)
+def _csp_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("e2e") is None:
+        yield
+        return
+    CSP_WATCH.problems.clear()
+    yield
+    seen = list(CSP_WATCH.problems)
+    CSP_WATCH.problems.clear()
+    if seen:
+        pytest.fail("Content-Security-Policy violations in the browser:\n  " + "\n  ".join(seen), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
@@ -203,7 +282,10 @@ def browser() -> Iterator[object]:
                 executable_path=CHROMIUM, headless=True,
                 args=CHROMIUM_ARGS,
             )
-            yield b
+            watched = CspWatchingBrowser(b)
+            yield watched
+            for context in watched.owned:
+                context.close()
             b.close()
     finally:
         if previous is None:

@@ -66,3 +66,18 @@ def ppi_expect(role: str, expected: Any, url: str) -> Any:
     if role != "ppi" or expected != 403:
         return expected
     return 404 if ANALYSIS_OBJECT_KWARGS & resolve(urlsplit(url).path).kwargs.keys() else expected
+
+
+def wait_until(page: Any, expression: str, *, timeout: float = 10_000) -> None:
+    """Playwright's ``page.wait_for_function`` under the Content-Security-Policy: Playwright polls its
+    predicate with ``eval``, which ``script-src 'self'`` refuses once the first check has failed.
+    ``page.evaluate`` runs through the DevTools protocol, which the policy does not govern, so the
+    polling happens here instead."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    # An expression that throws (the element is not there yet) counts as false, as it is still coming.
+    while not page.evaluate(f"() => {{ try {{ return Boolean({expression}); }} catch (e) {{ return false; }} }}"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:.0f} ms: {expression}")
+        page.wait_for_timeout(50)

@@ -99,6 +99,10 @@ MATRIX: list[Row] = [
     # Account pages ---------------------------------------------------------------------------
     #                                                                    admin lead coder c_o_s ppi outs anon
     Row("home", "GET", "/", (302, 302, 302, 302, 302, 302, LOGIN)),
+    # Violation reports come from browsers without credentials: open to all, junk refused with 400
+    # (valid reports: tests/test_security_headers.py).
+    Row("csp-report", "GET", "/csp-report/", (405,) * 7),
+    Row("csp-report", "POST", "/csp-report/", (400,) * 7, {"csp-report": "not a report"}),
     Row("login", "GET", "/accounts/login/", (302, 302, 302, 302, 302, 302, 200)),
     Row("login", "POST", "/accounts/login/", (302, 302, 302, 302, 302, 302, 200),
         {"username": "nobody@example.org", "password": "wrong"}),
@@ -186,7 +190,8 @@ MATRIX: list[Row] = [
     # Schema and docs are public: they describe the API, not any study's data.
     Row("api-schema", "GET", "/api/v1/schema/", EVERYONE_200),
     Row("api-docs", "GET", "/api/v1/docs/", EVERYONE_200),
-    Row("api-redoc", "GET", "/api/v1/redoc/", EVERYONE_200),
+    # Redoc cannot run under the Content-Security-Policy: its address leads to Swagger UI.
+    Row("api-redoc", "GET", "/api/v1/redoc/", (302,) * 7),
 ]
 
 # Themes and the PPI board ------------------------------------------------------------------------

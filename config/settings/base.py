@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "axes",
     "accounts",
     "jobs",
@@ -46,7 +48,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise so static files carry the policy too (an SVG opened on its own is a document).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: static files keep their long cache lifetimes; everything else is no-store.
+    "accounts.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -154,6 +160,42 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# Browser-side protections (docs/operations.md, "Security headers"). The policy is enforced, not
+# report-only: every page is built to need nothing inline. Violations are reported to csp-report.
+CSP_REPORT_PATH = "/csp-report/"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        # report-to (Reporting API: Chromium, HTTPS pages only) names the Reporting-Endpoints entry;
+        # browsers without it (Firefox) use report-uri. Both point at the same endpoint.
+        "report-uri": [CSP_REPORT_PATH],
+        "report-to": "csp",
+    },
+}
+CHORUS_REPORTING_ENDPOINTS = {"csp": CSP_REPORT_PATH}
+# Features Chorus never uses, switched off for its pages and anything they might embed.
+CHORUS_PERMISSIONS_POLICY = (
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+    "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment", "picture-in-picture",
+    "publickey-credentials-get", "screen-wake-lock", "serial", "usb", "xr-spatial-tracking",
+)
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Violation reports: a browser sends a handful per broken page; more than this from one address in a
+# minute is noise or abuse, and is answered 429 without being logged.
+CHORUS_CSP_REPORT_RATE = env("CHORUS_CSP_REPORT_RATE", default="60/minute")
+CHORUS_CSP_REPORT_MAX_BYTES = 16 * 1024
+
 # Uploads: refuse large request bodies early; per-format limits live with the importers.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -197,7 +239,6 @@ SPECTACULAR_SETTINGS = {
     # Served from the sidecar package: no CDN, so the docs work offline and under a strict CSP.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     # Several models have a "kind" or "role" field with different choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "accounts.models.Role",
@@ -247,7 +288,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"}, "chorus.csp": {"level": "WARNING"}},
 }
 
 # Adding codings, per user: a person codes a few spans a minute; a runaway script is stopped.

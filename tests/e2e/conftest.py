@@ -1,5 +1,9 @@
 """Browser tests: Playwright (Python, sync API) driving Debian's Chromium against pytest-django's
-live_server. Never `playwright install`: the browser is the system's /usr/bin/chromium."""
+live_server. Never `playwright install`: the browser is the system's /usr/bin/chromium.
+
+Every context made from the shared ``browser`` fixture (tests/conftest.py) is watched for
+Content-Security-Policy violations, and any violation fails the test. Playwright's
+``wait_for_function`` evaluates strings, which the policy refuses: use tests.helpers.wait_until."""
 
 from __future__ import annotations
 

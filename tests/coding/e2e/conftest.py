@@ -1,5 +1,7 @@
 """Browser tests of the coding page: Playwright (sync API) with Debian's Chromium against
-pytest-django's live_server. Never `playwright install`."""
+pytest-django's live_server. Never `playwright install`. Pages are watched for Content-Security-Policy
+violations through the shared ``browser`` fixture (tests/conftest.py); wait with tests.helpers.wait_until,
+not Playwright's wait_for_function (which evaluates strings, refused by the policy)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import pytest
 from analysis.coding.models import Coding
 from analysis.coding.services import codings as coding_services
 
+from ...helpers import wait_until
 from .conftest import shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -33,7 +34,7 @@ def test_select_with_the_mouse_after_an_emoji_and_code_it(login: Any, cast: Any,
     page = login(cast.users["coder"])
     open_coding(page, cast, t_north)
     select_words(page, "phoning the café")
-    page.wait_for_function("document.getElementById('sel-summary').textContent.includes('phoning the café')")
+    wait_until(page, "document.getElementById('sel-summary').textContent.includes('phoning the café')")
     page.fill("#code-search", "non-verbal")
     page.click("#code-options [role=option]")
     page.wait_for_selector(".seg[data-label]")
@@ -52,12 +53,12 @@ def test_select_with_the_mouse_after_an_emoji_and_code_it(login: Any, cast: Any,
     page.click("[data-act=recode]")
     page.keyboard.type("Telephone")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('.seg').dataset.label === 'Telephone versus video'")
+    wait_until(page, "document.querySelector('.seg').dataset.label === 'Telephone versus video'")
     c.refresh_from_db()
     assert c.code_id == book.video.pk
     assert c.version == 2
     page.click("[data-act=delete]")
-    page.wait_for_function("!document.querySelector('.seg')")
+    wait_until(page, "!document.querySelector('.seg')")
     assert not Coding.objects.exists()
 
 
@@ -79,7 +80,7 @@ def test_keyboard_only_coding(login: Any, cast: Any, book: Any, t_north: Any) ->
         page.keyboard.press("ArrowRight")
     for _ in range(3):
         page.keyboard.press("Shift+ArrowRight")
-    page.wait_for_function("document.getElementById('sel-summary').textContent.includes('phoning the café.')")
+    wait_until(page, "document.getElementById('sel-summary').textContent.includes('phoning the café.')")
     page.keyboard.press("c")
     assert page.evaluate("document.activeElement.id") == "code-search"
     page.keyboard.type("cues")
@@ -93,7 +94,7 @@ def test_keyboard_only_coding(login: Any, cast: Any, book: Any, t_north: Any) ->
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("1")
-    page.wait_for_function("document.querySelectorAll('.stripe').length === 2")
+    wait_until(page, "document.querySelectorAll('.stripe').length === 2")
     assert Coding.objects.count() == 2
     # Enter with nothing selected shows the codings at the caret.
     shot(page, "keyboard")
@@ -104,10 +105,10 @@ def test_a_co_coders_coding_appears_live(login: Any, cast: Any, book: Any, t_nor
     theirs = login(cast.users["lead"])
     open_coding(mine, cast, t_north)
     open_coding(theirs, cast, t_north)
-    mine.wait_for_function("document.getElementById('presence').textContent.includes('Also here')", timeout=8000)
+    wait_until(mine, "document.getElementById('presence').textContent.includes('Also here')", timeout=8000)
     assert cast.users["lead"].display_name in mine.inner_text("#presence")
     select_words(theirs, "you cannot see if someone is tearful")
-    theirs.wait_for_function("document.getElementById('sel-summary').textContent.includes('tearful')")
+    wait_until(theirs, "document.getElementById('sel-summary').textContent.includes('tearful')")
     theirs.fill("#code-search", "cues")
     theirs.keyboard.press("Enter")
     mine.wait_for_selector(".seg[data-label='Loss of non-verbal cues']", timeout=3000)
@@ -119,7 +120,7 @@ def test_a_co_coders_coding_appears_live(login: Any, cast: Any, book: Any, t_nor
     mine.wait_for_selector(".seg[data-label='Telephone versus video']", timeout=3000)
     shot(mine, "live")
     coding_services.coding_delete(actor=cast.users["lead"], study_id=cast.study.pk, transcript_id=t_north.pk, coding_id=c.pk)
-    mine.wait_for_function("!document.querySelector('.seg')", timeout=3000)
+    wait_until(mine, "!document.querySelector('.seg')", timeout=3000)
 
 
 def test_a_correction_while_coding_asks_to_reload(login: Any, cast: Any, book: Any, t_north: Any) -> None:

@@ -23,7 +23,7 @@ PHONE = {"width": 360, "height": 740}
 
 
 def violations(page: Any) -> list[str]:
-    page.add_script_tag(content=AXE)
+    page.evaluate(AXE)  # through DevTools: an added inline <script> is refused by the policy
     result = page.evaluate("tags => axe.run(document, {runOnly: tags})", TAGS)
     return [f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes'][:3]]}" for v in result["violations"]]
 

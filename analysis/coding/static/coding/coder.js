@@ -71,6 +71,13 @@
     return out;
   }
   function short(s, n) { s = s.replace(/\s+/g, " ").trim(); return s.length > n ? s.slice(0, n - 1) + "…" : s; }
+  // Colours go through the CSSOM: the Content-Security-Policy refuses style="" attributes in HTML.
+  function paint(root) {
+    root.querySelectorAll("[data-colour]").forEach((el) => {
+      el.style.setProperty("--c", el.dataset.colour);
+      if (el.dataset.textColour) el.style.setProperty("--fg", el.dataset.textColour);
+    });
+  }
 
   // Rendering -----------------------------------------------------------------------------------
   function renderPara(p, list) {
@@ -81,20 +88,25 @@
     const cuts = new Set([p.start, p.end]);
     list.forEach((c) => { if (c.start > p.start) cuts.add(c.start); if (c.end < p.end) cuts.add(c.end); });
     const bounds = [...cuts].sort((a, b) => a - b);
-    let html = "";
+    const frag = document.createDocumentFragment();
     for (let i = 0; i < bounds.length - 1; i++) {
       const a = bounds[i], b = bounds[i + 1];
-      const piece = esc(p.text.slice(u16(p, a - p.start), u16(p, b - p.start)));
+      const piece = p.text.slice(u16(p, a - p.start), u16(p, b - p.start));
       const over = list.filter((c) => c.start < b && c.end > a);
-      if (!over.length) { html += piece; continue; }
-      const shadows = over.slice(0, 6).map((c, k) => `inset 0 -${3 * (k + 1)}px 0 ${codeOf(c).colour}`).join(",");
+      if (!over.length) { frag.append(piece); continue; }
       const starting = over.filter((c) => c.start === a || (a === p.start && c.start < p.start));
-      const label = starting.length ? ` data-label="${esc(starting.map((c) => codeOf(c).name).join(" · "))}"` : "";
-      const names = over.map((c) => `${codeOf(c).name} (${c.coder_name})`).join("; ");
-      html += `<span class="seg" data-ids="${over.map((c) => c.id).join(",")}" title="${esc(names)}"` +
-        ` style="--hc:${codeOf(over[0]).colour};box-shadow:${shadows};padding-bottom:${Math.min(over.length, 6) * 3}px"${label}>${piece}</span>`;
+      const span = document.createElement("span");
+      span.className = "seg";
+      span.dataset.ids = over.map((c) => c.id).join(",");
+      span.title = over.map((c) => `${codeOf(c).name} (${c.coder_name})`).join("; ");
+      if (starting.length) span.dataset.label = starting.map((c) => codeOf(c).name).join(" · ");
+      span.style.setProperty("--hc", codeOf(over[0]).colour);
+      span.style.boxShadow = over.slice(0, 6).map((c, k) => `inset 0 -${3 * (k + 1)}px 0 ${codeOf(c).colour}`).join(",");
+      span.style.paddingBottom = `${Math.min(over.length, 6) * 3}px`;
+      span.textContent = piece;
+      frag.append(span);
     }
-    p.el.innerHTML = html;
+    p.el.replaceChildren(frag);
     return true;
   }
 
@@ -129,7 +141,7 @@
     // 24 px targets with a 2 px gap: WCAG 2.2's minimum target size (2.5.8).
     const LANE = 26;
     const lanes = [];
-    let html = "";
+    const frag = document.createDocumentFragment();
     items.sort((a, b) => a.top - b.top);
     items.forEach((it) => {
       let lane = lanes.findIndex((endY) => endY < it.top - 4);
@@ -138,12 +150,23 @@
       lanes[lane] = end;
       const code = codeOf(it.c);
       const l1 = lineOf(it.c.start), l2 = lineOf(it.c.end - 1);
-      html += `<button type="button" class="stripe" data-id="${it.c.id}" style="top:${it.top}px;height:${end - it.top}px;` +
-        `left:${Math.min(lane, 9) * LANE}px;--c:${code.colour};--bar:${it.bottom - it.top}px" ` +
-        `aria-label="${esc(code.name)} by ${esc(it.c.coder_name)}, lines ${l1}–${l2}">` +
-        `<span class="stripe-label">${esc(short(code.name, 40))}</span></button>`;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "stripe";
+      button.dataset.id = it.c.id;
+      button.setAttribute("aria-label", `${code.name} by ${it.c.coder_name}, lines ${l1}–${l2}`);
+      button.style.top = `${it.top}px`;
+      button.style.height = `${end - it.top}px`;
+      button.style.left = `${Math.min(lane, 9) * LANE}px`;
+      button.style.setProperty("--c", code.colour);
+      button.style.setProperty("--bar", `${it.bottom - it.top}px`);
+      const label = document.createElement("span");
+      label.className = "stripe-label";
+      label.textContent = short(code.name, 40);
+      button.append(label);
+      frag.append(button);
     });
-    stripesEl.innerHTML = html;
+    stripesEl.replaceChildren(frag);
     stripesEl.style.width = `${Math.max(1, Math.min(lanes.length, 10)) * LANE}px`;
   }
 
@@ -299,8 +322,9 @@
     active = Math.min(active, Math.max(0, list.length - 1));
     options.innerHTML = list.map((c, k) =>
       `<li role="option" id="opt-${c.id}" data-id="${c.id}" aria-selected="${k === active}" class="${k === active ? "active" : ""}">` +
-      `<span class="swatch" style="background:${c.colour}" aria-hidden="true"></span>${esc(c.path)}</li>`).join("") ||
+      `<span class="swatch" data-colour="${esc(c.colour)}" aria-hidden="true"></span>${esc(c.path)}</li>`).join("") ||
       '<li class="muted">No codable code matches.</li>';
+    paint(options);
     search.setAttribute("aria-activedescendant", list[active] ? `opt-${list[active].id}` : "");
   }
   function renderRecent() {
@@ -309,8 +333,9 @@
     ol.innerHTML = recent.length ? recent.map((id, k) => {
       const c = codes.get(id);
       return `<li><button type="button" class="link-button recent" data-id="${id}"><kbd>${k + 1}</kbd> ` +
-        `<span class="swatch" style="background:${c.colour}" aria-hidden="true"></span>${esc(c.name)}</button></li>`;
+        `<span class="swatch" data-colour="${esc(c.colour)}" aria-hidden="true"></span>${esc(c.name)}</button></li>`;
     }).join("") : '<li class="muted">None yet.</li>';
+    paint(ol);
   }
   function openPicker(forCoding) {
     recodeTarget = forCoding || null;
@@ -435,7 +460,7 @@
       const code = codeOf(c);
       const mine = cfg.canCode && (c.coder === cfg.me || cfg.isLead);
       return `<div class="detail" data-id="${c.id}">
-        <p><span class="chip" style="background:${code.colour};color:${code.text || "#000"}">${esc(code.path || code.name)}</span></p>
+        <p><span class="chip" data-colour="${esc(code.colour)}" data-text-colour="${esc(code.text || "#000")}">${esc(code.path || code.name)}</span></p>
         <p class="muted">by ${esc(c.coder_name)} · lines ${lineOf(c.start)}–${lineOf(c.end - 1)} · [${c.start}, ${c.end})</p>
         <blockquote>${esc(short(textOf(c.start, c.end), 400))}</blockquote>
         ${mine ? `<label>Memo <textarea class="memo" rows="2">${esc(c.memo || "")}</textarea></label>
@@ -454,6 +479,7 @@
         </fieldset>` : (c.memo ? `<p><strong>Memo:</strong> ${esc(c.memo)}</p>` : "")}
       </div>`;
     }).join("");
+    paint(body);
   }
   $("details-body").addEventListener("click", (ev) => {
     const b = ev.target.closest("[data-act]");
