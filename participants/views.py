@@ -126,8 +126,15 @@ def participant_detail(request: HttpRequest, study_id: int, participant_id: int)
 
     purge_jobs = Job.objects.filter(study_id=study_id, kind="participant_purge", params__participant_id=p.pk,
                                     created_by=_actor(request)) if Perm.CONSENT_MANAGE in perms else Job.objects.none()
+    transcripts: list[Any] = []
+    if Perm.TRANSCRIPT_VIEW in perms:
+        from analysis.transcripts.selectors import transcript_list
+
+        membership = policy.membership_get(user=request.user, study_id=study_id)
+        transcripts = [(t, policy.may_code_transcript(membership=membership, participant=p))
+                       for t in transcript_list(user=request.user, study_id=study_id, participant_id=p.pk)]
     return render(request, "participants/participant_detail.html", {
-        "study": p.study, "p": p, "events": events, "corrected": corrected, "items": items, "uses": uses,
+        "study": p.study, "p": p, "transcripts": transcripts, "events": events, "corrected": corrected, "items": items, "uses": uses,
         "attributes": attributes, "perms": perms,
         "can_manage": Perm.PARTICIPANT_MANAGE in perms, "can_consent": Perm.CONSENT_MANAGE in perms,
         "can_identifiable": Perm.PARTICIPANT_IDENTIFIABLE in perms,

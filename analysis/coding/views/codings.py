@@ -58,7 +58,7 @@ def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> Http
     transcript = coding_selectors.transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
     rows = coding_selectors.transcript_coding_rows(user=user, study_id=study_id, transcript=transcript)
     frozen = not data_use_allowed(participant=transcript.participant, use=DataUse.CODING)
-    can_code = policy.role_allows(membership.role, Perm.CODING_WRITE) and not frozen
+    can_code = policy.may_code_transcript(membership=membership, participant=transcript.participant)
     assignment = Assignment.objects.filter(transcript=transcript).select_related("coder_a", "coder_b").first()
     coders = {r["coder"]: r["coder_name"] for r in rows}
     coders.setdefault(user.pk, user.display_name)
@@ -138,12 +138,13 @@ def memo_list(request: HttpRequest, study_id: int) -> HttpResponse:
                 "code", "transcript__participant").get(pk=int(request.GET.get("coding") or request.POST.get("coding") or 0))
         except (ValueError, OverflowError, Coding.DoesNotExist):
             about_coding = None
-    memos = coding_selectors.memo_search(user=user, study_id=study_id, query=q, target=target)[:200]
+    memos = coding_selectors.memo_entries(user=user, study_id=study_id, query=q, target=target)
     return render(request, "coding/memo_list.html", {
         "study": membership.study, "memos": memos, "q": q, "target": target, "can_write": can_write,
         "errors": errors, "codes": Code.objects.filter(study_id=study_id).order_by("name"),
         "transcripts": transcript_selectors.transcript_list(user=user, study_id=study_id),
         "form": request.POST if request.method == "POST" else {}, "about_coding": about_coding,
+        "about_coding_text": about_coding.transcript.text[about_coding.start:about_coding.end] if about_coding else "",
     })
 
 

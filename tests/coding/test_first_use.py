@@ -1,0 +1,88 @@
+"""Issue 11, first use as each role: what a first-time user tripped on, page by page.
+
+Each test names the trip it pins down (the number in the issue)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from analysis.coding.services import codings as coding_services
+from participants.models import ConsentState
+
+from .conftest import span_of
+
+pytestmark = pytest.mark.django_db
+
+
+def _code_links(html: str, study_id: int, transcript_id: int) -> int:
+    return len(re.findall(rf'href="/studies/{study_id}/transcripts/{transcript_id}/code/"[^>]*>Code\b', html))
+
+
+# 1. A coder finds the coding page from every place a transcript is listed or read ---------------------
+
+
+@pytest.mark.parametrize(("role", "sees_code"), [("lead", True), ("coder", True), ("admin", False)])
+def test_transcript_list_offers_code_to_who_may_code(cast, clients, t_north, role, sees_code):
+    html = clients[role].get(f"/studies/{cast.study.pk}/transcripts/").content.decode()
+    assert (_code_links(html, cast.study.pk, t_north.pk) == 1) is sees_code
+
+
+def test_scoped_coder_gets_code_links_only_in_scope(cast, clients, t_north, t_south):
+    html = clients["coder_other_site"].get(f"/studies/{cast.study.pk}/transcripts/").content.decode()
+    assert _code_links(html, cast.study.pk, t_south.pk) == 1
+    assert _code_links(html, cast.study.pk, t_north.pk) == 0
+    assert clients["coder_other_site"].get(f"/studies/{cast.study.pk}/transcripts/{t_north.pk}/").status_code == 404
+
+
+def test_reading_view_and_participant_page_offer_code(cast, clients, t_north, su01):
+    reading = clients["coder"].get(f"/studies/{cast.study.pk}/transcripts/{t_north.pk}/").content.decode()
+    assert "Code this transcript" in reading
+    person = clients["coder"].get(f"/studies/{cast.study.pk}/participants/{su01.pk}/").content.decode()
+    assert _code_links(person, cast.study.pk, t_north.pk) == 1
+
+
+def test_search_results_offer_code(cast, clients, t_north):
+    html = clients["coder"].get(f"/studies/{cast.study.pk}/search/?q=neighbour").content.decode()
+    assert _code_links(html, cast.study.pk, t_north.pk) == 1
+
+
+def test_no_code_link_when_consent_freezes_coding(cast, clients, t_north, su01):
+    su01.consent_state = ConsentState.WITHDRAWN_RETAIN
+    su01.save(update_fields=["consent_state"])
+    html = clients["coder"].get(f"/studies/{cast.study.pk}/transcripts/").content.decode()
+    assert _code_links(html, cast.study.pk, t_north.pk) == 0
+    reading = clients["coder"].get(f"/studies/{cast.study.pk}/transcripts/{t_north.pk}/").content.decode()
+    assert "Code this transcript" not in reading and "See the codings" in reading
+
+
+# 3. Memos written on a coding appear on the Memos page ----------------------------------------------
+
+
+def test_memo_written_on_a_coding_is_listed_on_the_memos_page(cast, clients, book, t_north):
+    s, e = span_of(t_north, "cannot see if someone is tearful")
+    c = coding_services.coding_create(actor=cast.users["coder"], study_id=cast.study.pk, transcript_id=t_north.pk,
+                                      code_id=book.cues.pk, start=s, end=e)
+    coding_services.coding_update(actor=cast.users["coder"], study_id=cast.study.pk, transcript_id=t_north.pk,
+                                  coding_id=c.pk, version=c.version, changes={"memo": "Tearfulness is invisible by phone"})
+    html = clients["lead"].get(f"/studies/{cast.study.pk}/memos/").content.decode()
+    assert "Tearfulness is invisible by phone" in html
+    assert "No memos" not in html
+    assert "cannot see if someone is tearful" in html  # the coded text, not its offsets
+    assert f"[{s}, {e})" not in html
+    found = clients["lead"].get(f"/studies/{cast.study.pk}/memos/?q=invisible&target=coding").content.decode()
+    assert "Tearfulness is invisible by phone" in found
+    # Scope: the coder of another site does not see SU01's coding memo.
+    other = clients["coder_other_site"].get(f"/studies/{cast.study.pk}/memos/").content.decode()
+    assert "Tearfulness" not in other
+
+
+# 13. Admins have a Memos link (the page is theirs to read) ------------------------------------------
+
+
+def test_admin_is_offered_memos_and_may_read_them(cast, clients):
+    html = clients["admin"].get(f"/studies/{cast.study.pk}/").content.decode()
+    assert f'href="/studies/{cast.study.pk}/memos/"' in html
+    assert clients["admin"].get(f"/studies/{cast.study.pk}/memos/").status_code == 200
+    assert clients["ppi"].get(f"/studies/{cast.study.pk}/memos/").status_code == 403
