@@ -336,6 +336,11 @@ def _snippet(text: str, start: int, end: int, width: int = 70) -> tuple[str, str
     return before.replace("\n", " "), text[start:end], after.replace("\n", " ")
 
 
+def search_backend() -> str:
+    """``postgresql`` (stemmed full-text search) or ``basic`` (the embedded SQLite default)."""
+    return "postgresql" if connection.vendor == "postgresql" else "basic"
+
+
 def transcript_search(
     *, user: Any, study_id: int, query: str, group_id: int | None = None, site_id: int | None = None,
     role: str | None = None, limit: int = 20, offset: int = 0,

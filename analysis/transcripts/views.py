@@ -276,7 +276,8 @@ def transcript_original(request: HttpRequest, study_id: int, transcript_id: int)
 def transcript_search(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     study = membership.study
-    form = SearchForm(request.GET or None, groups=study.groups.all(), sites=study.sites.all())
+    form = SearchForm(request.GET or None, groups=study.groups.all(), sites=study.sites.all(),
+                      backend=selectors.search_backend())
     result = None
     page_number = max(1, _int(request.GET.get("page")) or 1)
     per_page = 20

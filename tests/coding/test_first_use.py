@@ -86,3 +86,17 @@ def test_admin_is_offered_memos_and_may_read_them(cast, clients):
     assert f'href="/studies/{cast.study.pk}/memos/"' in html
     assert clients["admin"].get(f"/studies/{cast.study.pk}/memos/").status_code == 200
     assert clients["ppi"].get(f"/studies/{cast.study.pk}/memos/").status_code == 403
+
+
+# 13. The search hint is honest about the embedded SQLite default -----------------------------------
+
+
+def test_search_hint_matches_the_search_in_use(cast, clients):
+    from django.db import connection
+
+    html = clients["coder"].get(f"/studies/{cast.study.pk}/search/").content.decode()
+    if connection.vendor == "postgresql":
+        assert "find their other forms" in html
+    else:
+        assert "find their other forms" not in html
+        assert "“phone” does not find “phoned”" in html
