@@ -94,3 +94,33 @@ def test_participant_preview_shows_rows_and_offers_check_again_only_with_choices
     assert "Check again with these choices" not in html  # nothing to choose
     html = _upload(clients["admin"], url, "participant_id,group,site\nSU03,carer,East Trust\n").content.decode()
     assert "Check again with these choices" in html  # creating the East Trust site is a choice
+
+
+# 6. The audit log: labelled fields, folded when long, objects by name with links -------------------
+
+
+def test_audit_log_reads_as_fields_with_named_linked_objects(cast, clients):
+    from accounts.services import audit_record
+
+    p = make_participant(cast, "SU09")
+    events = [{"pseudonym": f"SU{i:02d}", "kind": "consent", "date": "2020-08-11", "form_version": "1.1",
+               "withdrawal_scope": ""} for i in range(40)]
+    audit_record(actor=cast.users["admin"], action="consent.import", study=cast.study,
+                 object_type="participants.importbatch", details={"filename": "consent.csv", "rows": 40,
+                                                                  "events": events, "error_rows": 0})
+    audit_record(actor=cast.users["admin"], action="participant.update", study=cast.study, obj=p,
+                 details={"pseudonym": "SU09", "changed": ["site"]})
+    html = clients["admin"].get(reverse("audit-log", kwargs={"study_id": cast.study.pk})).content.decode()
+    table = html.split('class="table audit"', 1)[1].split("</table>", 1)[0]
+    assert "participants.importbatch" not in table and "participants.participant" not in table
+    assert "Consent import: consent.csv" in table
+    detail_url = reverse("participant-detail", kwargs={"study_id": cast.study.pk, "participant_id": p.pk})
+    assert f'<a href="{detail_url}">Participant SU09</a>' in table
+    assert "{'" not in table and "[{" not in table  # no Python reprs
+    # The 40-event import is folded behind a summary; its events are a list, one line each.
+    folded = table.split("Consent import: consent.csv", 1)[1].split("</tr>", 1)[0]
+    assert "<details><summary>" in folded
+    assert "<dt>Events recorded</dt>" in folded and folded.count("<li>") == 40
+    assert "<li>Participant: SU03; Kind: consent; Date: 2020-08-11; Form version: 1.1; Withdrawal: —</li>" in folded
+    short = table.split("Participant SU09</a>", 1)[1].split("</tr>", 1)[0]
+    assert "<details>" not in short and "<dt>Changed</dt><dd>site</dd>" in short
