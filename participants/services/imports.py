@@ -514,7 +514,7 @@ def consent_import(
             if problem:
                 # A form-level problem (unknown version, an item the form lacks) is the same for every
                 # row that names the form: one cause, shown once with the rows it affects.
-                cause = problem[1] if problem[0] == "form_version" or problem[1].startswith("Form version") and "has no item" in problem[1] else ""
+                cause = problem[1] if problem[0] == "form_version" or (problem[1].startswith("Form version") and "has no item" in problem[1]) else ""
                 report.error(line, problem[0], problem[1], cause=cause)
                 continue
         fp = consent_fingerprint(pseudonym=participant.pseudonym, kind=kind, date=date,
