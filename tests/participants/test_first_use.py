@@ -11,7 +11,7 @@ from django.urls import reverse
 from participants import services
 from participants.models import ConsentEvent
 
-from .factories import consent, make_form, make_participant
+from tests.factories import consent, make_form, make_participant
 
 pytestmark = pytest.mark.django_db
 
