@@ -35,4 +35,6 @@ urlpatterns += [
          coding_api.DisagreementResolveAPI.as_view(), name="api-disagreement-resolve"),
     path(S + "agreement/", coding_api.AgreementAPI.as_view(), name="api-agreement"),
     path(S + "agreement/report/", coding_api.AgreementReportAPI.as_view(), name="api-agreement-report"),
+    path(S + "agreement/report/<int:job_id>/agreement.<str:fmt>", coding_api.AgreementReportDownloadAPI.as_view(),
+         name="api-agreement-report-download"),
 ]

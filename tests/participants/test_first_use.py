@@ -10,7 +10,6 @@ from django.urls import reverse
 
 from participants import services
 from participants.models import ConsentEvent
-
 from tests.factories import consent, make_form, make_participant
 
 pytestmark = pytest.mark.django_db

@@ -212,6 +212,16 @@ def double_coding(request: HttpRequest, study_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+def agreement_report_download(request: HttpRequest, study_id: int, job_id: int, fmt: str) -> HttpResponse:
+    content, filename, content_type = assignments.agreement_report_export(
+        actor=acting_user(request), study_id=study_id, job_id=job_id, fmt=fmt, ip=client_ip(request))
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_GET
 def disagreements(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
     """Side by side: each code's spans by coder A and by coder B, disagreements marked."""
     user = acting_user(request)
@@ -261,9 +271,14 @@ def _disagreement_answer(request: HttpRequest, study_id: int, transcript_id: int
     item = next((i for i in listing.items if i.key == key), None)
     if item is None:
         raise Http404("No such disagreement.")
+    # The figures change with a resolution: they travel out of band with the row, so the page never
+    # shows a kappa computed from codings that are no longer there.
+    report = assignments.agreement_compute(user=user, study_id=study_id, transcript_ids=[listing.transcript.pk]) \
+        if policy.role_allows(listing.membership.role, Perm.AGREEMENT_VIEW) else None
     return render(request, "coding/_disagreement.html", {
         "study": listing.membership.study, "transcript": listing.transcript, "a": listing.assignment, "d": item,
         "listing": listing, "outcomes": DisagreementOutcome.choices, "errors": errors or [], "oob": True,
+        "report": report,
     })  # errors too: htmx swaps only 2xx answers, and the row shows them in an alert
 
 

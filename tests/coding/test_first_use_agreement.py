@@ -1,0 +1,104 @@
+"""Issue 11, trips 2 and 5: the agreement report as tables with downloads, and agreement figures that
+refresh after a resolution, explained in plain words with a band and its source."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from analysis.coding.agreement_report import alpha_band, kappa_band
+from analysis.coding.services import codebook as codebook_services
+
+from . import test_disagreements as dis
+from .test_disagreements import Setup
+
+# The double-coded SU01 transcript with two disagreements, as the disagreements tests build it.
+extra, setup = dis.extra, dis.setup
+
+pytestmark = pytest.mark.django_db
+
+
+def _report_job(clients, s: Setup) -> int:
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the job is enqueued on commit
+        r = clients["lead"].post(f"/studies/{s.sid}/double-coding/", {"action": "report"})
+    assert r.status_code == 302
+    return int(re.search(r"/jobs/(\d+)/", r["Location"]).group(1))
+
+
+def test_bands_follow_their_sources():
+    assert [kappa_band(k) for k in (-0.1, 0.1, 0.334, 0.42, 0.7, 0.9)] == [
+        "poor (worse than chance)", "slight", "fair", "moderate", "substantial", "almost perfect"]
+    assert [alpha_band(a) for a in (0.5, 0.7, 0.85)] == ["not reliable", "tentative conclusions only", "reliable"]
+
+
+def test_agreement_report_job_page_shows_tables_not_python(cast, clients, setup, book):
+    job = _report_job(clients, setup)
+    html = clients["lead"].get(f"/studies/{setup.sid}/jobs/{job}/").content.decode()
+    assert "{'" not in html
+    assert "[{" not in html
+    assert 'id="per-transcript-h"' in html
+    assert 'id="per-code-h"' in html
+    assert 'id="agreement-figures"' in html
+    per_code = html.split('id="per-code-h"', 1)[1].split("</table>", 1)[0]
+    assert book.cues.name in per_code
+    assert "Landis" not in per_code
+    assert "Landis &amp; Koch (1977)" in html
+    assert "Krippendorff (2004)" in html
+    assert f"/studies/{setup.sid}/double-coding/reports/{job}/agreement.xlsx" in html
+    assert f"/studies/{setup.sid}/double-coding/reports/{job}/agreement.csv" in html
+
+
+def test_agreement_report_downloads_csv_and_xlsx_formula_safe(cast, clients, api, setup, book):
+    from openpyxl import load_workbook
+
+    codebook_services.code_update(actor=cast.users["lead"], study_id=setup.sid, code_id=book.cues.pk,
+                                  version=book.cues.version, changes={"name": "=HYPERLINK(\"http://x\")"})
+    job = _report_job(clients, setup)
+    base = f"/studies/{setup.sid}/double-coding/reports/{job}/agreement"
+    r = clients["lead"].get(base + ".csv")
+    assert r.status_code == 200
+    assert r["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:5] == ["Table", "Transcript or code", "Coders", "Characters", "Percent agreement"]
+    tables = {row[0] for row in rows[1:]}
+    assert tables == {"Overall", "Per transcript", "Per code"}
+    assert any(row[1] == "'=HYPERLINK(\"http://x\")" for row in rows)  # text, never a formula
+    x = clients["lead"].get(base + ".xlsx")
+    assert x.status_code == 200
+    ws = load_workbook(io.BytesIO(x.content)).active
+    values = [[c.value for c in row] for row in ws.iter_rows()]
+    assert values[0][0] == "Table"
+    assert len(values) == len(rows)
+    assert all(not (isinstance(v, str) and v.startswith("=")) for row in values for v in row)
+    overall = next(row for row in values if row[0] == "Overall")
+    assert isinstance(overall[5], float)  # kappa stays a number
+    # The same through the API, for the job's creator only.
+    assert api["lead"].get(f"/api/v1/studies/{setup.sid}/agreement/report/{job}/agreement.csv").status_code == 200
+    assert clients["admin"].get(base + ".csv").status_code == 404  # not their job
+    assert clients["coder"].get(base + ".csv").status_code == 403  # coders do not read agreement
+    assert clients["outsider"].get(base + ".csv").status_code == 404
+    assert clients["lead"].get(base + ".pdf").status_code == 404
+
+
+def test_figures_refresh_after_a_resolution_with_explanations(cast, clients, setup):
+    page = clients["lead"].get(f"/studies/{setup.sid}/transcripts/{setup.tid}/disagreements/").content.decode()
+    figures = page.split('id="agreement-figures"', 1)[1].split("</section>", 1)[0]
+    assert "Landis &amp; Koch (1977)" in figures
+    assert "Krippendorff (2004)" in figures
+    assert "share of characters" in figures  # what percent agreement means, in words
+    before = re.search(r"Cohen's kappa</dt><dd><strong>([-0-9.]+)</strong>", figures).group(1)
+    r = clients["lead"].post(f"/studies/{setup.sid}/transcripts/{setup.tid}/disagreements/{setup.cues_key}/resolve/",
+                             {"outcome": "keep_a", "confirmed": "1"}, HTTP_HX_REQUEST="true")
+    body = r.content.decode()
+    assert r.status_code == 200
+    oob = body.split('id="agreement-figures"', 1)[1].split("</section>", 1)[0]
+    assert 'hx-swap-oob="true"' in re.search(r'<section id="agreement-figures"[^>]*>', body).group(0)
+    after = re.search(r"Cohen's kappa</dt><dd><strong>([-0-9.]+)</strong>", oob).group(1)
+    assert after != before
+    fresh = clients["lead"].get(f"/studies/{setup.sid}/transcripts/{setup.tid}/disagreements/").content.decode()
+    assert f"Cohen's kappa</dt><dd><strong>{after}</strong>" in fresh
