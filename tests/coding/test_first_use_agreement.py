@@ -102,3 +102,13 @@ def test_figures_refresh_after_a_resolution_with_explanations(cast, clients, set
     assert after != before
     fresh = clients["lead"].get(f"/studies/{setup.sid}/transcripts/{setup.tid}/disagreements/").content.decode()
     assert f"Cohen's kappa</dt><dd><strong>{after}</strong>" in fresh
+
+
+def test_neither_is_a_warning_button_that_says_what_it_removes(cast, clients, setup):
+    """Trip 7: a destructive outcome is styled as a warning (colour) and worded as one."""
+    page = clients["lead"].get(f"/studies/{setup.sid}/transcripts/{setup.tid}/disagreements/").content.decode()
+    neither = re.findall(r'<button class="([^"]*)" name="outcome" value="neither"[^>]*>([^<]*)</button>', page)
+    assert neither
+    assert all("warning" in cls.split() and "remove both codings" in text for cls, text in neither)
+    keep = re.findall(r'<button class="([^"]*)" name="outcome" value="keep_a"', page)
+    assert keep and "warning" not in keep[0].split()

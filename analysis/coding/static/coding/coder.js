@@ -467,7 +467,7 @@
         <div class="actions">
           <button type="button" class="button small" data-act="memo">Save memo</button>
           <button type="button" class="button small secondary" data-act="recode">Re-code</button>
-          <button type="button" class="button small danger" data-act="delete">Remove</button>
+          <button type="button" class="button small warning" data-act="delete">Remove this coding</button>
         </div>
         ${cfg.canMemo ? `<p><a href="${cfg.memoPage}?coding=${c.id}#new-memo-h">Write a longer memo about this coding</a></p>` : ""}
         <fieldset class="adjust"><legend>Adjust boundaries (by word)</legend>
