@@ -101,3 +101,46 @@ def test_search_hint_matches_the_search_in_use(cast, clients):
     else:
         assert "find their other forms" not in html
         assert "“phone” does not find “phoned”" in html
+
+
+# 10. Each code of a study has its own colour while the palette lasts, readable and far apart ----------
+
+
+def _lab(colour: str) -> tuple[float, float, float]:
+    digits = colour[1:]
+    lin = [(c / 12.92) if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+           for c in (int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4))]
+    x = (0.4124 * lin[0] + 0.3576 * lin[1] + 0.1805 * lin[2]) / 0.95047
+    y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    z = (0.0193 * lin[0] + 0.1192 * lin[1] + 0.9505 * lin[2]) / 1.08883
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+
+def test_palette_is_readable_and_distinct():
+    import itertools
+    import math
+
+    from analysis.coding.colours import PALETTE, contrast_ratio
+
+    assert all(contrast_ratio(c, "#ffffff") >= 4.5 for c in PALETTE)  # white label text, WCAG AA
+    closest = min(math.dist(_lab(a), _lab(b)) for a, b in itertools.combinations(PALETTE, 2))
+    assert closest >= 30  # no two near-identical colours (plum and pink were 21.5 apart)
+
+
+def test_new_codes_take_unused_colours(cast, book):
+    from analysis.coding.colours import PALETTE
+    from analysis.coding.models import Code
+    from analysis.coding.services import codebook as codebook_services
+
+    lead, sid = cast.users["lead"], cast.study.pk
+    made = [codebook_services.code_create(actor=lead, study_id=sid, name=f"Code {i}") for i in range(7)]
+    colours = list(Code.objects.filter(study=cast.study).values_list("colour", flat=True))
+    assert len(colours) == len(PALETTE) == len(set(colours))  # 5 from the book + 7: every colour once
+    # A deleted code's colour is the one a new code gets, not a duplicate of a colour in use.
+    freed = made[2].colour
+    codebook_services.code_delete(actor=lead, study_id=sid, code_id=made[2].pk, confirm=True)
+    assert codebook_services.code_create(actor=lead, study_id=sid, name="Replacement").colour == freed

@@ -28,7 +28,7 @@ from accounts import policy
 from accounts.models import Study, User
 from accounts.policy import Perm
 from accounts.services import audit_record
-from analysis.coding.colours import colour_normalise, palette_colour
+from analysis.coding.colours import colour_normalise, palette_next
 from analysis.coding.dependents import code_dependents
 from analysis.coding.models import Code
 
@@ -218,7 +218,7 @@ def code_create(
         **({"colour": colour} if colour else {}),
     })
     if "colour" not in fields:
-        fields["colour"] = palette_colour(Code.objects.filter(study=study).count())
+        fields["colour"] = palette_next(list(Code.objects.filter(study=study).values_list("colour", flat=True)))
     parent_pk = parent.pk if parent else None
     if _name_taken(study=study, parent_id=parent_pk, name=fields["name"]):
         raise _name_error(fields["name"], parent)
