@@ -6,6 +6,7 @@ from analysis.coding.api import codings as coding_api
 urlpatterns = [
     path("studies/<int:study_id>/codes/", api.CodeListAPI.as_view(), name="api-code-list"),
     path("studies/<int:study_id>/codes/tree/", api.CodeTreeAPI.as_view(), name="api-code-tree"),
+    path("studies/<int:study_id>/codes/propose/", api.CodeProposeAPI.as_view(), name="api-code-propose"),
     path("studies/<int:study_id>/codes/import/", api.CodebookImportAPI.as_view(), name="api-code-import"),
     path("studies/<int:study_id>/codes/export/", api.CodebookExportAPI.as_view(), name="api-code-export"),
     path("studies/<int:study_id>/codes/<int:code_id>/", api.CodeDetailAPI.as_view(), name="api-code-detail"),

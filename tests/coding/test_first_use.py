@@ -144,3 +144,52 @@ def test_new_codes_take_unused_colours(cast, book):
     freed = made[2].colour
     codebook_services.code_delete(actor=lead, study_id=sid, code_id=made[2].pk, confirm=True)
     assert codebook_services.code_create(actor=lead, study_id=sid, name="Replacement").colour == freed
+
+
+# New code from here: leads create, coders propose, others may not ------------------------------------
+
+
+@pytest.mark.parametrize(("role", "status", "proposed"), [
+    ("lead", 201, False), ("coder", 201, True), ("coder_other_site", 201, True), ("admin", 403, None),
+    ("ppi", 403, None), ("outsider", 404, None),
+])
+def test_new_code_from_the_coding_page(cast, api, clients, book, role, status, proposed):
+    from analysis.coding.models import Code
+
+    r = api[role].post(f"/api/v1/studies/{cast.study.pk}/codes/propose/", {"name": "Waiting for a call back"},
+                       format="json")
+    assert r.status_code == status, r.content
+    code = Code.objects.filter(study=cast.study, name="Waiting for a call back").first()
+    if status != 201:
+        assert code is None
+        return
+    assert code.proposed is proposed and r.json()["proposed"] is proposed
+    assert code.created_by == cast.users[role]
+    html = clients["lead"].get(f"/studies/{cast.study.pk}/codebook/").content.decode()
+    assert ("proposed by a coder" in html) is proposed
+    # Bad input: a NUL or an over-long name is a clear 400, nothing written.
+    assert api[role].post(f"/api/v1/studies/{cast.study.pk}/codes/propose/", {"name": "a\x00b"},
+                          format="json").status_code == 400
+    assert api[role].post(f"/api/v1/studies/{cast.study.pk}/codes/propose/", {"name": "x" * 201},
+                          format="json").status_code == 400
+    assert api[role].post(f"/api/v1/studies/{cast.study.pk}/codes/propose/", {"name": "Waiting for a call back"},
+                          format="json").status_code == 400  # the name is taken
+
+
+def test_a_leads_edit_accepts_a_proposed_code(cast, api, book):
+    from analysis.coding.models import Code
+    from analysis.coding.services import codebook as codebook_services
+
+    api["coder"].post(f"/api/v1/studies/{cast.study.pk}/codes/propose/", {"name": "Call backs"}, format="json")
+    code = Code.objects.get(name="Call backs")
+    codebook_services.code_update(actor=cast.users["lead"], study_id=cast.study.pk, code_id=code.pk,
+                                  version=code.version, changes={"description": "Waiting to be called back."})
+    code.refresh_from_db()
+    assert code.proposed is False
+
+
+def test_coding_page_offers_new_code_only_to_who_may_define_codes(cast, clients, t_north):
+    for role, offered in (("coder", True), ("lead", True), ("admin", False)):
+        html = clients[role].get(f"/studies/{cast.study.pk}/transcripts/{t_north.pk}/code/").content.decode()
+        assert ('id="new-code"' in html) is offered
+        assert ("/codes/propose/" in html) is offered

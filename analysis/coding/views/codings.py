@@ -67,6 +67,8 @@ def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> Http
         "study": study_id, "transcript": transcript.pk, "version": transcript.version, "me": user.pk,
         "meName": user.display_name, "canCode": can_code, "canMemo": policy.role_allows(membership.role, Perm.MEMO_WRITE) and not frozen,
         "isLead": policy.role_allows(membership.role, Perm.WORK_OF_OTHERS_EDIT),
+        "newCodeApi": reverse("api-code-propose", args=[study_id])
+        if can_code and policy.may_propose_code(membership=membership) else None,
         "api": reverse("api-coding-list", args=[study_id, transcript.pk]),
         "memoApi": reverse("api-memo-list", args=[study_id]),
         "memoPage": reverse("memo-list", args=[study_id]),
