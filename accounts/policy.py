@@ -392,7 +392,7 @@ def may_code_transcript(*, membership: Membership | None, participant: Any) -> b
     links, the coding page's picker and the coding services all ask this one question."""
     if membership is None or not role_allows(membership.role, Perm.CODING_WRITE):
         return False
-    from participants.consent import DataUse, data_use_allowed  # the consent rules import this module
+    from participants.consent_rules import DataUse, data_use_allowed  # the consent rules import this module
 
     return data_use_allowed(participant=participant, use=DataUse.CODING)
 

@@ -163,7 +163,8 @@ def test_new_code_from_the_coding_page(cast, api, clients, book, role, status, p
     if status != 201:
         assert code is None
         return
-    assert code.proposed is proposed and r.json()["proposed"] is proposed
+    assert code.proposed is proposed
+    assert r.json()["proposed"] is proposed
     assert code.created_by == cast.users[role]
     html = clients["lead"].get(f"/studies/{cast.study.pk}/codebook/").content.decode()
     assert ("proposed by a coder" in html) is proposed

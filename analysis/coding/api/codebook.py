@@ -42,8 +42,8 @@ class CodeSerializer(serializers.ModelSerializer[Code]):
 
 
 class CodeProposeSerializer(serializers.Serializer[Any]):
+    # A top-level code: a lead places it in the hierarchy when reviewing it (code move).
     name = serializers.CharField(max_length=200)
-    parent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
 
 
 class CodeTreeSerializer(CodeSerializer):
@@ -143,7 +143,7 @@ class CodeProposeAPI(APIView):
     def post(self, request: Request, study_id: int) -> Response:
         d = _validated(CodeProposeSerializer(data=request.data))
         code = services.code_propose(actor=acting_user(request), study_id=study_id, name=d["name"],
-                                     parent_id=d.get("parent"), ip=client_ip(request))
+                                     ip=client_ip(request))
         return Response(CodeSerializer(code).data, status=status.HTTP_201_CREATED)
 
 

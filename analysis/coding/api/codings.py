@@ -296,6 +296,8 @@ class AgreementReportAPI(APIView):
 class AgreementReportDownloadAPI(APIView):
     """A finished agreement report's tables (overall, per transcript, per code) as CSV or XLSX."""
 
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.AGREEMENT_VIEW)]
+
     @extend_schema(summary="Download a finished agreement report as CSV or XLSX (fmt: csv or xlsx)",
                    responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, study_id: int, job_id: int, fmt: str) -> HttpResponse:
