@@ -137,6 +137,24 @@
     if (sel) showSelection();
   }
 
+  // The lane keeps room for the whole label, measured in the label's own font (an estimate per
+  // character clipped wide names such as "Building r…" at narrow widths).
+  let measureCtx = null, labelFont = "";
+  function labelLength(text) {
+    if (!measureCtx) {
+      measureCtx = document.createElement("canvas").getContext("2d");
+      const probe = document.createElement("span");
+      probe.className = "stripe-label";
+      stripesEl.appendChild(probe);
+      const cs = getComputedStyle(probe);
+      labelFont = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      probe.remove();
+    }
+    if (!measureCtx) return 7 * text.length;
+    measureCtx.font = labelFont;
+    return Math.ceil(measureCtx.measureText(text).width) + 4;
+  }
+
   function renderStripes(list) {
     const first = new Map(), last = new Map();
     article.querySelectorAll(".seg").forEach((el) => {
@@ -150,7 +168,7 @@
       const t = f.getBoundingClientRect().top - top0, b = l.getBoundingClientRect().bottom - top0;
       const code = codeOf(c);
       // The lane is kept free for the whole label, which may run below a short span's bar.
-      items.push({ c, top: t, bottom: Math.max(b, t + 14), labelEnd: t + 8 + 6.2 * Math.min(labelOf(c).length, 40) });
+      items.push({ c, top: t, bottom: Math.max(b, t + 14), labelEnd: t + 8 + labelLength(short(labelOf(c), 40)) });
     });
     // 24 px targets with a 2 px gap: WCAG 2.2's minimum target size (2.5.8).
     const LANE = 26;
@@ -182,6 +200,8 @@
     });
     stripesEl.replaceChildren(frag);
     stripesEl.style.width = `${Math.max(1, Math.min(lanes.length, 10)) * LANE}px`;
+    // The last labels may run below the text: the margin grows to hold them (no spill into the footer).
+    stripesEl.style.minHeight = `${Math.ceil(Math.max(0, ...lanes))}px`;
   }
 
   // Selection -----------------------------------------------------------------------------------
@@ -368,8 +388,9 @@
     const q = (search.value || "").toLowerCase().trim();
     return cfg.codes.filter((c) => c.codable && (!q || c.path.toLowerCase().includes(q))).slice(0, 50);
   }
-  function clearSearch() {
-    if (!search || recodeTarget) return;
+  function clearSearch(force) {
+    // Not while the coder is typing a query (a selection can still settle under it).
+    if (!search || recodeTarget || (!force && document.activeElement === search)) return;
     search.value = ""; active = 0; renderOptions();
   }
   function renderOptions() {
@@ -490,7 +511,7 @@
     if (!res.ok) { say(problem(res), true); return; }
     remember(codeId);
     upsert(res.data);
-    clearSearch();
+    clearSearch(true);
     say(`Coded “${short(textOf(span.start, span.end), 60)}” with ${codeOf(res.data).name}.`);
     caret = span.end; anchor = focusPt = null;
     setSel(null); window.getSelection().removeAllRanges();
