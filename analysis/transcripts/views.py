@@ -137,6 +137,7 @@ def transcript_detail(request: HttpRequest, study_id: int, transcript_id: int) -
         at = None
     page = selectors.reading_page(
         transcript=transcript, number=_int(request.GET.get("page")), at=at, mark_len=max(0, min(mark_len, 500)),
+        whole=len(transcript.text) <= selectors.WHOLE_MAX_CHARS,
     )
     via = "search" if request.GET.get("from") == "search" else "web"
     transcript_services.transcript_read_audit(
