@@ -113,3 +113,14 @@ def test_neither_is_a_warning_button_that_says_what_it_removes(cast, clients, se
     keep = re.findall(r'<button class="([^"]*)" name="outcome" value="keep_a"', page)
     assert keep
     assert "warning" not in keep[0].split()
+
+
+def test_disagreements_show_lines_and_text_not_offsets(cast, clients, setup):
+    """Trip 13: no raw code-point offsets ("[261, 326)", "27 characters only A") on the page."""
+    page = clients["lead"].get(f"/studies/{setup.sid}/transcripts/{setup.tid}/disagreements/").content.decode()
+    main = page.split('<main', 1)[1].split("</main>", 1)[0]
+    assert not re.search(r"\[\d+, \d+\)", main)
+    assert "characters only" not in main
+    assert not re.search(r"characters \d+–\d+", main)
+    assert "line 4" in main.lower()
+    assert "“On the phone you cannot see if someone is tearful”" in main

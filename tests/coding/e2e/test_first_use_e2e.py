@@ -12,8 +12,12 @@ from analysis.coding.models import Coding
 from analysis.coding.services import codebook as codebook_services
 from analysis.coding.services import codings as coding_services
 
+from .. import test_disagreements as dis
 from ..conftest import span_of
 from .conftest import SCREENSHOTS
+
+extra = dis.extra  # two more coders, for a double-coded transcript
+_assign = dis._assign
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -184,3 +188,36 @@ def test_layout_aligned_labels_whole_and_no_empty_panel(login: Any, cast: Any, b
     admin.wait_for_selector("html[data-coding-ready='1']")
     assert admin.is_visible("#read-only-note")
     assert "Click a highlight" in admin.inner_text("#panel")
+
+
+def test_agreement_report_and_audit_log_read_at_two_widths(login: Any, extra: Any, cast: Any, book: Any,
+                                                          t_north: Any) -> None:
+    """Trips 2 and 6 as a reader sees them, at 1,366 and 1,024 px: tables that fit, no sideways
+    scrolling of the page, audit details folded. Screenshots for the record."""
+    from accounts.services import audit_record
+    from analysis.coding.services import assignments
+    from jobs.models import Job
+
+    s = _assign(cast, book, t_north)
+    job = assignments.agreement_report_start(actor=cast.users["lead"], study_id=s.sid)
+    assignments.agreement_report_run(job_id=job.pk)
+    assert Job.objects.get(pk=job.pk).status == "done"
+    events = [{"pseudonym": f"SU{i:02d}", "kind": "consent", "date": "2020-08-11", "form_version": "1.1"} for i in range(30)]
+    audit_record(actor=cast.users["admin"], action="consent.import", study=cast.study,
+                 object_type="participants.importbatch", details={"filename": "consent.csv", "rows": 30, "events": events})
+    for width in (1366, 1024):
+        lead = login(cast.users["lead"])
+        lead.set_viewport_size({"width": width, "height": 900})
+        lead.goto(f"/studies/{s.sid}/jobs/{job.pk}/")
+        lead.wait_for_selector("#per-code-h")
+        assert lead.evaluate("document.documentElement.scrollWidth") <= width
+        assert "{'" not in lead.inner_text("main")
+        lead.screenshot(path=str(SCREENSHOTS / f"firstuse-agreement-{width}.png"), full_page=True)
+        admin = login(cast.users["admin"])
+        admin.set_viewport_size({"width": width, "height": 900})
+        admin.goto(f"/studies/{s.sid}/audit/")
+        admin.wait_for_selector("table.audit")
+        folded = admin.locator("table.audit details").first
+        assert not folded.evaluate("d => d.open")
+        assert admin.evaluate("document.documentElement.scrollWidth") <= width
+        admin.screenshot(path=str(SCREENSHOTS / f"firstuse-audit-{width}.png"), full_page=False)
