@@ -186,7 +186,8 @@
       button.type = "button";
       button.className = "stripe";
       button.dataset.id = it.c.id;
-      button.setAttribute("aria-label", `${code.name} by ${it.c.coder_name}, lines ${l1}–${l2}`);
+      // The accessible name starts with the visible label (WCAG 2.5.3, label in name).
+      button.setAttribute("aria-label", `${short(labelOf(it.c), 40)}: ${code.name} by ${it.c.coder_name}, lines ${l1}–${l2}`);
       button.style.top = `${it.top}px`;
       button.style.height = `${end - it.top}px`;
       button.style.left = `${Math.min(lane, 9) * LANE}px`;
