@@ -21,13 +21,14 @@ extra, setup = dis.extra, dis.setup
 pytestmark = pytest.mark.django_db
 
 
-def _report_job(clients, s: Setup) -> int:
-    from django.test import TestCase
-
-    with TestCase.captureOnCommitCallbacks(execute=True):  # the job is enqueued on commit
-        r = clients["lead"].post(f"/studies/{s.sid}/double-coding/", {"action": "report"})
+def _report_job(clients, s: Setup, run_jobs) -> int:
+    """Start the study-wide report from the double coding page and wait for it (eager tasks by
+    default; a real Celery worker when REDIS_URL is set)."""
+    r = clients["lead"].post(f"/studies/{s.sid}/double-coding/", {"action": "report"})
     assert r.status_code == 302
-    return int(re.search(r"/jobs/(\d+)/", r["Location"]).group(1))
+    job_id = int(re.search(r"/jobs/(\d+)/", r["Location"]).group(1))
+    assert run_jobs(job_id).status == "done"
+    return job_id
 
 
 def test_bands_follow_their_sources():
@@ -36,8 +37,9 @@ def test_bands_follow_their_sources():
     assert [alpha_band(a) for a in (0.5, 0.7, 0.85)] == ["not reliable", "tentative conclusions only", "reliable"]
 
 
-def test_agreement_report_job_page_shows_tables_not_python(cast, clients, setup, book):
-    job = _report_job(clients, setup)
+@pytest.mark.job
+def test_agreement_report_job_page_shows_tables_not_python(cast, clients, setup, book, run_jobs):
+    job = _report_job(clients, setup, run_jobs)
     html = clients["lead"].get(f"/studies/{setup.sid}/jobs/{job}/").content.decode()
     assert "{'" not in html
     assert "[{" not in html
@@ -53,12 +55,13 @@ def test_agreement_report_job_page_shows_tables_not_python(cast, clients, setup,
     assert f"/studies/{setup.sid}/double-coding/reports/{job}/agreement.csv" in html
 
 
-def test_agreement_report_downloads_csv_and_xlsx_formula_safe(cast, clients, api, setup, book):
+@pytest.mark.job
+def test_agreement_report_downloads_csv_and_xlsx_formula_safe(cast, clients, api, setup, book, run_jobs):
     from openpyxl import load_workbook
 
     codebook_services.code_update(actor=cast.users["lead"], study_id=setup.sid, code_id=book.cues.pk,
                                   version=book.cues.version, changes={"name": "=HYPERLINK(\"http://x\")"})
-    job = _report_job(clients, setup)
+    job = _report_job(clients, setup, run_jobs)
     base = f"/studies/{setup.sid}/double-coding/reports/{job}/agreement"
     r = clients["lead"].get(base + ".csv")
     assert r.status_code == 200

@@ -128,7 +128,11 @@ def test_audit_log_reads_as_fields_with_named_linked_objects(cast, clients):
     assert "<details><summary>" in folded
     assert "<dt>Events recorded</dt>" in folded
     assert folded.count("<li>") == 40
-    assert "<li>Participant: SU03; Kind: consent; Date: 2020-08-11; Form version: 1.1; Withdrawal: —</li>" in folded
+    item = next(li for li in folded.split("<li>")[1:] if "Participant: SU03;" in li or li.startswith("Participant: SU03"))
+    item = item.split("</li>", 1)[0]
+    # PostgreSQL's jsonb keeps keys in its own order: each labelled part, in any order.
+    assert sorted(item.split("; ")) == sorted(["Participant: SU03", "Kind: consent", "Date: 2020-08-11",
+                                               "Form version: 1.1", "Withdrawal: —"])
     short = table.split("Participant SU09</a>", 1)[1].split("</tr>", 1)[0]
     assert "<details>" not in short
     assert "<dt>Changed</dt><dd>site</dd>" in short
