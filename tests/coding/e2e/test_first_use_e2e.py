@@ -220,4 +220,4 @@ def test_agreement_report_and_audit_log_read_at_two_widths(login: Any, extra: An
         folded = admin.locator("table.audit details").first
         assert not folded.evaluate("d => d.open")
         assert admin.evaluate("document.documentElement.scrollWidth") <= width
-        admin.screenshot(path=str(SCREENSHOTS / f"firstuse-audit-{width}.png"), full_page=False)
+        admin.screenshot(path=str(SCREENSHOTS / f"firstuse-audit-{width}.png"), full_page=True)
