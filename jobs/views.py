@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.template.loader import select_template
 
 from accounts import policy
 from accounts.policy import Perm
@@ -19,10 +18,7 @@ def job_detail(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse
     study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.JOB_VIEW)
     job = selectors.job_get(user=request.user, study_id=study.pk, job_id=job_id)
     template = "jobs/_job_status.html" if request.htmx else "jobs/job_detail.html"  # type: ignore[attr-defined]
-    # An app may show its job's result its own way (tables, downloads) in jobs/results/<kind>.html;
-    # looking it up by name keeps jobs free of imports from the apps that start jobs.
-    result_template = select_template([f"jobs/results/{job.kind}.html", "jobs/results/default.html"]).template.name
-    return render(request, template, {"study": study, "job": job, "result_template": result_template})
+    return render(request, template, {"study": study, "job": job})
 
 
 @login_required
