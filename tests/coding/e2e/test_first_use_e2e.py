@@ -12,6 +12,7 @@ from analysis.coding.models import Coding
 from analysis.coding.services import codebook as codebook_services
 from analysis.coding.services import codings as coding_services
 
+from ...helpers import wait_until
 from .. import test_disagreements as dis
 from ..conftest import span_of
 from .conftest import SCREENSHOTS
@@ -79,7 +80,7 @@ def test_first_time_coder_from_the_overview_to_a_saved_coding(login: Any, cast: 
     # Trip 10: a drag from inside "phoned" to inside "week" snaps to the whole words.
     phrase = "phoned me every week"
     drag(page, phrase, 2, len(phrase) - 2)
-    page.wait_for_function("document.getElementById('sel-summary').textContent.includes('“phoned me every week”')")
+    wait_until(page, "document.getElementById('sel-summary').textContent.includes('“phoned me every week”')")
     page.click("#code-search")
     page.keyboard.type("non-verbal")
     page.keyboard.press("Enter")
@@ -90,24 +91,24 @@ def test_first_time_coder_from_the_overview_to_a_saved_coding(login: Any, cast: 
     # Trip 4: the next selection starts with an empty search, and Enter with no match says so.
     after_emoji = "phoning the café"  # after 👍: the server's code points, not the browser's UTF-16 units
     select_then_release(page, after_emoji, 3, len(after_emoji) - 2)
-    page.wait_for_function("document.getElementById('sel-summary').textContent.includes('“phoning the café”')")
+    wait_until(page, "document.getElementById('sel-summary').textContent.includes('“phoning the café”')")
     assert page.input_value("#code-search") == ""
     page.click("#code-search")
     page.keyboard.type("tailored")
-    page.wait_for_function("document.getElementById('code-search').value === 'tailored'")
+    wait_until(page, "document.getElementById('code-search').value === 'tailored'")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('coding-msg').textContent.includes('No codable code matches “tailored”')")
+    wait_until(page, "document.getElementById('coding-msg').textContent.includes('No codable code matches “tailored”')")
     assert Coding.objects.count() == 1
     # "New code from here": the coder proposes "tailored care" and the selection is coded with it.
     page.fill("#code-search", "Tailored care")
     page.click("#new-code")
-    page.wait_for_function("document.querySelectorAll('.seg[data-label]').length === 2")
+    wait_until(page, "document.querySelectorAll('.seg[data-label]').length === 2")
     new = Coding.objects.exclude(pk=c.pk).select_related("code").get()
     j = t_north.text.index(after_emoji)
     assert (new.start, new.end, new.code.name, new.code.proposed) == (j, j + len(after_emoji), "Tailored care", True)
     # Alt-drag keeps the exact characters.
     select_then_release(page, "tearful", 1, 4, alt=True)
-    page.wait_for_function("document.getElementById('sel-summary').textContent.includes('“ear”')")
+    wait_until(page, "document.getElementById('sel-summary').textContent.includes('“ear”')")
     assert page.evaluate("String(window.getSelection())") == "ear"  # not snapped out to “tearful”
 
 
