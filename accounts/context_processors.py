@@ -32,7 +32,7 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Codebook", "codebook", Perm.CODEBOOK_VIEW, ("code-", "codebook-")),
     NavItem("Themes", "theme-list", Perm.THEME_ANALYSE, ("theme-",)),
     NavItem("Theme board", "board", Perm.THEME_VIEW, ("board-",)),
-    NavItem("Memos", "memo-list", Perm.MEMO_WRITE),
+    NavItem("Memos", "memo-list", Perm.TRANSCRIPT_VIEW),
     NavItem("Double coding", "double-coding", policy.double_coding_visible),
     NavItem("Import project", "project-import", Perm.PROJECT_IMPORT, ("project-import-",)),
     NavItem("Export project", "project-export", Perm.PROJECT_EXPORT),

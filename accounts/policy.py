@@ -48,6 +48,8 @@ class Perm(StrEnum):
     CODEBOOK_VIEW = "codebook.view"
     CODEBOOK_EDIT = "codebook.edit"
     CODING_WRITE = "coding.write"
+    # Define a code from the coding page; it is marked as proposed until a lead reviews it.
+    CODE_PROPOSE = "code.propose"
     # Change or remove other members' codings and memos (everyone may change their own).
     WORK_OF_OTHERS_EDIT = "work_of_others.edit"
     MEMO_WRITE = "memo.write"
@@ -117,6 +119,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.TRANSCRIPT_EDIT,
             Perm.CODEBOOK_EDIT,
             Perm.CODING_WRITE,
+            Perm.CODE_PROPOSE,
             Perm.MEMO_WRITE,
             Perm.WORK_OF_OTHERS_EDIT,
             Perm.ASSIGNMENT_MANAGE,
@@ -132,7 +135,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.PROJECT_EXPORT,
         }
     ),
-    Role.CODER: frozenset(_READ_ANALYSIS | {Perm.CODING_WRITE, Perm.MEMO_WRITE, Perm.THEME_PROPOSE}),
+    Role.CODER: frozenset(_READ_ANALYSIS | {Perm.CODING_WRITE, Perm.CODE_PROPOSE, Perm.MEMO_WRITE, Perm.THEME_PROPOSE}),
     Role.PPI: frozenset({Perm.STUDY_VIEW, Perm.THEME_VIEW, Perm.THEME_COMMENT}),
 }
 
@@ -381,6 +384,25 @@ def may_delete_comment(*, membership: Membership, author_id: int | None) -> bool
     """Its author, or a lead moderating the board."""
     return may_edit_comment(membership=membership, author_id=author_id) or role_allows(
         membership.role, Perm.COMMENT_MODERATE)
+
+
+def may_code_transcript(*, membership: Membership | None, participant: Any) -> bool:
+    """May this member add codings to a transcript of ``participant`` (already in their scope)?
+    Their role must allow coding and the participant's consent must allow new coding: the *Code*
+    links, the coding page's picker and the coding services all ask this one question."""
+    if membership is None or not role_allows(membership.role, Perm.CODING_WRITE):
+        return False
+    from participants.consent_rules import DataUse, data_use_allowed  # the consent rules import this module
+
+    return data_use_allowed(participant=participant, use=DataUse.CODING)
+
+
+def may_propose_code(*, membership: Membership | None) -> bool:
+    """May this member define a new code from the coding page? Leads edit the codebook; coders
+    propose codes (design: roles), which land in the codebook marked as proposed."""
+    return membership is not None and (
+        role_allows(membership.role, Perm.CODEBOOK_EDIT) or role_allows(membership.role, Perm.CODE_PROPOSE)
+    )
 
 
 def acting_user(request: Any) -> User:

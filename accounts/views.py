@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 from config.web import form_errors_apply
 
 from . import exports, policy, security, selectors, services
+from .audit_display import audit_rows
 from .forms import (
     AuditFilterForm,
     EmailAuthenticationForm,
@@ -275,12 +276,13 @@ def audit_log(request: HttpRequest, study_id: int) -> HttpResponse:
         "date_from": filters.get("date_from"), "date_to": filters.get("date_to"),
     })
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    rows = audit_rows(user=request.user, study_id=study.pk, events=list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     template = "accounts/_audit_table.html" if request.htmx else "accounts/audit_log.html"  # type: ignore[attr-defined]
     return render(
         request, template,
-        {"study": study, "form": form, "page": page, "query": query.urlencode(), "filters": filters},
+        {"study": study, "form": form, "page": page, "rows": rows, "query": query.urlencode(), "filters": filters},
     )
 
 

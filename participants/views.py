@@ -126,12 +126,20 @@ def participant_detail(request: HttpRequest, study_id: int, participant_id: int)
 
     purge_jobs = Job.objects.filter(study_id=study_id, kind="participant_purge", params__participant_id=p.pk,
                                     created_by=_actor(request)) if Perm.CONSENT_MANAGE in perms else Job.objects.none()
+    transcripts: list[Any] = []
+    if Perm.TRANSCRIPT_VIEW in perms:
+        from analysis.transcripts.selectors import transcript_list
+
+        membership = policy.membership_get(user=request.user, study_id=study_id)
+        transcripts = [(t, policy.may_code_transcript(membership=membership, participant=p))
+                       for t in transcript_list(user=request.user, study_id=study_id, participant_id=p.pk)]
     return render(request, "participants/participant_detail.html", {
-        "study": p.study, "p": p, "events": events, "corrected": corrected, "items": items, "uses": uses,
+        "study": p.study, "p": p, "transcripts": transcripts, "events": events, "corrected": corrected, "items": items, "uses": uses,
         "attributes": attributes, "perms": perms,
         "can_manage": Perm.PARTICIPANT_MANAGE in perms, "can_consent": Perm.CONSENT_MANAGE in perms,
         "can_identifiable": Perm.PARTICIPANT_IDENTIFIABLE in perms,
         "closed": p.consent_state == ConsentState.WITHDRAWN_DELETE,
+        "withdrawn": p.consent_state in (ConsentState.WITHDRAWN_RETAIN, ConsentState.WITHDRAWN_DELETE),
         "has_identifiable": bool(p.name_encrypted or p.contact_encrypted),
         "purge_job": purge_jobs.order_by("-created_at").first(),
     })
@@ -504,8 +512,20 @@ def _import_view(request: HttpRequest, study_id: int, *, kind: str) -> HttpRespo
             file_error = " ".join(exc.messages)
     return render(request, "participants/import.html", {
         "study": study, "kind": kind, "upload_form": upload_form, "report": report, "batch_id": batch_id,
-        "options": options, "file_error": file_error, "shown_errors": (report.errors[:200] if report else []),
+        "options": options, "file_error": file_error, **_error_context(report, kind),
     })
+
+
+def _error_context(report: services.ImportReport | None, kind: str) -> dict[str, Any]:
+    if report is None:
+        return {"error_groups": [], "single_errors": [], "shown_errors": [], "has_choices": False}
+    groups = report.error_groups
+    singles = [g["error"] for g in groups if not g["cause"]]
+    has_choices = bool(
+        report.encoding_notice or report.deletions or report.errors
+        or (report.new_sites if kind == ImportKind.PARTICIPANTS else report.new_forms)
+    )
+    return {"error_groups": groups, "single_errors": singles, "shown_errors": singles[:200], "has_choices": has_choices}
 
 
 def _import_summary(report: services.ImportReport) -> str:

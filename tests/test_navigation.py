@@ -6,7 +6,7 @@ import pytest
 
 NAV = {
     "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
-              "Themes", "Theme board", "Double coding", "Members", "Audit log", "Settings"],
+              "Themes", "Theme board", "Memos", "Double coding", "Members", "Audit log", "Settings"],
     "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
              "Theme board", "Memos", "Double coding", "Import project", "Export project", "Members"],
     "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",

@@ -147,6 +147,9 @@ MATRIX: list[Row] = [
     Row("audit-export", "POST", S + "/audit/export/", ADMIN_WRITE_PAGE),
     Row("job-detail", "GET", S + "/jobs/{job}/", OWN_JOB_PAGE),
     Row("job-download", "GET", S + "/jobs/{job}/download/", OWN_JOB_PAGE),
+    # The lead's own agreement report as CSV/XLSX: roles without agreement.view 403, other readers 404.
+    Row("agreement-report-download", "GET", S + "/double-coding/reports/{agreement_job}/agreement.csv",
+        (404, 200, 403, 403, 403, 404, LOGIN)),
     # REFI-QDA projects (interop): a lead's; the import is private to the lead who uploaded it ---
     Row("project-import", "GET", S + "/project/import/", LEAD_PAGE),
     Row("project-import", "POST", S + "/project/import/", LEAD_PAGE),
@@ -187,6 +190,12 @@ MATRIX: list[Row] = [
     Row("api-audit-export", "POST", A + "/audit-events/export/", admin_only(202), {"action": "auth"}),
     Row("api-job-detail", "GET", A + "/jobs/{job}/", OWN_JOB_API),
     Row("api-job-download", "GET", A + "/jobs/{job}/download/", OWN_JOB_API),
+    Row("api-agreement-report-download", "GET", A + "/agreement/report/{agreement_job}/agreement.xlsx",
+        (404, 200, 403, 403, 403, 404, UNAUTH)),
+    # New code from the coding page. The same name each time: after the first role that may (the
+    # scoped coder, run first) the name is taken, so the later ones get a clear 400, writing nothing.
+    Row("api-code-propose", "POST", A + "/codes/propose/", (403, 400, 400, 201, 403, 404, UNAUTH),
+        {"name": "Waiting for a call back"}),
     # Schema and docs are public: they describe the API, not any study's data.
     Row("api-schema", "GET", "/api/v1/schema/", EVERYONE_200),
     Row("api-docs", "GET", "/api/v1/docs/", EVERYONE_200),
@@ -286,7 +295,7 @@ MATRIX += [
 
 API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns,
                                *themes_api_urls.urlpatterns, *interop_api_urls.urlpatterns]} | {
-    "api-schema", "api-docs", "api-redoc"}
+    "api-schema", "api-docs", "api-redoc", "api-agreement-report-download", "api-code-propose"}
 PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns,  # type: ignore[union-attr]
                                 *themes_urls.urlpatterns, *interop_urls.urlpatterns]}
 
@@ -295,7 +304,8 @@ PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpattern
 RUN_ORDER = ("anonymous", "outsider", "ppi", "coder_other_site", "coder", "lead", "admin")
 
 
-def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, project_import: Any = None) -> str:
+def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, project_import: Any = None,
+          agreement_job: Job | None = None) -> str:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
@@ -304,6 +314,7 @@ def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, pr
         north=cast.north.pk,
         coder_membership=cast.memberships["coder"].pk,
         job=job.pk,
+        agreement_job=agreement_job.pk if agreement_job else 0,
         import_=project_import.pk if project_import else 0,
         uid=urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)),
         **(board or {}),
@@ -369,6 +380,16 @@ def lead_import(cast: Any) -> Any:
                                   data=buf.getvalue())
 
 
+@pytest.fixture
+def agreement_job(cast: Any) -> Job:
+    return Job.objects.create(
+        study=cast.study, kind="agreement_report", created_by=cast.users["lead"], status=JobStatus.DONE,
+        required_perm="agreement.view", result={"transcripts": [], "codes": [], "per_transcript_code": [],
+                                                "overall": {"characters": 0, "percent_agreement": 100.0, "kappa": 1.0,
+                                                            "alpha": 1.0, "no_variation": True}},
+    )
+
+
 def _client_for(role: str, cast: Any, *, api: bool) -> Client | APIClient:
     if api:
         c = APIClient()
@@ -412,7 +433,8 @@ def test_role_matrix(row: Row, cast: Any, admin_job: Job, request: pytest.Fixtur
     needs_board = any(f"{{{k}}}" in row.url + str(row.data) for k in BOARD_KEYS) or row.name in THEME_NAMES
     board = request.getfixturevalue("board") if needs_board else None
     lead_import = request.getfixturevalue("lead_import") if "{import}" in row.url else None
-    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import)
+    agreement_job = request.getfixturevalue("agreement_job") if "{agreement_job}" in row.url else None
+    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import, agreement_job)
     data = {k: _fill(v, cast, admin_job, board) if isinstance(v, str) and "{" in v else v
             for k, v in (row.data or {}).items()} if row.data is not None else None
     problems = []

@@ -13,8 +13,8 @@ def test_audit_log_renders_details_with_items_key(cast, clients):
     r = clients["admin"].get(f"/studies/{cast.study.pk}/audit/")
     assert r.status_code == 200
     body = r.content.decode()
-    assert "<strong>items</strong>: [1, 2, 3]" in body
-    assert "<strong>values</strong>: v" in body
+    assert "<dt>Items</dt><dd>1, 2, 3</dd>" in body
+    assert "<dt>Values</dt><dd>v</dd>" in body
 
 
 def test_job_status_renders_result_with_items_key(cast, clients):

@@ -6,6 +6,7 @@ from analysis.coding.api import codings as coding_api
 urlpatterns = [
     path("studies/<int:study_id>/codes/", api.CodeListAPI.as_view(), name="api-code-list"),
     path("studies/<int:study_id>/codes/tree/", api.CodeTreeAPI.as_view(), name="api-code-tree"),
+    path("studies/<int:study_id>/codes/propose/", api.CodeProposeAPI.as_view(), name="api-code-propose"),
     path("studies/<int:study_id>/codes/import/", api.CodebookImportAPI.as_view(), name="api-code-import"),
     path("studies/<int:study_id>/codes/export/", api.CodebookExportAPI.as_view(), name="api-code-export"),
     path("studies/<int:study_id>/codes/<int:code_id>/", api.CodeDetailAPI.as_view(), name="api-code-detail"),
@@ -35,4 +36,6 @@ urlpatterns += [
          coding_api.DisagreementResolveAPI.as_view(), name="api-disagreement-resolve"),
     path(S + "agreement/", coding_api.AgreementAPI.as_view(), name="api-agreement"),
     path(S + "agreement/report/", coding_api.AgreementReportAPI.as_view(), name="api-agreement-report"),
+    path(S + "agreement/report/<int:job_id>/agreement.<str:fmt>", coding_api.AgreementReportDownloadAPI.as_view(),
+         name="api-agreement-report-download"),
 ]

@@ -8,27 +8,29 @@ import re
 HEX_RE = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 
 # Every colour here carries white label text at 4.5:1 or better, and stands out against the white
-# page at 3:1 or better (non-text contrast), so a chip is legible with or without its border.
+# page at 3:1 or better (non-text contrast), so a chip is legible with or without its border. They are
+# also far apart from each other (CIE76 ΔE ≥ 30 for every pair): two codes in adjacent colours must not
+# read as one (the earlier plum and pink did).
 PALETTE: tuple[str, ...] = (
     "#005eb8",  # blue
     "#007f3b",  # green
     "#d5281b",  # red
     "#330072",  # purple
-    "#7c2855",  # plum
     "#8a5a00",  # ochre
     "#00676b",  # teal
     "#ae2573",  # pink
-    "#425563",  # slate
-    "#b3400b",  # orange
-    "#4b5ea8",  # indigo
-    "#2e6b1f",  # forest
+    "#212b32",  # charcoal
+    "#9b23c4",  # violet
+    "#995555",  # rose
+    "#1a1aff",  # bright blue
+    "#5c6b00",  # olive
 )
 
 
 PALETTE_NAMES: dict[str, str] = {
-    "#005eb8": "Blue", "#007f3b": "Green", "#d5281b": "Red", "#330072": "Purple", "#7c2855": "Plum",
-    "#8a5a00": "Ochre", "#00676b": "Teal", "#ae2573": "Pink", "#425563": "Slate", "#b3400b": "Orange",
-    "#4b5ea8": "Indigo", "#2e6b1f": "Forest",
+    "#005eb8": "Blue", "#007f3b": "Green", "#d5281b": "Red", "#330072": "Purple", "#8a5a00": "Ochre",
+    "#00676b": "Teal", "#ae2573": "Pink", "#212b32": "Charcoal", "#9b23c4": "Violet", "#995555": "Rose",
+    "#1a1aff": "Bright blue", "#5c6b00": "Olive",
 }
 
 
@@ -45,6 +47,17 @@ def colour_normalise(value: str) -> str:
 
 def palette_colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
+
+
+def palette_next(used: list[str]) -> str:
+    """The colour for a study's next code: the first palette colour no code has yet, so every code
+    has its own colour while the palette lasts; then the least used (earliest on a tie)."""
+    counts = {c: 0 for c in PALETTE}
+    for colour in used:
+        key = (colour or "").lower()
+        if key in counts:
+            counts[key] += 1
+    return min(PALETTE, key=lambda c: (counts[c], PALETTE.index(c)))
 
 
 def _luminance(colour: str) -> float:

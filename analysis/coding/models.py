@@ -34,6 +34,9 @@ class Code(models.Model):
         default=True, help_text="Whether text can be coded with it (a grouping code may not be)."
     )
     position = models.PositiveIntegerField(default=0)
+    # Defined by a coder from a selection ("new code from here"): usable at once, shown as proposed
+    # in the codebook until a lead edits (accepts) it. Its creator is the proposer.
+    proposed = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -29,4 +29,6 @@ urlpatterns += [
     path(S + "memos/", coding_views.memo_list, name="memo-list"),
     path(S + "codebook/<int:code_id>/segments/", coding_views.code_segments, name="code-segments"),
     path(S + "double-coding/", coding_views.double_coding, name="double-coding"),
+    path(S + "double-coding/reports/<int:job_id>/agreement.<str:fmt>", coding_views.agreement_report_download,
+         name="agreement-report-download"),
 ]

@@ -54,8 +54,15 @@ class SearchForm(forms.Form):
                  (SpeakerRole.INTERVIEWER, "Interviewers only")],
     )
 
-    def __init__(self, *args: Any, groups: Any = (), sites: Any = (), **kwargs: Any) -> None:
+    # The embedded default (SQLite) matches words as written; promising word forms there misleads.
+    BASIC_HELP = ("Every word must appear as written: “phone” does not find “phoned” (this installation uses the "
+                  "simple search; word forms, phrases and OR need PostgreSQL). Use -word to leave a word out.")
+
+    def __init__(self, *args: Any, groups: Any = (), sites: Any = (), backend: str = "postgresql",
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if backend != "postgresql":
+            self.fields["q"].help_text = self.BASIC_HELP
         self.fields["group"].choices = [("", "All groups"), *[(g.pk, g.label) for g in groups]]  # type: ignore[attr-defined]
         self.fields["site"].choices = [("", "All sites"), *[(s.pk, s.name) for s in sites]]  # type: ignore[attr-defined]
 

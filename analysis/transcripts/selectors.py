@@ -26,6 +26,9 @@ from participants.models import Participant
 
 PAGE_TURNS = 80
 PAGE_CHARS = 30_000
+# Up to this length the reading view shows the whole interview on one page (an hour's interview is
+# 30–60k characters); parts would hide half of it from the browser's find.
+WHOLE_MAX_CHARS = 250_000
 SEARCH_COUNT_CAP = 500
 
 
@@ -192,10 +195,12 @@ def page_for_offset(bounds: list[tuple[int, int]], offset: int) -> int:
 
 def reading_page(
     *, transcript: Transcript, number: int | None = None, at: int | None = None, mark_len: int = 0,
+    whole: bool = False,
 ) -> ReadingPage:
     """One page of turns, split into paragraphs with line numbers. ``at``/``mark_len`` pick the
-    page holding that offset and highlight ``[at, at + mark_len)`` in it."""
-    bounds = page_bounds(transcript)
+    page holding that offset and highlight ``[at, at + mark_len)`` in it. ``whole``: every turn on
+    one page, so the browser's find searches the whole interview."""
+    bounds = page_bounds(transcript)[:1] if whole else page_bounds(transcript)
     if at is not None:
         number = page_for_offset(bounds, at)
     number = max(1, min(number or 1, len(bounds)))
@@ -334,6 +339,11 @@ def _snippet(text: str, start: int, end: int, width: int = 70) -> tuple[str, str
     before = ("…" if a > 0 else "") + text[a:start]
     after = text[end:b] + ("…" if b < len(text) else "")
     return before.replace("\n", " "), text[start:end], after.replace("\n", " ")
+
+
+def search_backend() -> str:
+    """``postgresql`` (stemmed full-text search) or ``basic`` (the embedded SQLite default)."""
+    return "postgresql" if connection.vendor == "postgresql" else "basic"
 
 
 def transcript_search(

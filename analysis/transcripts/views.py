@@ -44,7 +44,10 @@ def transcript_list(request: HttpRequest, study_id: int) -> HttpResponse:
     group_id, site_id = _int(request.GET.get("group")), _int(request.GET.get("site"))
     qs = selectors.transcript_list(user=request.user, study_id=study_id, group_id=group_id, site_id=site_id)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    codable = {t.pk for t in page.object_list if policy.may_code_transcript(membership=membership, participant=t.participant)}
     return render(request, "transcripts/transcript_list.html", {
+        "codable": codable,
         "study": study, "page": page, "groups": study.groups.all(), "sites": study.sites.all(),
         "group_id": group_id, "site_id": site_id,
         "can_upload": policy.role_allows(membership.role, Perm.TRANSCRIPT_UPLOAD),
@@ -134,6 +137,7 @@ def transcript_detail(request: HttpRequest, study_id: int, transcript_id: int) -
         at = None
     page = selectors.reading_page(
         transcript=transcript, number=_int(request.GET.get("page")), at=at, mark_len=max(0, min(mark_len, 500)),
+        whole=len(transcript.text) <= selectors.WHOLE_MAX_CHARS,
     )
     via = "search" if request.GET.get("from") == "search" else "web"
     transcript_services.transcript_read_audit(
@@ -145,6 +149,7 @@ def transcript_detail(request: HttpRequest, study_id: int, transcript_id: int) -
         "study": membership.study, "transcript": transcript, "page": page, "participant": transcript.participant,
         "can_edit": can_edit, "can_original": policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL),
         "edit_count": transcript.edits.count(), "at": at,
+        "may_code": policy.may_code_transcript(membership=membership, participant=transcript.participant),
         "page_links": range(1, page.count + 1),
         "replace_form": ReplaceForm(initial={"version": transcript.version}) if can_edit else None,
     })
@@ -272,7 +277,8 @@ def transcript_original(request: HttpRequest, study_id: int, transcript_id: int)
 def transcript_search(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     study = membership.study
-    form = SearchForm(request.GET or None, groups=study.groups.all(), sites=study.sites.all())
+    form = SearchForm(request.GET or None, groups=study.groups.all(), sites=study.sites.all(),
+                      backend=selectors.search_backend())
     result = None
     page_number = max(1, _int(request.GET.get("page")) or 1)
     per_page = 20
@@ -289,8 +295,13 @@ def transcript_search(request: HttpRequest, study_id: int) -> HttpResponse:
         )
     query_string = request.GET.copy()
     query_string.pop("page", None)
+    codable = {h.transcript_id for h in result.hits} if result else set()
+    if codable:
+        participants = {t.pk: t.participant for t in selectors.transcripts_visible(user=request.user, study_id=study_id)
+                        .filter(pk__in=codable).select_related("participant").defer("text")}
+        codable = {tid for tid, p in participants.items() if policy.may_code_transcript(membership=membership, participant=p)}
     return render(request, "transcripts/search.html", {
-        "study": study, "form": form, "result": result, "page_number": page_number,
+        "study": study, "codable": codable, "form": form, "result": result, "page_number": page_number,
         "has_next": bool(result and result.total > page_number * per_page),
         "first_index": (page_number - 1) * per_page, "query_string": query_string.urlencode(),
     })

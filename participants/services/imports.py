@@ -81,17 +81,36 @@ class ImportReport:
     new_attributes: list[dict[str, Any]] = field(default_factory=list)
     new_forms: list[dict[str, Any]] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
+    # What the import would do, row by row (pseudonymised: never a name or contact value).
+    preview: list[dict[str, Any]] = field(default_factory=list)
     committed: bool = False
     blocked: str = ""
 
-    def error(self, line: int | None, column: str, message: str) -> None:
-        self.errors.append({"line": line, "column": column, "message": message})
+    def error(self, line: int | None, column: str, message: str, *, cause: str = "", follows: int | None = None) -> None:
+        """``cause``: a problem shared by many rows (one unknown form version), shown once with the
+        rows it affects. ``follows``: the line whose error this one is a consequence of."""
+        self.errors.append({"line": line, "column": column, "message": message, "cause": cause, "follows": follows})
+
+    @property
+    def error_groups(self) -> list[dict[str, Any]]:
+        """Errors by root cause: one entry per shared cause (with every line it affects, including
+        the rows that only failed because of it), then each remaining error on its own."""
+        groups: dict[str, dict[str, Any]] = {}
+        singles: list[dict[str, Any]] = []
+        for e in self.errors:
+            if e.get("cause"):
+                g = groups.setdefault(e["cause"], {"cause": e["cause"], "column": e["column"], "lines": [],
+                                                   "consequences": []})
+                (g["consequences"] if e.get("follows") else g["lines"]).append(e)
+            else:
+                singles.append(e)
+        return [*groups.values(), *({"cause": "", "error": e} for e in singles)]
 
     def warn(self, line: int | None, message: str) -> None:
         self.warnings.append({"line": line, "message": message})
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "error_groups": self.error_groups}
 
 
 def _finish(
@@ -268,9 +287,16 @@ def participants_import(
             continue
         row = _PRow(line, pseudonym, group, site_name, attrs, interview_date, name, contact, current,
                     "interview_date" in rec)
+        changes = [] if current is None else _participant_changes(row, current, col_key.values(), has_date=row.has_date)
+        report.preview.append({
+            "line": line, "pseudonym": pseudonym, "group": group.label, "site": site_name if site_name is not None else "",
+            "interview_date": interview_date.isoformat() if interview_date else "",
+            "action": "new" if current is None else "changed" if changes else "unchanged",
+            "changes": [c.replace("_", " ") for c in changes],
+        })
         if current is None:
             report.create += 1
-        elif _participant_changes(row, current, col_key.values(), has_date=row.has_date):
+        elif changes:
             report.update += 1
         else:
             report.unchanged += 1
@@ -439,6 +465,7 @@ def consent_import(
     planned: dict[str, _PlannedForm] = {}
     seen: dict[tuple[int, str], int] = {}
     candidates: list[_CRow] = []
+    line_participant: dict[int, int] = {}
 
     for line, cells in table.rows:
         rec = _cells(table, line, cells, report)
@@ -453,6 +480,7 @@ def consent_import(
         if participant is None:
             report.error(line, pid_col, f"Unknown participant {pseudonym}: import or add the participant first.")
             continue
+        line_participant[line] = participant.pk
         kind = _KINDS.get(rec["event"].strip().lower())
         if kind is None:
             hint = " Record corrections on the participant's page." if rec["event"].lower().startswith("correct") else ""
@@ -484,7 +512,10 @@ def consent_import(
                 continue
             answers, problem = _row_answers(rec, item_cols, version, forms, form_items, planned, create_forms, date)
             if problem:
-                report.error(line, problem[0], problem[1])
+                # A form-level problem (unknown version, an item the form lacks) is the same for every
+                # row that names the form: one cause, shown once with the rows it affects.
+                cause = problem[1] if problem[0] == "form_version" or (problem[1].startswith("Form version") and "has no item" in problem[1]) else ""
+                report.error(line, problem[0], problem[1], cause=cause)
                 continue
         fp = consent_fingerprint(pseudonym=participant.pseudonym, kind=kind, date=date,
                                  form_version=forms[version.lower()].version if version.lower() in forms else version,
@@ -504,7 +535,11 @@ def consent_import(
         candidates.append(_CRow(line, participant, kind, date, version, method, answers, scope, fp))
 
     # Each participant's events must make sense in date order, with what is already recorded.
-    candidates = _check_sequences(candidates, forms, planned, report)
+    failed: dict[int, tuple[int, str]] = {}  # participant -> (line, cause) of their first refused row
+    for e in report.errors:
+        if e["line"] in line_participant:
+            failed.setdefault(line_participant[e["line"]], (e["line"], e["cause"]))
+    candidates = _check_sequences(candidates, forms, planned, report, failed)
     report.create = len(candidates)
     report.new_forms = [
         {"version": f.version, "effective_from": f.effective_from.isoformat(), "items": [i.key for i in f.items]}
@@ -576,6 +611,7 @@ def _row_answers(
 
 def _check_sequences(
     rows: list[_CRow], forms: dict[str, ConsentForm], planned: dict[str, _PlannedForm], report: ImportReport,
+    failed: dict[int, tuple[int, str]] | None = None,
 ) -> list[_CRow]:
     by_participant: dict[int, list[_CRow]] = {}
     for r in rows:
@@ -600,7 +636,14 @@ def _check_sequences(
             if not bad:
                 break
             for ref, msg in bad:
-                report.error(ref.line, "event", f"{ref.participant.pseudonym}: {msg}")
+                earlier = (failed or {}).get(pk)
+                if earlier is not None and earlier[0] < ref.line:
+                    # Most likely a consequence: the row this one builds on was refused.
+                    report.error(ref.line, "event", f"{ref.participant.pseudonym}: {msg} (line {earlier[0]} for "
+                                 f"{ref.participant.pseudonym} was refused; fix it first)", cause=earlier[1],
+                                 follows=earlier[0])
+                else:
+                    report.error(ref.line, "event", f"{ref.participant.pseudonym}: {msg}")
             pending = [r for r in pending if all(r is not b[0] for b in bad)]
         if d.state == ConsentState.WITHDRAWN_DELETE and prow[0].participant.consent_state != ConsentState.WITHDRAWN_DELETE:
             report.deletions.append(prow[0].participant.pseudonym)

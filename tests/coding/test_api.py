@@ -70,9 +70,9 @@ def test_writes_by_anyone_but_the_lead_are_refused_and_write_nothing(cast, book,
 
 def test_lead_create_update_move_merge_delete(cast, book, api):
     c = api["lead"]
-    r = c.post(base(cast), {"name": "Eye contact", "parent": book.cues.pk, "colour": "#7C2855"}, format="json")
+    r = c.post(base(cast), {"name": "Eye contact", "parent": book.cues.pk, "colour": "#AE2573"}, format="json")
     assert r.status_code == 201
-    assert r.json()["colour"] == "#7c2855"
+    assert r.json()["colour"] == "#ae2573"
     assert r.json()["version"] == 1
     new = r.json()["id"]
     r = c.patch(base(cast) + f"{new}/", {"description": "Looking at the camera.", "version": 1}, format="json")

@@ -36,9 +36,14 @@ class CodeSerializer(serializers.ModelSerializer[Code]):
         fields = [
             "id", "parent", "name", "description", "inclusion_criteria", "exclusion_criteria", "example",
             "colour", "label_colour", "is_codable", "position", "version", "guid", "created_at", "updated_at",
-            "updated_by",
+            "updated_by", "proposed",
         ]
         read_only_fields = fields
+
+
+class CodeProposeSerializer(serializers.Serializer[Any]):
+    # A top-level code: a lead places it in the hierarchy when reviewing it (code move).
+    name = serializers.CharField(max_length=200)
 
 
 class CodeTreeSerializer(CodeSerializer):
@@ -126,6 +131,19 @@ class CodeListAPI(APIView):
         code = services.code_create(
             actor=acting_user(request), study_id=study_id, parent_id=d.pop("parent", None), ip=client_ip(request), **d
         )
+        return Response(CodeSerializer(code).data, status=status.HTTP_201_CREATED)
+
+
+class CodeProposeAPI(APIView):
+    """New code from a selection on the coding page: a lead's is an ordinary code, a coder's is
+    marked proposed until a lead reviews it (services.code_propose)."""
+
+    @extend_schema(request=CodeProposeSerializer, responses={201: CodeSerializer},
+                   summary="Define a new code from the coding page (coders propose, leads create)")
+    def post(self, request: Request, study_id: int) -> Response:
+        d = _validated(CodeProposeSerializer(data=request.data))
+        code = services.code_propose(actor=acting_user(request), study_id=study_id, name=d["name"],
+                                     ip=client_ip(request))
         return Response(CodeSerializer(code).data, status=status.HTTP_201_CREATED)
 
 

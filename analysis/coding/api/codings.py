@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -290,6 +291,21 @@ class AgreementReportAPI(APIView):
     def post(self, request: Request, study_id: int) -> Response:
         job = assignments.agreement_report_start(actor=acting_user(request), study_id=study_id, ip=client_ip(request))
         return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class AgreementReportDownloadAPI(APIView):
+    """A finished agreement report's tables (overall, per transcript, per code) as CSV or XLSX."""
+
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.AGREEMENT_VIEW)]
+
+    @extend_schema(summary="Download a finished agreement report as CSV or XLSX (fmt: csv or xlsx)",
+                   responses={(200, "application/octet-stream"): bytes})
+    def get(self, request: Request, study_id: int, job_id: int, fmt: str) -> HttpResponse:
+        content, filename, content_type = assignments.agreement_report_export(
+            actor=acting_user(request), study_id=study_id, job_id=job_id, fmt=fmt, ip=client_ip(request))
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
 
 # Disagreements: discuss and resolve ----------------------------------------------------------------

@@ -204,3 +204,50 @@ def memo_search(*, user: Any, study_id: int, query: str = "", target: str = "") 
     elif target == "coding":
         qs = qs.filter(coding__isnull=False)
     return qs.order_by("-updated_at", "-id")
+
+
+@dataclass
+class MemoEntry:
+    """One row of the Memos page: a memo, or the short memo written on a coding in the coding
+    panel (kept on the coding itself), shown side by side so no note is out of sight."""
+
+    title: str
+    body: str
+    author: str
+    updated_at: Any
+    target: str  # study, transcript, code or coding
+    memo: Memo | None = None
+    coding: Coding | None = None
+    quote: str = ""
+    line: int = 0
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def memo_entries(*, user: Any, study_id: int, query: str = "", target: str = "", limit: int = 200) -> list[MemoEntry]:
+    """Memos and coding memos the user may read, newest first, filtered like :func:`memo_search`."""
+    out = [
+        MemoEntry(title=m.title, body=m.body, author=m.author.display_name, updated_at=m.updated_at,
+                  target=m.target_label, memo=m)
+        for m in memo_search(user=user, study_id=study_id, query=query, target=target)[:limit]
+    ]
+    if target in ("", "coding"):
+        notes = codings_visible(user=user, study_id=study_id).exclude(memo="").filter(lost=False).select_related(
+            "code", "coder")
+        for word in (query or "").strip()[:200].split():
+            notes = notes.filter(Q(memo__icontains=word) | Q(code__name__icontains=word))
+        rows = list(notes.order_by("-updated_at", "-id")[:limit])
+        # Each transcript's text once, however many of its codings carry a memo.
+        transcripts = Transcript.objects.select_related("participant").in_bulk({c.transcript_id for c in rows})
+        for c in rows:
+            c.transcript = transcripts[c.transcript_id]
+            text = c.transcript.text
+            out.append(MemoEntry(
+                title=f"On a coding of “{c.code.name}”", body=c.memo, author=c.coder.display_name,
+                updated_at=c.updated_at, target="coding", coding=c, quote=text[c.start:c.end],
+                line=_line_of(text, c.start),
+            ))
+    out.sort(key=lambda e: e.updated_at, reverse=True)
+    return out[:limit]

@@ -152,3 +152,28 @@ def agreement_report_run(*, job_id: int) -> Job | None:
         return result
 
     return job_run(job_id=job_id, work=work)
+
+
+AGREEMENT_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def agreement_report_export(*, actor: User, study_id: int, job_id: int, fmt: str, ip: str | None = None
+                            ) -> tuple[bytes, str, str]:
+    """A finished agreement report job's tables as CSV or XLSX: (content, filename, content type).
+    Only its creator, while they may still read agreement; the download is audited like any export."""
+    from analysis.coding.agreement_report import agreement_csv, agreement_xlsx
+    from jobs.models import JobStatus
+    from jobs.selectors import job_get
+
+    study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.AGREEMENT_VIEW)
+    job = job_get(user=actor, study_id=study_id, job_id=job_id)
+    if job.kind != "agreement_report" or job.status != JobStatus.DONE or fmt not in AGREEMENT_FORMATS:
+        raise Http404("No such report.")
+    content = agreement_csv(job.result) if fmt == "csv" else agreement_xlsx(job.result)
+    audit_record(actor=actor, action="export.download", study=study, obj=job, ip=ip,
+                 details={"kind": job.kind, "format": fmt})
+    stamp = (job.finished_at or job.created_at).strftime("%Y-%m-%d")
+    return content, f"agreement-{stamp}.{fmt}", AGREEMENT_FORMATS[fmt]

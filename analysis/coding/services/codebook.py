@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.http import Http404
@@ -28,7 +28,7 @@ from accounts import policy
 from accounts.models import Study, User
 from accounts.policy import Perm
 from accounts.services import audit_record
-from analysis.coding.colours import colour_normalise, palette_colour
+from analysis.coding.colours import colour_normalise, palette_next
 from analysis.coding.dependents import code_dependents
 from analysis.coding.models import Code
 
@@ -211,14 +211,35 @@ def code_create(
     ip: str | None = None,
 ) -> Code:
     study = _study_for_edit(actor=actor, study_id=study_id)
+    return _code_insert(
+        actor=actor, study=study, parent_id=parent_id, guid=guid, ip=ip, proposed=False,
+        changes={"name": name, "description": description, "inclusion_criteria": inclusion_criteria,
+                 "exclusion_criteria": exclusion_criteria, "example": example, "is_codable": is_codable,
+                 **({"colour": colour} if colour else {})},
+    )
+
+
+@transaction.atomic
+def code_propose(*, actor: User, study_id: int, name: Any, parent_id: int | None = None, ip: str | None = None) -> Code:
+    """A new code defined from the coding page. A lead's is an ordinary code; a coder's is marked
+    proposed (policy: coders propose codes), usable at once and reviewed by a lead in the codebook."""
+    membership = policy.membership_require(user=actor, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
+    if not policy.may_propose_code(membership=membership):
+        raise PermissionDenied("Your role cannot define codes.")
+    if policy.role_allows(membership.role, Perm.CODEBOOK_EDIT):
+        return code_create(actor=actor, study_id=study_id, name=name, parent_id=parent_id, ip=ip)
+    return _code_insert(actor=actor, study=membership.study, parent_id=parent_id, guid=None, ip=ip, proposed=True,
+                        changes={"name": name})
+
+
+def _code_insert(
+    *, actor: User, study: Study, parent_id: int | None, changes: Mapping[str, Any], guid: uuid.UUID | None,
+    ip: str | None, proposed: bool,
+) -> Code:
     parent = _parent(study=study, parent_id=parent_id)
-    fields = _clean_changes({
-        "name": name, "description": description, "inclusion_criteria": inclusion_criteria,
-        "exclusion_criteria": exclusion_criteria, "example": example, "is_codable": is_codable,
-        **({"colour": colour} if colour else {}),
-    })
+    fields = _clean_changes(changes)
     if "colour" not in fields:
-        fields["colour"] = palette_colour(Code.objects.filter(study=study).count())
+        fields["colour"] = palette_next(list(Code.objects.filter(study=study).values_list("colour", flat=True)))
     parent_pk = parent.pk if parent else None
     if _name_taken(study=study, parent_id=parent_pk, name=fields["name"]):
         raise _name_error(fields["name"], parent)
@@ -228,12 +249,12 @@ def code_create(
             code = Code.objects.create(
                 study=study, parent=parent, position=_next_position(study=study, parent_id=parent_pk),
                 created_by=actor, updated_by=actor, created_at=now, updated_at=now,
-                guid=guid or uuid.uuid4(), **fields,
+                guid=guid or uuid.uuid4(), proposed=proposed, **fields,
             )
     except IntegrityError as exc:  # a concurrent create of the same name
         raise _name_error(fields["name"], parent) from exc
     audit_record(
-        actor=actor, action="code.create", study=study, obj=code, ip=ip,
+        actor=actor, action="code.propose" if proposed else "code.create", study=study, obj=code, ip=ip,
         details={"name": code.name, "parent": parent_pk},
     )
     return code
@@ -265,8 +286,9 @@ def code_update(
         with transaction.atomic():
             # The version condition makes the write itself the check: on SQLite, where
             # select_for_update is a no-op, a concurrent save still cannot slip in between.
+            # A lead's edit of a proposed code is its review: it is no longer marked proposed.
             written = Code.objects.filter(pk=code.pk, version=version).update(
-                **changed, version=version + 1, updated_by=actor, updated_at=now
+                **changed, version=version + 1, updated_by=actor, updated_at=now, proposed=False
             )
     except IntegrityError as exc:
         raise _name_error(str(changed.get("name", code.name)), code.parent) from exc

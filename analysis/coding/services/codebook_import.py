@@ -32,7 +32,7 @@ from accounts import policy
 from accounts.models import Study, User
 from accounts.policy import Perm
 from accounts.services import audit_record
-from analysis.coding.colours import colour_normalise, palette_colour
+from analysis.coding.colours import colour_normalise, palette_next
 from analysis.coding.models import Code
 from analysis.coding.services.codebook import NAME_MAX, PATH_SEPARATOR, TEXT_FIELDS, TEXT_MAX
 
@@ -272,7 +272,7 @@ def codebook_import_commit(
         )
     now = timezone.now()
     created_by_path: dict[tuple[str, ...], Code] = {}
-    count = Code.objects.filter(study=study).count()
+    used = list(Code.objects.filter(study=study).values_list("colour", flat=True))
     next_pos: dict[int | None, int] = {}
     for row in plan.rows:
         key = tuple(p.lower() for p in row.path)
@@ -290,14 +290,14 @@ def codebook_import_commit(
             fields = dict(row.changes)
             guid = fields.pop("guid", None)
             if "colour" not in fields:
-                fields["colour"] = palette_colour(count)
+                fields["colour"] = palette_next(used)
+            used.append(fields["colour"])
             code = Code.objects.create(
                 study=study, parent=parent_code, name=row.path[-1], position=next_pos[parent_id],
                 guid=uuid.UUID(guid) if guid else uuid.uuid4(), created_by=actor, updated_by=actor,
                 created_at=now, updated_at=now, **fields,
             )
             next_pos[parent_id] += 1
-            count += 1
             row.code_id = code.pk
             created_by_path[key] = code
         else:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import policy
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
+from analysis.coding.colours import palette_next
 from analysis.coding.forms import (
     CodebookImportForm,
     CodeCreateForm,
@@ -81,7 +82,7 @@ def code_create(request: HttpRequest, study_id: int) -> HttpResponse:
     parent = request.GET.get("parent", "")
     form = CodeCreateForm(
         request.POST or None, roots=roots,
-        initial={"parent": parent, "colour": services.palette_colour(len(codes)), "is_codable": True},
+        initial={"parent": parent, "colour": palette_next([c.colour for c in codes]), "is_codable": True},
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -58,7 +58,7 @@ def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> Http
     transcript = coding_selectors.transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
     rows = coding_selectors.transcript_coding_rows(user=user, study_id=study_id, transcript=transcript)
     frozen = not data_use_allowed(participant=transcript.participant, use=DataUse.CODING)
-    can_code = policy.role_allows(membership.role, Perm.CODING_WRITE) and not frozen
+    can_code = policy.may_code_transcript(membership=membership, participant=transcript.participant)
     assignment = Assignment.objects.filter(transcript=transcript).select_related("coder_a", "coder_b").first()
     coders = {r["coder"]: r["coder_name"] for r in rows}
     coders.setdefault(user.pk, user.display_name)
@@ -67,6 +67,8 @@ def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> Http
         "study": study_id, "transcript": transcript.pk, "version": transcript.version, "me": user.pk,
         "meName": user.display_name, "canCode": can_code, "canMemo": policy.role_allows(membership.role, Perm.MEMO_WRITE) and not frozen,
         "isLead": policy.role_allows(membership.role, Perm.WORK_OF_OTHERS_EDIT),
+        "newCodeApi": reverse("api-code-propose", args=[study_id])
+        if can_code and policy.may_propose_code(membership=membership) else None,
         "api": reverse("api-coding-list", args=[study_id, transcript.pk]),
         "memoApi": reverse("api-memo-list", args=[study_id]),
         "memoPage": reverse("memo-list", args=[study_id]),
@@ -138,12 +140,13 @@ def memo_list(request: HttpRequest, study_id: int) -> HttpResponse:
                 "code", "transcript__participant").get(pk=int(request.GET.get("coding") or request.POST.get("coding") or 0))
         except (ValueError, OverflowError, Coding.DoesNotExist):
             about_coding = None
-    memos = coding_selectors.memo_search(user=user, study_id=study_id, query=q, target=target)[:200]
+    memos = coding_selectors.memo_entries(user=user, study_id=study_id, query=q, target=target)
     return render(request, "coding/memo_list.html", {
         "study": membership.study, "memos": memos, "q": q, "target": target, "can_write": can_write,
         "errors": errors, "codes": Code.objects.filter(study_id=study_id).order_by("name"),
         "transcripts": transcript_selectors.transcript_list(user=user, study_id=study_id),
         "form": request.POST if request.method == "POST" else {}, "about_coding": about_coding,
+        "about_coding_text": about_coding.transcript.text[about_coding.start:about_coding.end] if about_coding else "",
     })
 
 
@@ -211,6 +214,16 @@ def double_coding(request: HttpRequest, study_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+def agreement_report_download(request: HttpRequest, study_id: int, job_id: int, fmt: str) -> HttpResponse:
+    content, filename, content_type = assignments.agreement_report_export(
+        actor=acting_user(request), study_id=study_id, job_id=job_id, fmt=fmt, ip=client_ip(request))
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_GET
 def disagreements(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
     """Side by side: each code's spans by coder A and by coder B, disagreements marked."""
     user = acting_user(request)
@@ -260,9 +273,14 @@ def _disagreement_answer(request: HttpRequest, study_id: int, transcript_id: int
     item = next((i for i in listing.items if i.key == key), None)
     if item is None:
         raise Http404("No such disagreement.")
+    # The figures change with a resolution: they travel out of band with the row, so the page never
+    # shows a kappa computed from codings that are no longer there.
+    report = assignments.agreement_compute(user=user, study_id=study_id, transcript_ids=[listing.transcript.pk]) \
+        if policy.role_allows(listing.membership.role, Perm.AGREEMENT_VIEW) else None
     return render(request, "coding/_disagreement.html", {
         "study": listing.membership.study, "transcript": listing.transcript, "a": listing.assignment, "d": item,
         "listing": listing, "outcomes": DisagreementOutcome.choices, "errors": errors or [], "oob": True,
+        "report": report,
     })  # errors too: htmx swaps only 2xx answers, and the row shows them in an alert
 
 

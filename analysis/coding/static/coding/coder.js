@@ -60,6 +60,10 @@
     return ans;
   }
   function lineOf(off) { const p = paras[paraIndexAt(off)]; return p ? p.line : 1; }
+  function linesText(start, end) {
+    const a = lineOf(start), b = lineOf(end - 1);
+    return a === b ? `line ${a}` : `lines ${a}–${b}`;
+  }
   function u16(p, cp) { return p.astral ? O.codePointToUtf16(p.text, cp) : cp; }
   function textOf(start, end) {
     let out = "";
@@ -70,6 +74,14 @@
     }
     return out;
   }
+  function initials(name) {
+    const parts = String(name || "").replace(/[^\p{L}\s'-]/gu, " ").trim().split(/\s+/).filter(Boolean);
+    if (!parts.length) return "?";
+    return (parts.length === 1 ? parts[0].slice(0, 2) : parts[0][0] + parts[parts.length - 1][0]).toUpperCase();
+  }
+  // With several coders on screen a label names the coder too ("Telephone versus video · AB").
+  let severalCoders = false;
+  function labelOf(c) { return severalCoders ? `${codeOf(c).name} · ${initials(c.coder_name)}` : codeOf(c).name; }
   function short(s, n) { s = s.replace(/\s+/g, " ").trim(); return s.length > n ? s.slice(0, n - 1) + "…" : s; }
   // Colours go through the CSSOM: the Content-Security-Policy refuses style="" attributes in HTML.
   function paint(root) {
@@ -81,7 +93,7 @@
 
   // Rendering -----------------------------------------------------------------------------------
   function renderPara(p, list) {
-    const sig = list.map((c) => `${c.id}:${c.start}:${c.end}:${c.code}:${c.version}`).join("|");
+    const sig = list.map((c) => `${c.id}:${c.start}:${c.end}:${c.code}:${c.version}`).join("|") + (severalCoders ? "+" : "");
     if (sig === p.sig) return false;
     p.sig = sig;
     if (!list.length) { p.el.textContent = p.text; return true; }
@@ -99,7 +111,7 @@
       span.className = "seg";
       span.dataset.ids = over.map((c) => c.id).join(",");
       span.title = over.map((c) => `${codeOf(c).name} (${c.coder_name})`).join("; ");
-      if (starting.length) span.dataset.label = starting.map((c) => codeOf(c).name).join(" · ");
+      if (starting.length) span.dataset.label = starting.map(labelOf).join(" | ");
       span.style.setProperty("--hc", codeOf(over[0]).colour);
       span.style.boxShadow = over.slice(0, 6).map((c, k) => `inset 0 -${3 * (k + 1)}px 0 ${codeOf(c).colour}`).join(",");
       span.style.paddingBottom = `${Math.min(over.length, 6) * 3}px`;
@@ -112,6 +124,8 @@
 
   function render(range) {
     const list = [...codings.values()].filter(visible).sort((a, b) => a.start - b.start || a.end - b.end || a.id - b.id);
+    const nowSeveral = new Set(list.map((c) => c.coder)).size > 1;
+    if (nowSeveral !== severalCoders) { severalCoders = nowSeveral; paras.forEach((p) => { p.sig = ""; }); range = null; }
     let i0 = 0, i1 = paras.length - 1;
     if (range) { i0 = paraIndexAt(range[0]); i1 = paraIndexAt(Math.max(range[0], range[1] - 1)); }
     for (let i = i0; i <= i1; i++) {
@@ -121,6 +135,24 @@
     renderStripes(list);
     $("coding-count").textContent = `${list.length} coding${list.length === 1 ? "" : "s"} shown`;
     if (sel) showSelection();
+  }
+
+  // The lane keeps room for the whole label, measured in the label's own font (an estimate per
+  // character clipped wide names such as "Building r…" at narrow widths).
+  let measureCtx = null, labelFont = "";
+  function labelLength(text) {
+    if (!measureCtx) {
+      measureCtx = document.createElement("canvas").getContext("2d");
+      const probe = document.createElement("span");
+      probe.className = "stripe-label";
+      stripesEl.appendChild(probe);
+      const cs = getComputedStyle(probe);
+      labelFont = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      probe.remove();
+    }
+    if (!measureCtx) return 7 * text.length;
+    measureCtx.font = labelFont;
+    return Math.ceil(measureCtx.measureText(text).width) + 4;
   }
 
   function renderStripes(list) {
@@ -136,7 +168,7 @@
       const t = f.getBoundingClientRect().top - top0, b = l.getBoundingClientRect().bottom - top0;
       const code = codeOf(c);
       // The lane is kept free for the whole label, which may run below a short span's bar.
-      items.push({ c, top: t, bottom: Math.max(b, t + 14), labelEnd: t + 8 + 6.2 * Math.min(code.name.length, 40) });
+      items.push({ c, top: t, bottom: Math.max(b, t + 14), labelEnd: t + 8 + labelLength(short(labelOf(c), 40)) });
     });
     // 24 px targets with a 2 px gap: WCAG 2.2's minimum target size (2.5.8).
     const LANE = 26;
@@ -154,7 +186,8 @@
       button.type = "button";
       button.className = "stripe";
       button.dataset.id = it.c.id;
-      button.setAttribute("aria-label", `${code.name} by ${it.c.coder_name}, lines ${l1}–${l2}`);
+      // The accessible name starts with the visible label (WCAG 2.5.3, label in name).
+      button.setAttribute("aria-label", `${short(labelOf(it.c), 40)}: ${code.name} by ${it.c.coder_name}, lines ${l1}–${l2}`);
       button.style.top = `${it.top}px`;
       button.style.height = `${end - it.top}px`;
       button.style.left = `${Math.min(lane, 9) * LANE}px`;
@@ -162,12 +195,14 @@
       button.style.setProperty("--bar", `${it.bottom - it.top}px`);
       const label = document.createElement("span");
       label.className = "stripe-label";
-      label.textContent = short(code.name, 40);
+      label.textContent = short(labelOf(it.c), 40);
       button.append(label);
       frag.append(button);
     });
     stripesEl.replaceChildren(frag);
     stripesEl.style.width = `${Math.max(1, Math.min(lanes.length, 10)) * LANE}px`;
+    // The last labels may run below the text: the margin grows to hold them (no spill into the footer).
+    stripesEl.style.minHeight = `${Math.ceil(Math.max(0, ...lanes))}px`;
   }
 
   // Selection -----------------------------------------------------------------------------------
@@ -191,7 +226,10 @@
     try { s.setBaseAndExtent(sn, so, en, eo); } catch (e) { /* node replaced meanwhile */ }
   }
   function setSel(next, fromKeyboard) {
+    const prev = sel;
     sel = next && next.end > next.start ? next : null;
+    // A new selection starts a new search: the last query ("tailored") must not run into the next.
+    if (sel && (!prev || prev.start !== sel.start || prev.end !== sel.end)) clearSearch();
     const summary = $("sel-summary");
     if (summary) {
       summary.textContent = sel
@@ -209,6 +247,41 @@
     const span = O.selectionToServer(r, ".words");
     if (!span || (sel && span.start === sel.start && span.end === sel.end)) return;
     setSel(span, false); anchor = span.start; focusPt = span.end;
+  });
+
+  // Mouse selections snap outwards to whole words, as ATLAS.ti and NVivo do, so a coding never starts
+  // or ends inside a word; Alt-drag keeps the exact characters. Offsets stay code points.
+  const WORD_CHAR = /[\p{L}\p{N}\p{M}'’_-]/u;
+  function cpAt(off) {
+    const p = paras[paraIndexAt(off)];
+    if (!p || off < p.start || off >= p.end) return "";
+    const i = u16(p, off - p.start);
+    return String.fromCodePoint(p.text.codePointAt(i));
+  }
+  function isWord(ch) { return !!ch && WORD_CHAR.test(ch); }
+  function snapToWords(span) {
+    let { start, end } = span;
+    while (start < end && /\s/.test(cpAt(start))) start++;
+    while (end > start && /\s/.test(cpAt(end - 1))) end--;
+    const p0 = paras[paraIndexAt(start)], p1 = paras[paraIndexAt(Math.max(start, end - 1))];
+    while (start > p0.start && isWord(cpAt(start)) && isWord(cpAt(start - 1))) start--;
+    while (end < p1.end && isWord(cpAt(end - 1)) && isWord(cpAt(end))) end++;
+    return end > start ? { start, end } : span;
+  }
+  let exactDrag = false;
+  article.addEventListener("mousedown", (ev) => { exactDrag = ev.altKey; });
+  article.addEventListener("mouseup", () => {
+    setTimeout(() => {  // after the browser has settled the selection
+      const s = window.getSelection();
+      if (!s || !s.rangeCount || s.isCollapsed || !sel || exactDrag) return;
+      const snapped = snapToWords(sel);
+      if (snapped.start !== sel.start || snapped.end !== sel.end) {
+        keyboardSelecting = true;
+        setSel(snapped, true);
+        anchor = snapped.start; focusPt = snapped.end;
+        setTimeout(() => { keyboardSelecting = false; }, 0);
+      }
+    }, 0);
   });
 
   // Keyboard: a word caret in focusable paragraphs (roving tabindex), no caret browsing needed.
@@ -316,9 +389,21 @@
     const q = (search.value || "").toLowerCase().trim();
     return cfg.codes.filter((c) => c.codable && (!q || c.path.toLowerCase().includes(q))).slice(0, 50);
   }
+  function clearSearch(force) {
+    // Not while the coder is typing a query (a selection can still settle under it).
+    if (!search || recodeTarget || (!force && document.activeElement === search)) return;
+    search.value = ""; active = 0; renderOptions();
+  }
   function renderOptions() {
     if (!options) return;
     const list = matches();
+    const q = (search.value || "").trim();
+    const newBtn = $("new-code");
+    if (newBtn) {
+      const exact = cfg.codes.some((c) => c.name.toLowerCase() === q.toLowerCase());
+      newBtn.hidden = !q || exact || !!recodeTarget;
+      newBtn.textContent = `New code “${short(q, 40)}” from this selection`;
+    }
     active = Math.min(active, Math.max(0, list.length - 1));
     options.innerHTML = list.map((c, k) =>
       `<li role="option" id="opt-${c.id}" data-id="${c.id}" aria-selected="${k === active}" class="${k === active ? "active" : ""}">` +
@@ -350,12 +435,22 @@
       const list = matches();
       if (ev.key === "ArrowDown") { ev.preventDefault(); active = Math.min(active + 1, list.length - 1); renderOptions(); }
       else if (ev.key === "ArrowUp") { ev.preventDefault(); active = Math.max(active - 1, 0); renderOptions(); }
-      else if (ev.key === "Enter") { ev.preventDefault(); if (list[active]) choose(list[active].id); }
+      else if (ev.key === "Enter") {
+        ev.preventDefault();
+        if (list[active]) choose(list[active].id);
+        else {
+          const q = search.value.trim();
+          say(q ? `No codable code matches “${short(q, 40)}”.` + (cfg.newCodeApi ? " Use “New code” below to create it from this selection." : " Try another word, or ask a lead to add the code.")
+            : "Type part of a code's name first.", true);
+        }
+      }
       else if (ev.key === "Escape") { ev.preventDefault(); recodeTarget = null; backToText(); }
       else if (/^[1-9]$/.test(ev.key) && !search.value && recent[parseInt(ev.key, 10) - 1]) {
         ev.preventDefault(); choose(recent[parseInt(ev.key, 10) - 1]);
       }
     });
+    const newBtn = $("new-code");
+    if (newBtn) newBtn.addEventListener("click", () => createCode(search.value.trim()));
     options.addEventListener("click", (ev) => { const li = ev.target.closest("[data-id]"); if (li) choose(parseInt(li.dataset.id, 10)); });
     $("recent-codes").addEventListener("click", (ev) => { const b = ev.target.closest("[data-id]"); if (b) choose(parseInt(b.dataset.id, 10)); });
     renderOptions(); renderRecent();
@@ -417,11 +512,30 @@
     if (!res.ok) { say(problem(res), true); return; }
     remember(codeId);
     upsert(res.data);
+    clearSearch(true);
     say(`Coded “${short(textOf(span.start, span.end), 60)}” with ${codeOf(res.data).name}.`);
     caret = span.end; anchor = focusPt = null;
     setSel(null); window.getSelection().removeAllRanges();
     if (paras.length) focusPara(paraIndexAt(Math.max(span.start, span.end - 1)));
   }
+  // "New code from here": a lead's new code, or a coder's proposed one (the server decides which).
+  async function createCode(name) {
+    if (!cfg.newCodeApi || !name) return;
+    if (!sel) { say("Select some text first.", true); return; }
+    const res = await call("POST", cfg.newCodeApi, { name });
+    if (!res.ok) { say(problem(res), true); return; }
+    const c = res.data;
+    const entry = { id: c.id, name: c.name, path: c.path || c.name, colour: c.colour, text: c.label_colour || "#fff",
+                    codable: true, depth: 0, description: "" };
+    cfg.codes.push(entry); codes.set(entry.id, entry);
+    const opt = document.createElement("option");
+    opt.value = String(entry.id); opt.textContent = entry.path;
+    $("filter-code").appendChild(opt);
+    await applyCode(entry.id);
+    say(c.proposed ? `Proposed the new code “${c.name}” (a lead reviews it) and coded the selection with it.`
+      : `Created the code “${c.name}” and coded the selection with it.`);
+  }
+
   async function patch(c, changes) {
     const res = await call("PATCH", `${cfg.api}${c.id}/`, { version: c.version, ...changes });
     if (res.status === 409 && res.data && res.data.current) { upsert(res.data.current); say(problem(res), true); return; }
@@ -461,13 +575,13 @@
       const mine = cfg.canCode && (c.coder === cfg.me || cfg.isLead);
       return `<div class="detail" data-id="${c.id}">
         <p><span class="chip" data-colour="${esc(code.colour)}" data-text-colour="${esc(code.text || "#000")}">${esc(code.path || code.name)}</span></p>
-        <p class="muted">by ${esc(c.coder_name)} · lines ${lineOf(c.start)}–${lineOf(c.end - 1)} · [${c.start}, ${c.end})</p>
+        <p class="muted">by ${esc(c.coder_name)} (${esc(initials(c.coder_name))}) · ${linesText(c.start, c.end)}</p>
         <blockquote>${esc(short(textOf(c.start, c.end), 400))}</blockquote>
         ${mine ? `<label>Memo <textarea class="memo" rows="2">${esc(c.memo || "")}</textarea></label>
         <div class="actions">
           <button type="button" class="button small" data-act="memo">Save memo</button>
           <button type="button" class="button small secondary" data-act="recode">Re-code</button>
-          <button type="button" class="button small danger" data-act="delete">Remove</button>
+          <button type="button" class="button small warning" data-act="delete">Remove this coding</button>
         </div>
         ${cfg.canMemo ? `<p><a href="${cfg.memoPage}?coding=${c.id}#new-memo-h">Write a longer memo about this coding</a></p>` : ""}
         <fieldset class="adjust"><legend>Adjust boundaries (by word)</legend>
