@@ -91,12 +91,22 @@ def transcript_list(
         qs = qs.filter(participant__site_id=site_id)
     if participant_id:
         qs = qs.filter(participant_id=participant_id)
+    # No per-row counting here: counting turns and edits for every visible transcript before the
+    # page is cut cost 340 ms at 1,000 interviews. Pages count for their own rows
+    # (transcript_turn_counts); the number of corrections is the version.
     return (
         qs.select_related("participant", "participant__group", "participant__site")
-        .annotate(turn_count=Count("turns", distinct=True), edit_count=Count("edits", distinct=True))
         .defer("text")
         .order_by("participant__pseudonym", "id")
     )
+
+
+def transcript_turn_counts(*, transcript_ids: list[int]) -> dict[int, int]:
+    """Speaker turns of a page of transcripts, in one grouped query (ids already checked by the
+    caller's visible list)."""
+    rows = (TranscriptTurn.objects.filter(transcript_id__in=transcript_ids).values("transcript_id")
+            .annotate(n=Count("id")).values_list("transcript_id", "n"))
+    return {tid: 0 for tid in transcript_ids} | dict(rows)
 
 
 def transcript_get(*, user: Any, study_id: int, transcript_id: int, perm: Perm = Perm.TRANSCRIPT_VIEW) -> Transcript:
