@@ -187,6 +187,20 @@ MATRIX: list[Row] = [
     Row("api-audit-export", "POST", A + "/audit-events/export/", admin_only(202), {"action": "auth"}),
     Row("api-job-detail", "GET", A + "/jobs/{job}/", OWN_JOB_API),
     Row("api-job-download", "GET", A + "/jobs/{job}/download/", OWN_JOB_API),
+    # Retrieval and export of coded material (analysis.coding) ------------------------------
+    # Members who may read transcripts (scope narrows what they get); PPI lacks it.
+    Row("transcript-list", "GET", S + "/transcripts/", (200, 200, 200, 200, 403, 404, LOGIN)),
+    Row("api-transcript-list", "GET", A + "/transcripts/", (200, 200, 200, 200, 403, 404, UNAUTH)),
+    # Uploading is for admins and leads; this participant does not exist, so they get 404.
+    Row("api-transcript-list", "POST", A + "/transcripts/", (404, 404, 403, 403, 403, 404, UNAUTH),
+        {"participant": 999999, "text": "Interviewer: hello"}),
+    Row("codebook", "GET", S + "/codebook/", (200, 200, 200, 200, 403, 404, LOGIN)),
+    Row("code-segments", "GET", S + "/codebook/{code}/segments/", (200, 200, 200, 200, 403, 404, LOGIN)),
+    Row("api-code-segments", "GET", A + "/codes/{code}/segments/", (200, 200, 200, 200, 403, 404, UNAUTH)),
+    Row("coding-export", "GET", S + "/exports/codings/", (200, 200, 200, 200, 403, 404, LOGIN)),
+    Row("coding-export", "POST", S + "/exports/codings/", (302, 302, 302, 302, 403, 404, LOGIN), {"format": "csv"}),
+    Row("api-coding-export", "POST", A + "/exports/codings/", (202, 202, 202, 202, 403, 404, UNAUTH),
+        {"format": "xlsx"}),
     # Schema and docs are public: they describe the API, not any study's data.
     Row("api-schema", "GET", "/api/v1/schema/", EVERYONE_200),
     Row("api-docs", "GET", "/api/v1/docs/", EVERYONE_200),
@@ -286,7 +300,7 @@ MATRIX += [
 
 API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns,
                                *themes_api_urls.urlpatterns, *interop_api_urls.urlpatterns]} | {
-    "api-schema", "api-docs", "api-redoc"}
+    "api-schema", "api-docs", "api-redoc", "api-transcript-list", "api-code-segments", "api-coding-export"}
 PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns,  # type: ignore[union-attr]
                                 *themes_urls.urlpatterns, *interop_urls.urlpatterns]}
 
@@ -295,7 +309,8 @@ PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpattern
 RUN_ORDER = ("anonymous", "outsider", "ppi", "coder_other_site", "coder", "lead", "admin")
 
 
-def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, project_import: Any = None) -> str:
+def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, project_import: Any = None,
+          code: Any = None) -> str:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
@@ -305,6 +320,7 @@ def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, pr
         coder_membership=cast.memberships["coder"].pk,
         job=job.pk,
         import_=project_import.pk if project_import else 0,
+        code=code.pk if code is not None else 0,
         uid=urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)),
         **(board or {}),
     )
@@ -406,13 +422,22 @@ def _check(row: Row, expected: Expect, response: Any, *, is_api: bool, wrote: bo
     return None
 
 
+@pytest.fixture
+def matrix_code(cast: Any) -> Any:
+    from analysis.coding.models import Code
+
+    lead = cast.users["lead"]
+    return Code.objects.create(study=cast.study, name="Loss of non-verbal cues", created_by=lead, updated_by=lead)
+
+
 @pytest.mark.parametrize("row", MATRIX, ids=[f"{r.name}-{r.method}" for r in MATRIX])
 def test_role_matrix(row: Row, cast: Any, admin_job: Job, request: pytest.FixtureRequest) -> None:
     is_api = row.name in API_NAMES
     needs_board = any(f"{{{k}}}" in row.url + str(row.data) for k in BOARD_KEYS) or row.name in THEME_NAMES
     board = request.getfixturevalue("board") if needs_board else None
     lead_import = request.getfixturevalue("lead_import") if "{import}" in row.url else None
-    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import)
+    code = request.getfixturevalue("matrix_code") if "{code}" in row.url else None
+    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import, code)
     data = {k: _fill(v, cast, admin_job, board) if isinstance(v, str) and "{" in v else v
             for k, v in (row.data or {}).items()} if row.data is not None else None
     problems = []

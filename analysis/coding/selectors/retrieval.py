@@ -178,19 +178,19 @@ def segments_page(
     return SegmentPage(segments=segments, total=total, number=number, page_size=page_size)
 
 
-def _turns_around(rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[str, int, int]]]:
-    """(speaker, start, end) of the turns overlapping each row's window, by transcript."""
+def _turns_around(rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[str, int, int, int]]]:
+    """(speaker, start, end, index) of the turns overlapping each row's window, by transcript."""
     if not rows:
         return {}
     conds = [Q(transcript_id=r[1], start__lt=r[13] + len(r[14]), end__gt=r[13]) for r in rows]
-    out: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+    out: dict[int, list[tuple[str, int, int, int]]] = defaultdict(list)
     qs = TranscriptTurn.objects.filter(reduce(or_, conds)).order_by("transcript_id", "start")
-    for tid, speaker, start, end in qs.values_list("transcript_id", "speaker", "start", "end"):
-        out[tid].append((speaker, start, end))
+    for tid, speaker, start, end, index in qs.values_list("transcript_id", "speaker", "start", "end", "index"):
+        out[tid].append((speaker, start, end, index))
     return out
 
 
-def _segment(row: tuple[Any, ...], turns: list[tuple[str, int, int]]) -> Segment:
+def _segment(row: tuple[Any, ...], turns: list[tuple[str, int, int, int]]) -> Segment:
     (cid, tid, code_id, code_name, start, end, memo, coder_name, coder_email, title, pseudonym, group, site,
      ws, window, w_line) = row
     window = window or ""
@@ -206,9 +206,11 @@ def _segment(row: tuple[Any, ...], turns: list[tuple[str, int, int]]) -> Segment
         text=window[rel_s:rel_e], memo=memo, start_line=line_at(start), end_line=line_at(max(start, end - 1)),
         speaker="", before=window[:rel_s], after=window[rel_e:],
     )
-    for speaker, t_start, t_end in turns:
+    for speaker, t_start, t_end, index in turns:
         if t_end <= ws or t_start >= we or t_end <= t_start:
             continue
+        if index == 0 and not speaker and t_end <= start:
+            continue  # the file's header line ("Interview SU01, telephone, …"), not something said
         a, b = max(t_start, ws), min(t_end, we)
         piece_s, piece_e = max(a, min(start, b)), min(b, max(end, a))
         seg.turns.append(ContextTurn(
