@@ -160,19 +160,22 @@ def segments_page(
     total = qs.count()
     number = max(1, min(number, max(1, math.ceil(total / page_size))))
     offset = (number - 1) * page_size
+    # The page's ids first, then the text of those rows only: with the substrings in the ordered
+    # query the database would cut a window for every segment of the code before sorting.
+    ids = list(qs.order_by("transcript__participant__pseudonym", "transcript_id", "start", "end", "id")
+               .values_list("id", flat=True)[offset: offset + page_size])
     w_start = Greatest(F("start") - context, Value(0))
     prefix = Substr("transcript__text", 1, w_start)
-    rows = list(
-        qs.annotate(
+    found = {
+        row[0]: row for row in Coding.objects.filter(pk__in=ids).annotate(
             w_start=w_start,
             # SQL strings count from 1; the window is [w_start, end + context).
             window=Substr("transcript__text", w_start + 1, F("end") + context - w_start),
             # Line of the window's first character = newlines before it + 1, counted by the database.
             w_line=Length(prefix) - Length(Replace(prefix, Value("\n"), Value(""))) + 1,
-        )
-        .order_by("transcript__participant__pseudonym", "transcript_id", "start", "end", "id")
-        .values_list(*_SEGMENT_FIELDS)[offset: offset + page_size]
-    )
+        ).values_list(*_SEGMENT_FIELDS)
+    }
+    rows = [found[i] for i in ids if i in found]
     turns = _turns_around(rows)
     segments = [_segment(row, turns.get(row[1], [])) for row in rows]
     return SegmentPage(segments=segments, total=total, number=number, page_size=page_size)

@@ -42,15 +42,6 @@ def _codes_json(study_id: int) -> list[dict[str, Any]]:
              "description": n.code.description} for n in flat]
 
 
-def _all_turns(transcript: Transcript) -> list[Any]:
-    """Every turn of the transcript with its paragraphs and line numbers (the reading view's pages)."""
-    first = transcript_selectors.reading_page(transcript=transcript, number=1)
-    turns = list(first.turns)
-    for n in range(2, first.count + 1):
-        turns += transcript_selectors.reading_page(transcript=transcript, number=n).turns
-    return turns
-
-
 @login_required
 @require_GET
 def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
@@ -78,7 +69,7 @@ def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> Http
     }
     return render(request, "coding/coding_page.html", {
         "study": membership.study, "transcript": transcript, "participant": transcript.participant,
-        "turns": _all_turns(transcript), "config": config, "can_code": can_code, "frozen": frozen,
+        "turns": transcript_selectors.reading_all(transcript=transcript), "config": config, "can_code": can_code, "frozen": frozen,
         "assignment": assignment, "is_assigned": assignment is not None and user.pk in (assignment.coder_a_id, assignment.coder_b_id),
     })
 
