@@ -192,19 +192,19 @@ def test_transcript_list_shows_coding_progress(cast, clients, api, book, coded, 
 
 
 def test_transcript_list_queries_do_not_grow_with_rows(cast, clients):
-    from tests.transcripts.conftest import SU01_TEXT, add_transcript, make_participant
+    from tests.factories import SU01_TEXT, add_transcript, participant_row
 
     def count() -> int:
         with CaptureQueriesContext(connection) as ctx:
             assert clients["lead"].get(f"/studies/{cast.study.pk}/transcripts/").status_code == 200
         return len(ctx.captured_queries)
 
-    p = make_participant(cast, "SU10", "service_user", cast.north)
+    p = participant_row(cast, "SU10", "service_user", cast.north)
     add_transcript(cast, p, SU01_TEXT.replace("SU01", "SU10"))
     count()  # the first request of a session also loads and refreshes the session
     few = count()
     for i in range(11, 20):
-        p = make_participant(cast, f"SU{i}", "service_user", cast.north)
+        p = participant_row(cast, f"SU{i}", "service_user", cast.north)
         add_transcript(cast, p, SU01_TEXT.replace("SU01", f"SU{i}"))
     assert count() == few
 

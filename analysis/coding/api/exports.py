@@ -17,17 +17,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import policy
+from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding.services import exports
 
 
 class CodingExportAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CODING_EXPORT)]
+
     @extend_schema(request=OpenApiTypes.OBJECT, responses={202: OpenApiTypes.OBJECT},
                    summary="Export coded material (one row per coding) as CSV or XLSX, as a job")
     def post(self, request: Request, study_id: int) -> Response:
-        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODING_EXPORT)
         data = request.data if hasattr(request.data, "get") else None
         if data is None:
             return Response({"detail": "Send a JSON object."}, status=400)

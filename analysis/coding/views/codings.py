@@ -28,7 +28,6 @@ from analysis.coding.services import disagreements as disagreement_services
 from analysis.coding.services import memos as memo_services
 from analysis.coding.services.codings import CodingFrozen
 from analysis.transcripts import selectors as transcript_selectors
-from analysis.transcripts.models import Transcript
 from analysis.transcripts.services import transcripts as transcript_services
 from participants.consent_rules import DataUse, data_use_allowed
 
