@@ -340,3 +340,13 @@ def test_export_page_by_role(cast, clients, book, role):
         html = r.content.decode()
         assert "Loss of non-verbal cues" in html
         assert 'name="format"' in html
+
+
+def test_export_page_is_reachable_from_the_codebook_and_marks_its_section(cast, clients, book, coded):
+    codebook = clients["coder"].get(f"/studies/{cast.study.pk}/codebook/").content.decode()
+    assert f'href="/studies/{cast.study.pk}/exports/codings/"' in codebook
+    segments = clients["coder"].get(f"/studies/{cast.study.pk}/codebook/{book.cues.pk}/segments/").content.decode()
+    assert f'href="/studies/{cast.study.pk}/exports/codings/?code={book.cues.pk}"' in segments
+    page = clients["coder"].get(f"/studies/{cast.study.pk}/exports/codings/?code={book.cues.pk}").content.decode()
+    assert re.findall(r'aria-current="page">([^<]+)<', page) == ["Codebook"]
+    assert f'<option value="{book.cues.pk}" selected>' in page
