@@ -104,7 +104,8 @@ def transcript_list(
 def transcript_turn_counts(*, transcript_ids: list[int]) -> dict[int, int]:
     """Speaker turns of a page of transcripts, in one grouped query (ids already checked by the
     caller's visible list)."""
-    rows = (TranscriptTurn.objects.filter(transcript_id__in=transcript_ids).values("transcript_id")
+    # order_by(): the model's default ordering would join the transcript and participant into the count.
+    rows = (TranscriptTurn.objects.filter(transcript_id__in=transcript_ids).order_by().values("transcript_id")
             .annotate(n=Count("id")).values_list("transcript_id", "n"))
     return {tid: 0 for tid in transcript_ids} | dict(rows)
 

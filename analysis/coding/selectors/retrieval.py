@@ -20,7 +20,7 @@ from django.db.models import Count, F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest, Length, Replace, Substr
 
 from analysis.coding.models import Assignment, Code, Coding
-from analysis.coding.selectors.codings import codings_visible
+from analysis.coding.selectors.codings import blind_exclusion_q, codings_visible
 from analysis.transcripts.models import TranscriptTurn
 
 CONTEXT_CHARS = 200  # code points of context each side of a segment, clipped to speaker turns
@@ -269,13 +269,16 @@ class Progress:
 
 
 def transcripts_progress(*, user: Any, study_id: int, transcript_ids: list[int]) -> dict[int, Progress]:
-    """Coding progress of a page of transcripts: one grouped query over the page's codings (what the
-    user may see) and one over their double-coding assignments."""
+    """Coding progress of a page of transcripts: one grouped query over the page's codings and one
+    over their double-coding assignments. ``transcript_ids`` come from the user's visible list (the
+    page being shown); blind double coding is applied here, so counts include only what they may see."""
     out: dict[int, Progress] = {tid: Progress() for tid in transcript_ids}
     if not transcript_ids:
         return out
+    qs = Coding.objects.filter(study_id=study_id, transcript_id__in=transcript_ids, lost=False)
+    blind = blind_exclusion_q(user=user, study_id=study_id)
     rows = (
-        codings_visible(user=user, study_id=study_id).filter(transcript_id__in=transcript_ids, lost=False)
+        (qs.exclude(blind) if blind else qs)
         .values("transcript_id", "coder__full_name", "coder__email")
         .annotate(n=Count("id"), last=Max("updated_at"))
         .order_by("transcript_id", "coder__full_name", "coder__email")
