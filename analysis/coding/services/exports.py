@@ -178,27 +178,37 @@ def coded_rows(*, user: Any, study_id: int, req: ExportRequest, progress: Any = 
                 "transcript_id", "start").values_list("transcript_id", "start", "end", "speaker"):
             turns[tid][0].append(start)
             turns[tid][1].append((end, speaker))
-        newlines: dict[int, list[int]] = {}
         rows = qs.filter(transcript_id__in=batch).order_by("transcript_id", "start", "end", "id").values_list(*_CODING_FIELDS)
         by_transcript: dict[int, list[tuple[Any, ...]]] = {}
         for r in rows:
             by_transcript.setdefault(r[0], []).append(r)
         for tid in batch:
             text, title, pseudonym, group, site = meta[tid]
-            nl = newlines.setdefault(tid, [m.start() for m in re.finditer("\n", text)])
+            codings = by_transcript.get(tid, [])
+            lines = _line_numbers(text, [p for c in codings for p in (c[2], max(c[2], c[3] - 1))])
             starts, ends = turns[tid]
-            for _, code_id, start, end, memo, updated_at, coder_name, coder_email in by_transcript.get(tid, []):
+            for _, code_id, start, end, memo, updated_at, coder_name, coder_email in codings:
                 k = bisect_right(starts, start) - 1
                 speaker = ends[k][1] if k >= 0 and start < ends[k][0] else ""
                 yield code_id, [
                     paths.get(code_id, ""), names.get(code_id, ""), text[start:end], pseudonym, group or "", site or "",
-                    title or pseudonym, speaker, bisect_right(nl, start - 1) + 1, bisect_right(nl, max(start, end - 1) - 1) + 1,
+                    title or pseudonym, speaker, lines[start], lines[max(start, end - 1)],
                     coder_name or coder_email, memo, timezone.localtime(updated_at).strftime("%Y-%m-%d %H:%M"),
                 ]
                 done += 1
-            del newlines[tid]
         if progress is not None:
             progress(done)
+
+
+def _line_numbers(text: str, offsets: list[int]) -> dict[int, int]:
+    """1-based line of each offset, counting newlines once from the start to the last offset."""
+    out: dict[int, int] = {}
+    line, at = 1, 0
+    for offset in sorted(set(offsets)):
+        line += text.count("\n", at, offset)
+        at = offset
+        out[offset] = line
+    return out
 
 
 def _count(*, user: Any, study_id: int, req: ExportRequest) -> int:
