@@ -16,6 +16,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest, Length, Replace, Substr
 
@@ -144,8 +145,42 @@ def segment_group_totals(*, user: Any, study_id: int, code: Code, subcodes: bool
 _SEGMENT_FIELDS = (
     "id", "transcript_id", "code_id", "code__name", "start", "end", "memo", "coder__full_name", "coder__email",
     "transcript__title", "transcript__participant__pseudonym", "transcript__participant__group__label",
-    "transcript__participant__site__name", "w_start", "window", "w_line",
+    "transcript__participant__site__name",
 )
+# The text each row needs, cut by the database: the window's start, the window, and the line number
+# of the window's first character. On PostgreSQL the transcript is read once per row (its prefix up
+# to the window's end, in fenced LATERAL subqueries: OFFSET 0 keeps the planner from inlining them,
+# which would read and decompress the stored text once per expression), and newlines are counted in
+# bytes (OCTET_LENGTH is constant time; LENGTH counts UTF-8 characters). Half the time of the ORM's.
+_WINDOWS_PG = """
+SELECT c.id, h.ws, SUBSTRING(h.head FROM h.ws + 1), OCTET_LENGTH(h.pre) - OCTET_LENGTH(REPLACE(h.pre, E'\\n', '')) + 1
+FROM coding_coding c
+JOIN transcripts_transcript t ON t.id = c.transcript_id
+CROSS JOIN LATERAL (
+    SELECT x.ws, x.head, SUBSTRING(x.head FROM 1 FOR x.ws) AS pre
+    FROM (SELECT GREATEST(c.start - %s, 0) AS ws, SUBSTRING(t.text FROM 1 FOR c."end" + %s) AS head OFFSET 0) x
+    OFFSET 0
+) h
+WHERE c.id = ANY(%s)
+"""
+
+
+def _windows(ids: list[int], context: int) -> dict[int, tuple[int, str, int]]:
+    if not ids:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_WINDOWS_PG, [context, context, ids])
+            return {r[0]: (r[1], r[2], r[3]) for r in cur.fetchall()}
+    w_start = Greatest(F("start") - context, Value(0))
+    prefix = Substr("transcript__text", 1, w_start)
+    rows = Coding.objects.filter(pk__in=ids).order_by().annotate(
+        w_start=w_start,
+        # SQL strings count from 1; the window is [w_start, end + context).
+        window=Substr("transcript__text", w_start + 1, F("end") + context - w_start),
+        w_line=Length(prefix) - Length(Replace(prefix, Value("\n"), Value(""))) + 1,
+    ).values_list("id", "w_start", "window", "w_line")
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
 def segments_page(
@@ -164,18 +199,9 @@ def segments_page(
     # query the database would cut a window for every segment of the code before sorting.
     ids = list(qs.order_by("transcript__participant__pseudonym", "transcript_id", "start", "end", "id")
                .values_list("id", flat=True)[offset: offset + page_size])
-    w_start = Greatest(F("start") - context, Value(0))
-    prefix = Substr("transcript__text", 1, w_start)
-    found = {
-        row[0]: row for row in Coding.objects.filter(pk__in=ids).annotate(
-            w_start=w_start,
-            # SQL strings count from 1; the window is [w_start, end + context).
-            window=Substr("transcript__text", w_start + 1, F("end") + context - w_start),
-            # Line of the window's first character = newlines before it + 1, counted by the database.
-            w_line=Length(prefix) - Length(Replace(prefix, Value("\n"), Value(""))) + 1,
-        ).values_list(*_SEGMENT_FIELDS)
-    }
-    rows = [found[i] for i in ids if i in found]
+    windows = _windows(ids, context)
+    found = {row[0]: row for row in Coding.objects.filter(pk__in=ids).order_by().values_list(*_SEGMENT_FIELDS)}
+    rows = [(*found[i], *windows[i]) for i in ids if i in found and i in windows]
     turns = _turns_around(rows)
     segments = [_segment(row, turns.get(row[1], [])) for row in rows]
     return SegmentPage(segments=segments, total=total, number=number, page_size=page_size)
