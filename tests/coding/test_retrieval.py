@@ -350,3 +350,14 @@ def test_export_page_is_reachable_from_the_codebook_and_marks_its_section(cast, 
     page = clients["coder"].get(f"/studies/{cast.study.pk}/exports/codings/?code={book.cues.pk}").content.decode()
     assert re.findall(r'aria-current="page">([^<]+)<', page) == ["Codebook"]
     assert f'<option value="{book.cues.pk}" selected>' in page
+
+
+def test_progress_and_codebook_counts_leave_out_a_blind_partners_codings(cast, api, clients, book, t_south):
+    assignments.assignment_create(actor=cast.users["lead"], study_id=cast.study.pk, transcript_id=t_south.pk,
+                                  coder_a_id=cast.users["coder"].pk, coder_b_id=cast.users["coder_other_site"].pk)
+    code(cast, t_south, book.cues, "no training for video calls", who="coder_other_site")
+    mine = api["coder"].get(f"/api/v1/studies/{cast.study.pk}/transcripts/").json()["results"]
+    assert next(t for t in mine if t["pseudonym"] == "ST01")["progress"]["codings"] == 0
+    theirs = api["coder_other_site"].get(f"/api/v1/studies/{cast.study.pk}/transcripts/").json()["results"]
+    assert next(t for t in theirs if t["pseudonym"] == "ST01")["progress"]["codings"] == 1
+    assert "Not used yet" in clients["coder"].get(f"/studies/{cast.study.pk}/codebook/{book.cues.pk}/").content.decode()
