@@ -57,7 +57,10 @@ def main() -> None:
 
     out = ROOT / "var" / "bench" / f"study-{args.participants}-{args.chars}-{args.seed}"
     if not (out / "participants.csv").exists():
-        subprocess.run([sys.executable, str(ROOT.parent / "shared" / "tools" / "make_study.py"), str(out),
+        # ../shared next to the main checkout (a worktree sits one level deeper).
+        shared = next((p / "shared" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "tools").exists()),
+                      ROOT.parent / "shared")
+        subprocess.run([sys.executable, str(shared / "tools" / "make_study.py"), str(out),
                         "--participants", str(args.participants), "--chars", str(args.chars),
                         "--seed", str(args.seed)], check=True)
 
