@@ -19,6 +19,10 @@ from analysis.coding.models import Assignment, Coding, CodingEvent, Memo
 from analysis.transcripts.models import Transcript
 from analysis.transcripts.selectors import transcript_get, transcripts_visible
 
+# Characters of context each side of a quoted span (theme quotes); a code's segments use
+# selectors/retrieval.py, which cuts its context windows in SQL.
+CONTEXT_CHARS = 160
+
 
 def hidden_coders(*, user: Any, transcript_id: int) -> set[int]:
     """Coders whose codings on this transcript the user may not see yet (blind double coding)."""
