@@ -195,8 +195,9 @@ MATRIX: list[Row] = [
     Row("api-transcript-list", "POST", A + "/transcripts/", (404, 404, 403, 403, 403, 404, UNAUTH),
         {"participant": 999999, "text": "Interviewer: hello"}),
     Row("codebook", "GET", S + "/codebook/", (200, 200, 200, 200, 403, 404, LOGIN)),
-    Row("code-segments", "GET", S + "/codebook/{code}/segments/", (200, 200, 200, 200, 403, 404, LOGIN)),
-    Row("api-code-segments", "GET", A + "/codes/{code}/segments/", (200, 200, 200, 200, 403, 404, UNAUTH)),
+    # A code is an analysis object asked for by id: a PPI member is not told it exists (404).
+    Row("code-segments", "GET", S + "/codebook/{code}/segments/", (200, 200, 200, 200, 404, 404, LOGIN)),
+    Row("api-code-segments", "GET", A + "/codes/{code}/segments/", (200, 200, 200, 200, 404, 404, UNAUTH)),
     Row("coding-export", "GET", S + "/exports/codings/", (200, 200, 200, 200, 403, 404, LOGIN)),
     Row("coding-export", "POST", S + "/exports/codings/", (302, 302, 302, 302, 403, 404, LOGIN), {"format": "csv"}),
     Row("api-coding-export", "POST", A + "/exports/codings/", (202, 202, 202, 202, 403, 404, UNAUTH),
