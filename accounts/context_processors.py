@@ -29,7 +29,7 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Sampling", "sampling-frame", Perm.SAMPLING_VIEW),
     NavItem("Transcripts", "transcript-list", Perm.TRANSCRIPT_VIEW, ("transcript-", "coding-page", "coding-disagreements")),
     NavItem("Search", "transcript-search", Perm.TRANSCRIPT_VIEW),
-    NavItem("Codebook", "codebook", Perm.CODEBOOK_VIEW, ("code-", "codebook-")),
+    NavItem("Codebook", "codebook", Perm.CODEBOOK_VIEW, ("code-", "codebook-", "coding-export")),
     NavItem("Themes", "theme-list", Perm.THEME_ANALYSE, ("theme-",)),
     NavItem("Theme board", "board", Perm.THEME_VIEW, ("board-",)),
     NavItem("Memos", "memo-list", Perm.TRANSCRIPT_VIEW),

@@ -74,6 +74,9 @@ class Perm(StrEnum):
     # it is its own permission (a lead's), not the sum of the admin's and the lead's.
     PROJECT_IMPORT = "project.import"
     PROJECT_EXPORT = "project.export"
+    # Export coded material (codings with their text) as CSV/XLSX: whoever may read the transcripts
+    # may take their coded segments away, within the same scope, consent and blinding.
+    CODING_EXPORT = "coding.export"
 
 
 _READ_ANALYSIS = {
@@ -107,6 +110,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.TRANSCRIPT_ORIGINAL,
             Perm.AGREEMENT_VIEW,
             Perm.BOARD_SETTINGS,
+            Perm.CODING_EXPORT,
         }
     ),
     Role.LEAD: frozenset(
@@ -133,9 +137,12 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.EXPORT,
             Perm.PROJECT_IMPORT,
             Perm.PROJECT_EXPORT,
+            Perm.CODING_EXPORT,
         }
     ),
-    Role.CODER: frozenset(_READ_ANALYSIS | {Perm.CODING_WRITE, Perm.CODE_PROPOSE, Perm.MEMO_WRITE, Perm.THEME_PROPOSE}),
+    Role.CODER: frozenset(_READ_ANALYSIS | {
+        Perm.CODING_WRITE, Perm.CODE_PROPOSE, Perm.MEMO_WRITE, Perm.THEME_PROPOSE, Perm.CODING_EXPORT,
+    }),
     Role.PPI: frozenset({Perm.STUDY_VIEW, Perm.THEME_VIEW, Perm.THEME_COMMENT}),
 }
 

@@ -51,11 +51,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--searches", type=int, default=300)
     ap.add_argument("--skip-import", action="store_true", help="reuse the data already in the database")
+    ap.add_argument("--codings-per-transcript", type=int, default=90,
+                    help="codings added (once) before timing the transcript list, for its coding progress")
     args = ap.parse_args()
 
     out = ROOT / "var" / "bench" / f"study-{args.participants}-{args.chars}-{args.seed}"
     if not (out / "participants.csv").exists():
-        subprocess.run([sys.executable, str(ROOT.parent / "shared" / "tools" / "make_study.py"), str(out),
+        # ../shared next to the main checkout (a worktree sits one level deeper).
+        shared = next((p / "shared" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "tools").exists()),
+                      ROOT.parent / "shared")
+        subprocess.run([sys.executable, str(shared / "tools" / "make_study.py"), str(out),
                         "--participants", str(args.participants), "--chars", str(args.chars),
                         "--seed", str(args.seed)], check=True)
 
@@ -153,7 +158,51 @@ def main() -> None:
         }
 
     summary["reading_view_300k"] = _reading(study, lead)
+    summary["transcript_list"] = _list(study, lead, coder, per_transcript=args.codings_per_transcript)
     print(json.dumps(summary, indent=2))
+
+
+def _list(study: object, lead: object, coder: object, *, per_transcript: int) -> dict[str, object]:
+    """The transcript list (page and API, 50 rows) with its coding progress, through the test
+    client: first, middle and last page, 30 times each way, as the lead and as the scoped coder."""
+    from django.db import connection
+    from django.test import Client
+
+    from analysis.coding.models import Code, Coding
+    from analysis.transcripts.models import Transcript
+
+    ts = list(Transcript.objects.filter(study=study).values_list("pk", "study_id"))
+    if per_transcript and not Coding.objects.filter(study=study).exists():
+        codes = [Code.objects.create(study=study, name=f"Code {i}", position=i, created_by=lead, updated_by=lead)
+                 for i in range(30)]
+        rng = random.Random(2)
+        Coding.objects.bulk_create([
+            Coding(study=study, transcript_id=tid, code=rng.choice(codes), coder=rng.choice((lead, coder)),
+                   start=(s := rng.randrange(0, 20_000)), end=s + rng.randint(20, 400))
+            for tid, _ in ts for _ in range(per_transcript)], batch_size=5000)
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")
+    out: dict[str, object] = {"transcripts": len(ts), "codings": Coding.objects.filter(study=study).count()}
+    pages = max(1, -(-len(ts) // 50))
+    for who, user in (("lead", lead), ("coder_scoped", coder)):
+        c = Client()
+        c.force_login(user)  # type: ignore[arg-type]
+        for name, urls in (
+            ("page", [f"/studies/{study.pk}/transcripts/?page={n}" for n in (1, pages // 2 or 1, pages)]),  # type: ignore[attr-defined]
+            ("api", [f"/api/v1/studies/{study.pk}/transcripts/?limit=50&offset={o}"  # type: ignore[attr-defined]
+                     for o in (0, (pages // 2) * 50, (pages - 1) * 50)]),
+        ):
+            for u in urls:
+                c.get(u)
+            times = []
+            for i in range(30):
+                t0 = time.perf_counter()
+                r = c.get(urls[i % 3])
+                times.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200, r.status_code
+            out[f"{name}_ms_{who}"] = {"p50": round(statistics.median(times), 1),
+                                       "p95": round(percentile(times, 0.95), 1), "max": round(max(times), 1)}
+    return out
 
 
 def _has_tables() -> bool:

@@ -196,6 +196,21 @@ MATRIX: list[Row] = [
     # scoped coder, run first) the name is taken, so the later ones get a clear 400, writing nothing.
     Row("api-code-propose", "POST", A + "/codes/propose/", (403, 400, 400, 201, 403, 404, UNAUTH),
         {"name": "Waiting for a call back"}),
+    # Retrieval and export of coded material (analysis.coding) ------------------------------
+    # Members who may read transcripts (scope narrows what they get); PPI lacks it.
+    Row("transcript-list", "GET", S + "/transcripts/", (200, 200, 200, 200, 403, 404, LOGIN)),
+    Row("api-transcript-list", "GET", A + "/transcripts/", (200, 200, 200, 200, 403, 404, UNAUTH)),
+    # Uploading is for admins and leads; this participant does not exist, so they get 404.
+    Row("api-transcript-list", "POST", A + "/transcripts/", (404, 404, 403, 403, 403, 404, UNAUTH),
+        {"participant": 999999, "text": "Interviewer: hello"}),
+    Row("codebook", "GET", S + "/codebook/", (200, 200, 200, 200, 403, 404, LOGIN)),
+    # A code is an analysis object asked for by id: a PPI member is not told it exists (404).
+    Row("code-segments", "GET", S + "/codebook/{code}/segments/", (200, 200, 200, 200, 404, 404, LOGIN)),
+    Row("api-code-segments", "GET", A + "/codes/{code}/segments/", (200, 200, 200, 200, 404, 404, UNAUTH)),
+    Row("coding-export", "GET", S + "/exports/codings/", (200, 200, 200, 200, 403, 404, LOGIN)),
+    Row("coding-export", "POST", S + "/exports/codings/", (302, 302, 302, 302, 403, 404, LOGIN), {"format": "csv"}),
+    Row("api-coding-export", "POST", A + "/exports/codings/", (202, 202, 202, 202, 403, 404, UNAUTH),
+        {"format": "xlsx"}),
     # Schema and docs are public: they describe the API, not any study's data.
     Row("api-schema", "GET", "/api/v1/schema/", EVERYONE_200),
     Row("api-docs", "GET", "/api/v1/docs/", EVERYONE_200),
@@ -295,7 +310,8 @@ MATRIX += [
 
 API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns,
                                *themes_api_urls.urlpatterns, *interop_api_urls.urlpatterns]} | {
-    "api-schema", "api-docs", "api-redoc", "api-agreement-report-download", "api-code-propose"}
+    "api-schema", "api-docs", "api-redoc", "api-agreement-report-download", "api-code-propose",
+    "api-transcript-list", "api-code-segments", "api-coding-export"}
 PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns,  # type: ignore[union-attr]
                                 *themes_urls.urlpatterns, *interop_urls.urlpatterns]}
 
@@ -305,7 +321,7 @@ RUN_ORDER = ("anonymous", "outsider", "ppi", "coder_other_site", "coder", "lead"
 
 
 def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, project_import: Any = None,
-          agreement_job: Job | None = None) -> str:
+          agreement_job: Job | None = None, code: Any = None) -> str:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
@@ -316,6 +332,7 @@ def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, pr
         job=job.pk,
         agreement_job=agreement_job.pk if agreement_job else 0,
         import_=project_import.pk if project_import else 0,
+        code=code.pk if code is not None else 0,
         uid=urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)),
         **(board or {}),
     )
@@ -427,6 +444,14 @@ def _check(row: Row, expected: Expect, response: Any, *, is_api: bool, wrote: bo
     return None
 
 
+@pytest.fixture
+def matrix_code(cast: Any) -> Any:
+    from analysis.coding.models import Code
+
+    lead = cast.users["lead"]
+    return Code.objects.create(study=cast.study, name="Loss of non-verbal cues", created_by=lead, updated_by=lead)
+
+
 @pytest.mark.parametrize("row", MATRIX, ids=[f"{r.name}-{r.method}" for r in MATRIX])
 def test_role_matrix(row: Row, cast: Any, admin_job: Job, request: pytest.FixtureRequest) -> None:
     is_api = row.name in API_NAMES
@@ -434,7 +459,8 @@ def test_role_matrix(row: Row, cast: Any, admin_job: Job, request: pytest.Fixtur
     board = request.getfixturevalue("board") if needs_board else None
     lead_import = request.getfixturevalue("lead_import") if "{import}" in row.url else None
     agreement_job = request.getfixturevalue("agreement_job") if "{agreement_job}" in row.url else None
-    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import, agreement_job)
+    code = request.getfixturevalue("matrix_code") if "{code}" in row.url else None
+    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import, agreement_job, code)
     data = {k: _fill(v, cast, admin_job, board) if isinstance(v, str) and "{" in v else v
             for k, v in (row.data or {}).items()} if row.data is not None else None
     problems = []

@@ -2,6 +2,7 @@ from django.urls import path
 
 from analysis.coding.api import codebook as api
 from analysis.coding.api import codings as coding_api
+from analysis.coding.api import exports as export_api
 
 urlpatterns = [
     path("studies/<int:study_id>/codes/", api.CodeListAPI.as_view(), name="api-code-list"),
@@ -23,6 +24,7 @@ urlpatterns += [
     path(TC + "events/", coding_api.CodingEventsAPI.as_view(), name="api-coding-events"),
     path(TC + "<int:coding_id>/", coding_api.CodingDetailAPI.as_view(), name="api-coding-detail"),
     path(S + "codes/<int:code_id>/segments/", coding_api.CodeSegmentsAPI.as_view(), name="api-code-segments"),
+    path(S + "exports/codings/", export_api.CodingExportAPI.as_view(), name="api-coding-export"),
     path(S + "memos/", coding_api.MemoListAPI.as_view(), name="api-memo-list"),
     path(S + "memos/<int:memo_id>/", coding_api.MemoDetailAPI.as_view(), name="api-memo-detail"),
     path(S + "assignments/", coding_api.AssignmentListAPI.as_view(), name="api-assignment-list"),

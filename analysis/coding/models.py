@@ -100,6 +100,9 @@ class Coding(models.Model):
         indexes = [
             models.Index(fields=["transcript", "start"], name="coding_transcript_start"),
             models.Index(fields=["study", "code"], name="coding_study_code"),
+            # A code's segments within the visible transcripts: one probe per transcript, not a scan
+            # of every coding of the transcript filtered by code.
+            models.Index(fields=["code", "transcript"], name="coding_code_transcript"),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@ from django.urls import path
 
 from analysis.coding.views import codebook as views
 from analysis.coding.views import codings as coding_views
+from analysis.coding.views import exports as export_views
 
 urlpatterns = [
     path("studies/<int:study_id>/codebook/", views.codebook, name="codebook"),
@@ -28,6 +29,7 @@ urlpatterns += [
     path(T + "disagreements/<str:key>/resolve/", coding_views.disagreement_resolve, name="disagreement-resolve"),
     path(S + "memos/", coding_views.memo_list, name="memo-list"),
     path(S + "codebook/<int:code_id>/segments/", coding_views.code_segments, name="code-segments"),
+    path(S + "exports/codings/", export_views.coding_export, name="coding-export"),
     path(S + "double-coding/", coding_views.double_coding, name="double-coding"),
     path(S + "double-coding/reports/<int:job_id>/agreement.<str:fmt>", coding_views.agreement_report_download,
          name="agreement-report-download"),

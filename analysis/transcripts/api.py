@@ -21,6 +21,7 @@ from accounts import policy
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
+from analysis.coding.selectors.retrieval import transcripts_progress
 from analysis.transcripts import selectors
 from analysis.transcripts.importers import ENCODINGS, ImportRefused, max_file_bytes, parse_transcript
 from analysis.transcripts.models import (
@@ -49,6 +50,29 @@ class TranscriptSerializer(serializers.ModelSerializer[Transcript]):
             "id", "participant", "pseudonym", "group", "site", "title", "version", "interview_date",
             "interview_mode", "interviewer", "source_format", "imported_at", "edited_at",
         ]
+
+
+class ProgressSerializer(serializers.Serializer[Any]):
+    turns = serializers.IntegerField()
+    corrections = serializers.IntegerField()
+    codings = serializers.IntegerField(help_text="Codings you can see on it.")
+    coders = serializers.ListField(child=serializers.CharField())
+    double_coding = serializers.CharField(help_text="'' (not double coded), 'in progress', 'one coder done' or 'complete'.")
+    last_coded = serializers.DateTimeField(allow_null=True)
+
+
+class TranscriptListItemSerializer(TranscriptSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta(TranscriptSerializer.Meta):
+        fields = [*TranscriptSerializer.Meta.fields, "progress"]
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, obj: Transcript) -> dict[str, Any]:
+        p = self.context["progress"][obj.pk]
+        return {"turns": self.context["turns"][obj.pk], "corrections": obj.version - 1, "codings": p.codings,
+                "coders": p.coders, "double_coding": p.double_coding,
+                "last_coded": p.last_activity.isoformat() if p.last_activity else None}
 
 
 class TurnSerializer(serializers.Serializer[Any]):
@@ -189,7 +213,7 @@ class TranscriptListAPI(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("group", int), OpenApiParameter("site", int), OpenApiParameter("participant", int)],
-        responses=TranscriptSerializer(many=True),
+        responses=TranscriptListItemSerializer(many=True),
     )
     def get(self, request: Request, study_id: int) -> Response:
         qs = selectors.transcript_list(
@@ -200,8 +224,11 @@ class TranscriptListAPI(APIView):
         from rest_framework.pagination import LimitOffsetPagination
 
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(TranscriptSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(qs, request, view=self) or []
+        ids = [t.pk for t in page]
+        context = {"turns": selectors.transcript_turn_counts(transcript_ids=ids),
+                   "progress": transcripts_progress(user=request.user, study_id=study_id, transcript_ids=ids)}
+        return paginator.get_paginated_response(TranscriptListItemSerializer(page, many=True, context=context).data)
 
     @extend_schema(request=TranscriptCreateSerializer, responses={201: TranscriptDetailSerializer})
     def post(self, request: Request, study_id: int) -> Response:

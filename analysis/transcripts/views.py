@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import policy
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
+from analysis.coding.selectors.retrieval import transcripts_progress
 from analysis.transcripts import selectors
 from analysis.transcripts.forms import ReplaceAllForm, ReplaceForm, SearchForm, UploadForm
 from analysis.transcripts.importers import max_file_bytes
@@ -44,10 +45,13 @@ def transcript_list(request: HttpRequest, study_id: int) -> HttpResponse:
     group_id, site_id = _int(request.GET.get("group")), _int(request.GET.get("site"))
     qs = selectors.transcript_list(user=request.user, study_id=study_id, group_id=group_id, site_id=site_id)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    page.object_list = list(page.object_list)
-    codable = {t.pk for t in page.object_list if policy.may_code_transcript(membership=membership, participant=t.participant)}
+    ids = [t.pk for t in page]
+    turns = selectors.transcript_turn_counts(transcript_ids=ids)
+    progress = transcripts_progress(user=request.user, study_id=study_id, transcript_ids=ids)
+    rows = [(t, turns[t.pk], progress[t.pk]) for t in page]
+    codable = {t.pk for t, _, _ in rows if policy.may_code_transcript(membership=membership, participant=t.participant)}
     return render(request, "transcripts/transcript_list.html", {
-        "codable": codable,
+        "rows": rows, "codable": codable,
         "study": study, "page": page, "groups": study.groups.all(), "sites": study.sites.all(),
         "group_id": group_id, "site_id": site_id,
         "can_upload": policy.role_allows(membership.role, Perm.TRANSCRIPT_UPLOAD),
@@ -148,7 +152,7 @@ def transcript_detail(request: HttpRequest, study_id: int, transcript_id: int) -
     return render(request, "transcripts/transcript_detail.html", {
         "study": membership.study, "transcript": transcript, "page": page, "participant": transcript.participant,
         "can_edit": can_edit, "can_original": policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL),
-        "edit_count": transcript.edits.count(), "at": at,
+        "edit_count": transcript.version - 1, "at": at,
         "may_code": policy.may_code_transcript(membership=membership, participant=transcript.participant),
         "page_links": range(1, page.count + 1),
         "replace_form": ReplaceForm(initial={"version": transcript.version}) if can_edit else None,

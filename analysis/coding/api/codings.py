@@ -4,7 +4,8 @@
     /api/v1/studies/{id}/transcripts/{tid}/codings/{cid}/      GET, PATCH (version required), DELETE
     /api/v1/studies/{id}/transcripts/{tid}/codings/delete/     POST {"ids": [...]}  (bulk, audited)
     /api/v1/studies/{id}/transcripts/{tid}/codings/events/     GET ?after=N  (the change feed)
-    /api/v1/studies/{id}/codes/{code_id}/segments/             GET  (retrieval)
+    /api/v1/studies/{id}/codes/{code_id}/segments/             GET ?page=&page_size=&group=&subcodes=  (retrieval)
+    /api/v1/studies/{id}/exports/codings/                      POST -> 202 job (CSV or XLSX of coded material)
     /api/v1/studies/{id}/memos/                                GET (?q=&target=), POST
     /api/v1/studies/{id}/memos/{mid}/                          PATCH, DELETE
     /api/v1/studies/{id}/assignments/                          GET, POST
@@ -38,6 +39,7 @@ from accounts.services import client_ip
 from analysis.coding.models import Assignment, DisagreementOutcome, Memo
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.selectors import codings as coding_selectors
+from analysis.coding.selectors import retrieval
 from analysis.coding.services import assignments, disagreements
 from analysis.coding.services import codings as coding_services
 from analysis.coding.services import memos as memo_services
@@ -182,18 +184,68 @@ class CodingEventsAPI(APIView):
         return Response({"last": last, "events": [_event_json(e) for e in events]})
 
 
+def _query_int(request: Request, name: str, default: int | None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise serializers.ValidationError({name: ["A whole number is required."]}) from None
+    if not 0 < value < 2**63:
+        raise serializers.ValidationError({name: ["Out of range."]})
+    return value
+
+
+def segment_as_dict(s: retrieval.Segment) -> dict[str, Any]:
+    return {
+        "coding": s.coding_id, "transcript": s.transcript_id, "transcript_title": s.transcript_title,
+        "code": s.code_id, "code_name": s.code_name, "start": s.start, "end": s.end,
+        "start_line": s.start_line, "end_line": s.end_line, "speaker": s.speaker, "coder": s.coder,
+        "pseudonym": s.pseudonym, "group": s.group, "site": s.site, "memo": s.memo,
+        "before": s.before, "text": s.text, "after": s.after,
+        "context": [{"speaker": t.speaker, "line": t.line, "before": t.before, "coded": t.coded, "after": t.after}
+                    for t in s.turns],
+    }
+
+
 @_json
 class CodeSegmentsAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.TRANSCRIPT_VIEW)]
 
-    @extend_schema(summary="Every segment coded with a code, with context and the participant's group and site")
+    @extend_schema(
+        summary="A code's segments, a page at a time with the total, with context turns and line numbers",
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int, description="1–200, default 50"),
+                    OpenApiParameter("group", int, description="Only this participant group"),
+                    OpenApiParameter("subcodes", bool, description="Include the code's sub-codes")],
+    )
     def get(self, request: Request, study_id: int, code_id: int) -> Response:
         code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
-        segs = coding_selectors.code_segments(user=request.user, study_id=study_id, code=code)
-        return Response({"code": code.pk, "name": code.name, "segments": [
-            {"coding": s.coding.pk, "transcript": s.transcript_id, "start": s.coding.start, "end": s.coding.end,
-             "coder": s.coding.coder.display_name, "pseudonym": s.pseudonym, "group": s.group, "site": s.site,
-             "before": s.before, "text": s.text, "after": s.after} for s in segs]})
+        page_size = _query_int(request, "page_size", retrieval.PAGE_SIZE) or retrieval.PAGE_SIZE
+        if page_size > retrieval.MAX_PAGE_SIZE:
+            return Response({"page_size": [f"At most {retrieval.MAX_PAGE_SIZE}."]}, status=400)
+        number = _query_int(request, "page", 1) or 1
+        group = _query_int(request, "group", None)
+        subcodes = request.query_params.get("subcodes") in ("1", "true")
+        page = retrieval.segments_page(user=request.user, study_id=study_id, code=code, number=number,
+                                       page_size=page_size, group_id=group, subcodes=subcodes)
+        if number > page.pages:
+            return Response({"detail": f"There are {page.pages} page(s) of segments."}, status=404)
+        groups = retrieval.segment_group_totals(user=request.user, study_id=study_id, code=code, subcodes=subcodes)
+
+        def link(n: int) -> str:
+            q = request.query_params.copy()
+            q["page"] = str(n)
+            return request.build_absolute_uri(request.path) + "?" + q.urlencode()
+
+        return Response({
+            "code": code.pk, "name": code.name, "count": page.total, "page": page.number, "pages": page.pages,
+            "page_size": page.page_size, "next": link(page.number + 1) if page.has_next else None,
+            "previous": link(page.number - 1) if page.has_previous else None,
+            "groups": [{"group": g.group_id, "label": g.label, "segments": g.segments, "participants": g.participants}
+                       for g in groups],
+            "segments": [segment_as_dict(s) for s in page.segments],
+        })
 
 
 # Memos -------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class CodeNode:
     depth: int
     children: list[CodeNode] = field(default_factory=list)
     path: list[str] = field(default_factory=list)
+    stats: Any = None  # retrieval.CodeStats, when the page shows the per-code counts
 
 
 def code_tree(codes: list[Code]) -> list[CodeNode]:

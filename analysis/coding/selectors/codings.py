@@ -8,7 +8,6 @@ codings on that transcript (in lists, the coding page, the API, retrieval and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -16,10 +15,12 @@ from django.http import Http404
 
 from accounts import policy
 from accounts.policy import Perm
-from analysis.coding.models import Assignment, Code, Coding, CodingEvent, Memo
+from analysis.coding.models import Assignment, Coding, CodingEvent, Memo
 from analysis.transcripts.models import Transcript
 from analysis.transcripts.selectors import transcript_get, transcripts_visible
 
+# Characters of context each side of a quoted span (theme quotes); a code's segments use
+# selectors/retrieval.py, which cuts its context windows in SQL.
 CONTEXT_CHARS = 160
 
 
@@ -116,60 +117,7 @@ def feed_head(*, transcript_id: int) -> int:
     return int(last or 0)
 
 
-# Retrieval ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Segment:
-    coding: Coding
-    before: str
-    text: str
-    after: str
-    pseudonym: str
-    group: str
-    site: str
-    transcript_id: int
-
-    @property
-    def length(self) -> int:
-        return self.coding.end - self.coding.start
-
-
-@dataclass
-class GroupColumn:
-    label: str
-    segments: list[Segment] = field(default_factory=list)
-    participants: set[str] = field(default_factory=set)
-
-
-def code_segments(*, user: Any, study_id: int, code: Code, limit: int = 2000) -> list[Segment]:
-    """Every visible segment coded with ``code``, with surrounding context, in transcript order."""
-    qs = (
-        codings_visible(user=user, study_id=study_id).filter(code=code, lost=False)
-        .select_related("coder", "transcript__participant__group", "transcript__participant__site")
-        .order_by("transcript__participant__pseudonym", "transcript_id", "start", "id")
-    )[:limit]
-    out = []
-    for c in qs:
-        text = c.transcript.text
-        a, b = max(0, c.start - CONTEXT_CHARS), min(len(text), c.end + CONTEXT_CHARS)
-        p = c.transcript.participant
-        out.append(Segment(
-            coding=c, before=("…" if a else "") + text[a:c.start], text=text[c.start:c.end],
-            after=text[c.end:b] + ("…" if b < len(text) else ""), pseudonym=p.pseudonym,
-            group=p.group.label if p.group_id else "", site=p.site.name if p.site is not None else "",
-            transcript_id=c.transcript_id,
-        ))
-    return out
-
-
-def segments_by_group(segments: list[Segment]) -> list[GroupColumn]:
-    cols: dict[str, GroupColumn] = {}
-    for s in segments:
-        col = cols.setdefault(s.group or "No group", GroupColumn(label=s.group or "No group"))
-        col.segments.append(s)
-        col.participants.add(s.pseudonym)
-    return sorted(cols.values(), key=lambda c: c.label)
+# Retrieval (a code's segments, the codebook's counts, progress) lives in selectors/retrieval.py.
 
 
 # Memos ---------------------------------------------------------------------------------------------

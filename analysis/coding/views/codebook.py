@@ -30,6 +30,7 @@ from analysis.coding.forms import (
 )
 from analysis.coding.models import Code
 from analysis.coding.selectors import codebook as selectors
+from analysis.coding.selectors import retrieval
 from analysis.coding.services import codebook as services
 from analysis.coding.services import codebook_files
 from analysis.coding.services import codebook_import as importing
@@ -55,7 +56,17 @@ def _context(request: HttpRequest, study_id: int, **extra: Any) -> dict[str, Any
 def codebook(request: HttpRequest, study_id: int) -> HttpResponse:
     context = _context(request, study_id)
     codes, roots = _tree(request, study_id)
-    return render(request, "coding/codebook.html", {**context, "roots": roots, "code_count": len(codes)})
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_VIEW)
+    # The counts read codings, which only members who may read transcripts see.
+    show_counts = policy.role_allows(membership.role, Perm.TRANSCRIPT_VIEW)
+    if show_counts:
+        stats = retrieval.code_stats(user=request.user, study_id=study_id)
+        for node in selectors.code_tree_flat(roots):
+            node.stats = stats.get(node.code.pk, retrieval.CodeStats())
+    return render(request, "coding/codebook.html", {
+        **context, "roots": roots, "code_count": len(codes), "show_counts": show_counts,
+        "can_export_codings": policy.role_allows(membership.role, Perm.CODING_EXPORT),
+    })
 
 
 @login_required
@@ -65,7 +76,13 @@ def code_detail(request: HttpRequest, study_id: int, code_id: int) -> HttpRespon
     code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
     _, roots = _tree(request, study_id)
     node = next(n for n in selectors.code_tree_flat(roots) if n.code.pk == code.pk)
-    return render(request, "coding/code_detail.html", {**context, "code": code, "node": node})
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_VIEW)
+    if policy.role_allows(membership.role, Perm.TRANSCRIPT_VIEW):
+        node.stats = retrieval.code_stats(user=request.user, study_id=study_id).get(code.pk, retrieval.CodeStats())
+    return render(request, "coding/code_detail.html", {
+        **context, "code": code, "node": node,
+        "can_export_codings": policy.role_allows(membership.role, Perm.CODING_EXPORT),
+    })
 
 
 def _form_values(form: Form) -> dict[str, Any]:

@@ -22,12 +22,12 @@ from analysis.coding import live
 from analysis.coding.models import Assignment, Code, Coding, DisagreementOutcome
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.selectors import codings as coding_selectors
+from analysis.coding.selectors import retrieval
 from analysis.coding.services import assignments
 from analysis.coding.services import disagreements as disagreement_services
 from analysis.coding.services import memos as memo_services
 from analysis.coding.services.codings import CodingFrozen
 from analysis.transcripts import selectors as transcript_selectors
-from analysis.transcripts.models import Transcript
 from analysis.transcripts.services import transcripts as transcript_services
 from participants.consent_rules import DataUse, data_use_allowed
 
@@ -39,15 +39,6 @@ def _codes_json(study_id: int) -> list[dict[str, Any]]:
     return [{"id": n.code.pk, "name": n.code.name, "path": " › ".join(n.path), "colour": n.code.colour,
              "text": n.code.label_colour, "codable": n.code.is_codable, "depth": n.depth,
              "description": n.code.description} for n in flat]
-
-
-def _all_turns(transcript: Transcript) -> list[Any]:
-    """Every turn of the transcript with its paragraphs and line numbers (the reading view's pages)."""
-    first = transcript_selectors.reading_page(transcript=transcript, number=1)
-    turns = list(first.turns)
-    for n in range(2, first.count + 1):
-        turns += transcript_selectors.reading_page(transcript=transcript, number=n).turns
-    return turns
 
 
 @login_required
@@ -79,7 +70,7 @@ def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> Http
     }
     return render(request, "coding/coding_page.html", {
         "study": membership.study, "transcript": transcript, "participant": transcript.participant,
-        "turns": _all_turns(transcript), "config": config, "can_code": can_code, "frozen": frozen,
+        "turns": transcript_selectors.reading_all(transcript=transcript), "config": config, "can_code": can_code, "frozen": frozen,
         "assignment": assignment, "is_assigned": assignment is not None and user.pk in (assignment.coder_a_id, assignment.coder_b_id),
     })
 
@@ -153,17 +144,41 @@ def memo_list(request: HttpRequest, study_id: int) -> HttpResponse:
 # Code retrieval (constant comparison) ---------------------------------------------------------------
 
 
+def _page_number(value: Any) -> int:
+    try:
+        return max(1, min(int(value), 10**9))
+    except (TypeError, ValueError):
+        return 1
+
+
 @login_required
 @require_GET
 def code_segments(request: HttpRequest, study_id: int, code_id: int) -> HttpResponse:
+    """A code's segments, one page at a time with the total: side by side by participant group
+    (each column paged on its own) or as one list."""
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     user = acting_user(request)
     code = selectors.code_get(user=user, study_id=study_id, code_id=code_id)
-    segments = coding_selectors.code_segments(user=user, study_id=study_id, code=code)
+    view = "list" if request.GET.get("view") == "list" else "groups"
+    subcodes = request.GET.get("subcodes") == "1"
+    number = _page_number(request.GET.get("page"))
+    groups = retrieval.segment_group_totals(user=user, study_id=study_id, code=code, subcodes=subcodes)
+    per_column = retrieval.PAGE_SIZE // max(1, min(len(groups), 5)) if view == "groups" else retrieval.PAGE_SIZE
+    columns, page = [], None
+    if view == "groups":
+        for g in groups:
+            columns.append((g, retrieval.segments_page(user=user, study_id=study_id, code=code, number=number,
+                                                       page_size=per_column, group_id=g.group_id, subcodes=subcodes)))
+        pages = max([p.pages for _, p in columns], default=1)
+    else:
+        page = retrieval.segments_page(user=user, study_id=study_id, code=code, number=number, subcodes=subcodes)
+        pages = page.pages
+    number = min(number, pages)
     return render(request, "coding/code_segments.html", {
-        "study": membership.study, "code": code, "segments": segments,
-        "columns": coding_selectors.segments_by_group(segments),
-        "view": "groups" if request.GET.get("view") != "list" else "list",
+        "study": membership.study, "code": code, "view": view, "groups": groups, "columns": columns, "page": page,
+        "number": number, "pages": pages, "total": sum(g.segments for g in groups), "subcodes": subcodes,
+        "has_children": Code.objects.filter(parent=code).exists(),
+        "can_export": policy.role_allows(membership.role, Perm.CODING_EXPORT),
     })
 
 

@@ -108,19 +108,43 @@ def _create(
     if n > 1:
         Transcript.objects.filter(pk=transcript.pk).update(title=f"Interview {participant.pseudonym} ({n})")
         transcript.title = f"Interview {participant.pseudonym} ({n})"
+    roles = [t.role if t.role in SpeakerRole.values else SpeakerRole.OTHER for t in parsed.turns]
+    if connection.vendor == "postgresql":
+        _insert_turns_pg(transcript=transcript, parsed=parsed, roles=roles)
+        return transcript
     TranscriptTurn.objects.bulk_create(
         [
             TranscriptTurn(
                 transcript=transcript, study_id=transcript.study_id, index=i, speaker=t.speaker[:150],
-                role=t.role if t.role in SpeakerRole.values else SpeakerRole.OTHER, start=t.start, end=t.end,
-                time_ms=t.time_ms, text=parsed.text[t.start:t.end],
+                role=role, start=t.start, end=t.end, time_ms=t.time_ms, text=parsed.text[t.start:t.end],
             )
-            for i, t in enumerate(parsed.turns)
+            for i, (t, role) in enumerate(zip(parsed.turns, roles, strict=True))
         ],
         batch_size=1000,
     )
     refresh_search(transcript_id=transcript.pk)
     return transcript
+
+
+_INSERT_TURNS = """
+INSERT INTO transcripts_transcriptturn (transcript_id, study_id, index, speaker, role, start, "end", time_ms, text,
+                                        search)
+SELECT %s, %s, u.i, u.speaker, u.role, u.s, u.e, u.t, u.txt, to_tsvector('english', u.txt)
+FROM unnest(%s::int[], %s::text[], %s::text[], %s::int[], %s::int[], %s::int[], %s::text[])
+     AS u(i, speaker, role, s, e, t, txt)
+"""
+
+
+def _insert_turns_pg(*, transcript: Transcript, parsed: ParsedTranscript, roles: list[str]) -> None:
+    """All turns of a transcript, with their search vectors, in one statement of arrays: the ORM's
+    bulk insert and a second pass for the vectors were most of an import's time (~65 ms a file)."""
+    turns = parsed.turns
+    with connection.cursor() as cur:
+        cur.execute(_INSERT_TURNS, [
+            transcript.pk, transcript.study_id, list(range(len(turns))), [t.speaker[:150] for t in turns], roles,
+            [t.start for t in turns], [t.end for t in turns], [t.time_ms for t in turns],
+            [parsed.text[t.start:t.end] for t in turns],
+        ])
 
 
 @transaction.atomic
@@ -131,7 +155,8 @@ def transcript_create(
 ) -> Transcript:
     """Add a transcript for one participant (admin or lead, participant in scope and consenting)."""
     participant = participant_for_upload(actor=actor, study_id=study_id, participant_id=participant_id)
-    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    # The study comes with it for the audit event (a query per file in a bulk import otherwise).
+    participant = Participant.objects.select_related("study").select_for_update(of=("self",)).get(pk=participant.pk)
     reason = consent_refusal(participant)
     if reason:
         raise ValidationError(reason)

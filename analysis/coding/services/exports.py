@@ -1,0 +1,313 @@
+"""Export of coded material: one row per coding (coded text, code path, coder, participant, group,
+site, transcript, speaker, line numbers, memo) as CSV or XLSX, in a background job.
+
+Constant memory whatever the size: transcripts are read a batch at a time (their text once, for
+the line numbers and the coded text), rows are written straight to a file (openpyxl in write-only
+mode keeps each sheet in a temporary file), and the file is copied to storage in chunks.
+
+The job runs as the member who asked: the policy module and :func:`codings_visible` decide what it
+holds (scope, consent — withdrawn with deletion never appears — and blind double coding), again
+when it runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tempfile
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts import policy
+from accounts.models import ParticipantGroup, Site, User
+from accounts.policy import Perm
+from accounts.services import audit_record
+from analysis.coding.models import Code, Coding
+from analysis.coding.selectors.codebook import code_tree, code_tree_flat
+from analysis.coding.selectors.codings import codings_visible
+from analysis.transcripts.models import Transcript, TranscriptTurn
+from jobs.csv import csv_safe_cell
+from jobs.models import Job
+from jobs.services import JobError, job_create, job_progress, job_run
+
+KIND = "coded_material_export"
+FORMATS = ("csv", "xlsx")
+HEADER = ("Code path", "Code", "Coded text", "Participant", "Group", "Site", "Transcript", "Speaker",
+          "Start line", "End line", "Coder", "Memo", "Coded on")
+BATCH = 25  # transcripts read at a time: ~1.5 MB of text at 60,000 characters each
+XLSX_CELL_MAX = 32_767  # Excel refuses longer cells
+FILTERS = ("codes", "coders", "groups", "sites", "transcripts")
+MAX_FILTER_IDS = 5_000
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    fmt: str
+    codes: tuple[int, ...] = ()
+    coders: tuple[int, ...] = ()
+    groups: tuple[int, ...] = ()
+    sites: tuple[int, ...] = ()
+    transcripts: tuple[int, ...] = ()
+    subcodes: bool = True
+    sheet_per_code: bool = False
+
+    def as_params(self) -> dict[str, Any]:
+        return {"fmt": self.fmt, "subcodes": self.subcodes, "sheet_per_code": self.sheet_per_code,
+                **{k: list(getattr(self, k)) for k in FILTERS}}
+
+
+def _ids(value: Any, *, name: str) -> tuple[int, ...]:
+    """A list of ids from a form or JSON: ints or digit strings, each a valid 64-bit id."""
+    if value in (None, "", []):
+        return ()
+    items = value if isinstance(value, list | tuple) else [value]
+    if len(items) > MAX_FILTER_IDS:
+        raise ValidationError({name: f"At most {MAX_FILTER_IDS} at a time."})
+    out = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int | str):
+            raise ValidationError({name: "Send ids as whole numbers."})
+        text = str(item).strip()
+        if not text.isdigit() or len(text) > 19 or not 0 < int(text) < 2**63:
+            raise ValidationError({name: "Send ids as whole numbers."})
+        out.append(int(text))
+    return tuple(sorted(set(out)))
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "on", "yes"):
+        return True
+    if str(value).lower() in ("0", "false", "off", "no"):
+        return False
+    raise ValidationError("Answer yes or no (true or false).")
+
+
+def export_request_parse(*, study_id: int, data: dict[str, Any]) -> ExportRequest:
+    """Check the format and filters against the study: an id of another study or a coder who is not
+    a member is a clear error, not an empty file."""
+    fmt = str(data.get("format") or data.get("fmt") or "").lower()
+    if fmt not in FORMATS:
+        raise ValidationError({"format": "Choose CSV or XLSX."})
+    req = ExportRequest(fmt=fmt, **{k: _ids(data.get(k), name=k) for k in FILTERS},
+                        subcodes=_flag(data.get("subcodes"), True), sheet_per_code=_flag(data.get("sheet_per_code"), False))
+    if req.sheet_per_code and fmt != "xlsx":
+        raise ValidationError({"sheet_per_code": "A sheet per code needs the XLSX format."})
+    checks: list[tuple[str, QuerySet[Any], tuple[int, ...]]] = [
+        ("codes", Code.objects.filter(study_id=study_id), req.codes),
+        ("groups", ParticipantGroup.objects.filter(study_id=study_id), req.groups),
+        ("sites", Site.objects.filter(study_id=study_id), req.sites),
+        ("coders", User.objects.filter(memberships__study_id=study_id), req.coders),
+        ("transcripts", Transcript.objects.filter(study_id=study_id), req.transcripts),
+    ]
+    for name, qs, ids in checks:
+        if ids and qs.filter(pk__in=ids).count() != len(ids):
+            raise ValidationError({name: f"Some of these {name} are not in this study."})
+    return req
+
+
+def coded_export_start(*, actor: User, study_id: int, request: ExportRequest, ip: str | None = None) -> Job:
+    """Queue an export of coded material as ``actor``; audited with its filters."""
+    study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.CODING_EXPORT)
+    from analysis.coding.tasks import coded_export_task
+
+    job = job_create(study=study, kind=KIND, created_by=actor, perm=Perm.CODING_EXPORT, params=request.as_params(),
+                     enqueue=lambda job_id: coded_export_task.delay(job_id))
+    audit_record(actor=actor, action="coding.export", study=study, obj=job, ip=ip, details=request.as_params())
+    return job
+
+
+def _filtered(*, user: Any, study_id: int, req: ExportRequest) -> QuerySet[Coding]:
+    qs = codings_visible(user=user, study_id=study_id).filter(lost=False)
+    if req.codes:
+        ids = set(req.codes)
+        if req.subcodes:
+            children: dict[int | None, list[int]] = {}
+            for pk, parent in Code.objects.filter(study_id=study_id).values_list("pk", "parent_id"):
+                children.setdefault(parent, []).append(pk)
+            todo = list(ids)
+            while todo:
+                for child in children.get(todo.pop(), []):
+                    if child not in ids:
+                        ids.add(child)
+                        todo.append(child)
+        qs = qs.filter(code_id__in=sorted(ids))
+    if req.coders:
+        qs = qs.filter(coder_id__in=req.coders)
+    if req.groups:
+        qs = qs.filter(transcript__participant__group_id__in=req.groups)
+    if req.sites:
+        qs = qs.filter(transcript__participant__site_id__in=req.sites)
+    if req.transcripts:
+        qs = qs.filter(transcript_id__in=req.transcripts)
+    return qs
+
+
+_CODING_FIELDS = ("transcript_id", "code_id", "start", "end", "memo", "updated_at", "coder__full_name", "coder__email")
+
+
+def coded_rows(*, user: Any, study_id: int, req: ExportRequest, progress: Any = None) -> Iterator[tuple[int, list[Any]]]:
+    """``(code id, row)`` for every coding the user may export under ``req``, by participant, then
+    position in the transcript. Reads one batch of transcripts at a time."""
+    qs = _filtered(user=user, study_id=study_id, req=req)
+    codes = list(Code.objects.filter(study_id=study_id).only("id", "parent_id", "name", "position").order_by("position", "id"))
+    paths = {n.code.pk: " › ".join(n.path) for n in code_tree_flat(code_tree(codes))}
+    names = {c.pk: c.name for c in codes}
+    order = (qs.values("transcript_id", "transcript__participant__pseudonym").distinct()
+             .order_by("transcript__participant__pseudonym", "transcript_id"))
+    transcript_ids = [r["transcript_id"] for r in order]
+    done = 0
+    for i in range(0, len(transcript_ids), BATCH):
+        batch = transcript_ids[i:i + BATCH]
+        meta = {r[0]: r[1:] for r in Transcript.objects.filter(pk__in=batch).values_list(
+            "pk", "text", "title", "participant__pseudonym", "participant__group__label", "participant__site__name")}
+        turns: dict[int, tuple[list[int], list[tuple[int, str]]]] = {tid: ([], []) for tid in batch}
+        for tid, start, end, speaker in TranscriptTurn.objects.filter(transcript_id__in=batch).order_by(
+                "transcript_id", "start").values_list("transcript_id", "start", "end", "speaker"):
+            turns[tid][0].append(start)
+            turns[tid][1].append((end, speaker))
+        rows = qs.filter(transcript_id__in=batch).order_by("transcript_id", "start", "end", "id").values_list(*_CODING_FIELDS)
+        by_transcript: dict[int, list[tuple[Any, ...]]] = {}
+        for r in rows:
+            by_transcript.setdefault(r[0], []).append(r)
+        for tid in batch:
+            text, title, pseudonym, group, site = meta[tid]
+            codings = by_transcript.get(tid, [])
+            lines = _line_numbers(text, [p for c in codings for p in (c[2], max(c[2], c[3] - 1))])
+            starts, ends = turns[tid]
+            for _, code_id, start, end, memo, updated_at, coder_name, coder_email in codings:
+                k = bisect_right(starts, start) - 1
+                speaker = ends[k][1] if k >= 0 and start < ends[k][0] else ""
+                yield code_id, [
+                    paths.get(code_id, ""), names.get(code_id, ""), text[start:end], pseudonym, group or "", site or "",
+                    title or pseudonym, speaker, lines[start], lines[max(start, end - 1)],
+                    coder_name or coder_email, memo, timezone.localtime(updated_at).strftime("%Y-%m-%d %H:%M"),
+                ]
+                done += 1
+        if progress is not None:
+            progress(done)
+
+
+def _line_numbers(text: str, offsets: list[int]) -> dict[int, int]:
+    """1-based line of each offset, counting newlines once from the start to the last offset."""
+    out: dict[int, int] = {}
+    line, at = 1, 0
+    for offset in sorted(set(offsets)):
+        line += text.count("\n", at, offset)
+        at = offset
+        out[offset] = line
+    return out
+
+
+def _count(*, user: Any, study_id: int, req: ExportRequest) -> int:
+    return _filtered(user=user, study_id=study_id, req=req).count()
+
+
+def _write_csv(path: str, rows: Iterator[tuple[int, list[Any]]]) -> int:
+    n = 0
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write("\ufeff")  # a BOM so Excel opens UTF-8 as UTF-8
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow(HEADER)
+        for _, row in rows:
+            w.writerow([csv_safe_cell(v) for v in row])
+            n += 1
+    return n
+
+
+def _xlsx_value(value: Any, ws: Any) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    if not isinstance(value, str):
+        return value
+    value = _XLSX_ILLEGAL.sub("", value)
+    if len(value) > XLSX_CELL_MAX:
+        note = f" … [cut: {len(value)} characters in all; the CSV export holds the whole text]"
+        value = value[:XLSX_CELL_MAX - len(note)] + note
+    if value.startswith("="):
+        # openpyxl would store it as a formula: write it as a plain (inline) string instead.
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    base = _SHEET_BAD.sub(" ", name).strip().strip("'")[:28] or "Code"
+    title, n = base, 2
+    while title.lower() in used:
+        title = f"{base[:25]} ({n})"
+        n += 1
+    used.add(title.lower())
+    return title
+
+
+def _write_xlsx(path: str, rows: Iterator[tuple[int, list[Any]]], *, sheet_per_code: bool, names: dict[int, str]) -> int:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    sheets: dict[int, Any] = {}
+    used: set[str] = set()
+    single = None
+    if not sheet_per_code:
+        single = wb.create_sheet("Codings")
+        single.append(list(HEADER))
+    n = 0
+    for code_id, row in rows:
+        ws = single
+        if ws is None:
+            ws = sheets.get(code_id)
+            if ws is None:
+                ws = sheets[code_id] = wb.create_sheet(_sheet_title(names.get(code_id, "Code"), used))
+                ws.append(list(HEADER))
+        ws.append([_xlsx_value(v, ws) for v in row])
+        n += 1
+    if single is None and not sheets:
+        wb.create_sheet("Codings").append(list(HEADER))
+    wb.save(path)
+    return n
+
+
+def coded_export_run(*, job_id: int) -> Job | None:
+    """The Celery side: write the file as the member who asked, then attach it to the job."""
+
+    def work(job: Job) -> dict[str, Any]:
+        user = job.created_by
+        if not policy.has_perm(user=user, study=job.study_id, perm=Perm.CODING_EXPORT):
+            raise JobError("You may no longer export coded material from this study.")
+        p = job.params
+        try:
+            req = ExportRequest(fmt=p["fmt"], subcodes=bool(p.get("subcodes", True)),
+                                sheet_per_code=bool(p.get("sheet_per_code")),
+                                **{k: tuple(int(i) for i in p.get(k, [])) for k in FILTERS})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise JobError("The export's settings are not readable.") from exc
+        total = _count(user=user, study_id=job.study_id, req=req)
+        job_progress(job_id=job.pk, done=0, total=total)
+        rows = coded_rows(user=user, study_id=job.study_id, req=req,
+                          progress=lambda done: job_progress(job_id=job.pk, done=done))
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        with tempfile.NamedTemporaryFile(suffix="." + req.fmt) as tmp:
+            if req.fmt == "csv":
+                n = _write_csv(tmp.name, rows)
+            else:
+                names = dict(Code.objects.filter(study_id=job.study_id).values_list("pk", "name"))
+                n = _write_xlsx(tmp.name, rows, sheet_per_code=req.sheet_per_code, names=names)
+            with open(tmp.name, "rb") as f:
+                job.result_file.save(f"coded-material-{stamp}.{req.fmt}", File(f), save=False)
+        Job.objects.filter(pk=job.pk).update(result_file=job.result_file.name)
+        return {"Codings exported": n, "File format": req.fmt.upper()}
+
+    return job_run(job_id=job_id, work=work)
