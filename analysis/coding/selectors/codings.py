@@ -8,6 +8,7 @@ codings on that transcript (in lists, the coding page, the API, retrieval and th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
