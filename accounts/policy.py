@@ -45,6 +45,10 @@ class Perm(StrEnum):
     TRANSCRIPT_UPLOAD = "transcript.upload"
     TRANSCRIPT_EDIT = "transcript.edit"
     TRANSCRIPT_ORIGINAL = "transcript.original"
+    # Read the words a correction or redaction removed (and what earlier edits wrote that a later one
+    # removed): a "[NAME]" redaction removes a participant's real name, so only the roles that may
+    # undo an edit (lead) or hold the original file (admin) see it; everyone else sees counts only.
+    TRANSCRIPT_REMOVED_TEXT = "transcript.removed_text"
     CODEBOOK_VIEW = "codebook.view"
     CODEBOOK_EDIT = "codebook.edit"
     CODING_WRITE = "coding.write"
@@ -103,6 +107,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.CONSENT_MANAGE,
             Perm.TRANSCRIPT_UPLOAD,
             Perm.TRANSCRIPT_ORIGINAL,
+            Perm.TRANSCRIPT_REMOVED_TEXT,
             Perm.AGREEMENT_VIEW,
             Perm.BOARD_SETTINGS,
         }
@@ -115,6 +120,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.PARTICIPANT_EXPORT,
             Perm.TRANSCRIPT_UPLOAD,
             Perm.TRANSCRIPT_EDIT,
+            Perm.TRANSCRIPT_REMOVED_TEXT,
             Perm.CODEBOOK_EDIT,
             Perm.CODING_WRITE,
             Perm.MEMO_WRITE,

@@ -144,7 +144,7 @@ class EditSerializer(serializers.ModelSerializer[TranscriptEdit]):
     def get_ops(self, obj: TranscriptEdit) -> list[Any]:
         if self.context.get("show_old"):
             return [{"start": o[0], "end": o[1], "old": o[2], "new": o[3]} for o in obj.ops]
-        return [{"start": o[0], "end": o[1], "new": o[3]} for o in obj.ops]
+        return [{"start": o[0], "end": o[1]} for o in obj.ops]
 
 
 class EditWriteSerializer(serializers.Serializer[Any]):
@@ -307,14 +307,11 @@ class SearchAPI(APIView):
 class EditListAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.TRANSCRIPT_EDIT, methods=("POST",))]
 
-    def _show_old(self, request: Request, study_id: int) -> bool:
-        perms = policy.perms_for(user=request.user, study=study_id)
-        return Perm.TRANSCRIPT_EDIT in perms or Perm.TRANSCRIPT_ORIGINAL in perms
-
     @extend_schema(responses=EditSerializer(many=True))
     def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
         edits = selectors.transcript_edits(user=request.user, study_id=study_id, transcript_id=transcript_id)
-        return Response(EditSerializer(edits, many=True, context={"show_old": self._show_old(request, study_id)}).data)
+        return Response(EditSerializer(edits, many=True, context={
+            "show_old": policy.has_perm(user=request.user, study=study_id, perm=Perm.TRANSCRIPT_REMOVED_TEXT)}).data)
 
     @extend_schema(request=EditWriteSerializer, responses={201: EditSerializer, 409: None})
     def post(self, request: Request, study_id: int, transcript_id: int) -> Response:

@@ -227,8 +227,7 @@ def transcript_history(request: HttpRequest, study_id: int, transcript_id: int) 
     transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript_id)
     edits = selectors.transcript_edits(user=request.user, study_id=study_id, transcript_id=transcript_id)
     can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT)
-    # The removed text is what a redaction hides: only leads (who may revert) and admins see it.
-    show_old = can_edit or policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL)
+    show_old = policy.role_allows(membership.role, Perm.TRANSCRIPT_REMOVED_TEXT)
     return render(request, "transcripts/transcript_history.html", {
         "study": membership.study, "transcript": transcript, "edits": edits, "can_edit": can_edit,
         "show_old": show_old,

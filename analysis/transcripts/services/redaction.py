@@ -101,7 +101,8 @@ def _apply(
     lost = {label: r.lost for label, r in reports.items() if r.lost}
     audit_record(
         actor=actor, action=f"transcript.{kind}", study=transcript.study, obj=transcript, ip=ip,
-        details={"version": transcript.version, "changes": len(ordered), "summary": summary[:300],
+        # Counts and ids only: the summary quotes the removed words, which may be a participant's name.
+        details={"version": transcript.version, "kind": kind, "changes": len(ordered), "edit": edit.pk,
                  "lost_anchors": lost},
     )
     return EditResult(edit=edit, transcript=transcript)
