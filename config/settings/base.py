@@ -269,6 +269,7 @@ CHORUS_DEMO_STEPS: list[str] = [
 CHORUS_PURGERS: list[str] = [
     "analysis.coding.services.codings.codings_purge", "analysis.themes.services.quotes_purge",
     "analysis.transcripts.services.transcripts.transcripts_purge",
+    "jobs.purge.job_results_purge",
 ]
 
 # Models holding a span [start, end) of a transcript ("app_label.Model"): a redaction re-anchors them
