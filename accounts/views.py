@@ -40,14 +40,14 @@ class LoginView(auth_views.LoginView):
 class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        services.audit_record(actor=form.user, action="auth.password_change", ip=client_ip(self.request))
+        services.password_changed(user=form.user, how="change", ip=client_ip(self.request))
         return response
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        services.audit_record(actor=form.user, action="auth.password_reset", ip=client_ip(self.request))
+        services.password_changed(user=form.user, how="reset", ip=client_ip(self.request))
         return response
 
 
