@@ -24,6 +24,7 @@ from analysis.transcripts.importers import max_file_bytes
 from analysis.transcripts.models import ImportStatus, ItemStatus
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
+from participants.consent_rules import DataUse, data_use_allowed
 
 
 def _int(value: Any) -> int | None:
@@ -140,10 +141,11 @@ def transcript_detail(request: HttpRequest, study_id: int, transcript_id: int) -
         actor=acting_user(request), transcript=transcript, via=via, ip=client_ip(request),
         details={"page": page.number, **({"at": at} if at is not None else {})},
     )
-    can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT)
+    frozen = not data_use_allowed(participant=transcript.participant, use=DataUse.CODING)
+    can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT) and not frozen
     return render(request, "transcripts/transcript_detail.html", {
         "study": membership.study, "transcript": transcript, "page": page, "participant": transcript.participant,
-        "can_edit": can_edit, "can_original": policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL),
+        "can_edit": can_edit, "frozen": frozen, "can_original": policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL),
         "edit_count": transcript.edits.count(), "at": at,
         "page_links": range(1, page.count + 1),
         "replace_form": ReplaceForm(initial={"version": transcript.version}) if can_edit else None,

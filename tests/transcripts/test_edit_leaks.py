@@ -73,3 +73,24 @@ def test_audit_of_an_edit_keeps_counts_not_words(cast: Any, t_south: Transcript)
     event = AuditEvent.objects.get(action="transcript.replace")
     assert REMOVED_BY_REPLACE not in str(event.details)
     assert event.details["changes"] == 1
+
+
+@pytest.mark.django_db
+def test_a_frozen_transcript_refuses_corrections(cast: Any, api: Any, clients: Any, t_south: Transcript) -> None:
+    """Withdrawn with data retained: read-only like its coding, 409 in the API, a message on the page."""
+    from participants.models import Participant
+
+    Participant.objects.filter(pk=t_south.participant_id).update(consent_state="withdrawn_retain")
+    url = f"/api/v1/studies/{cast.study.pk}/transcripts/{t_south.pk}/edits/"
+    r = api["lead"].post(url, {"kind": "replace_all", "find": "training", "replacement": "[X]", "base_version": 1},
+                         format="json")
+    assert r.status_code == 409, r.content
+    assert "read-only" in r.json()["detail"]
+    start = t_south.text.index("training")
+    page = clients["lead"].post(f"/studies/{cast.study.pk}/transcripts/{t_south.pk}/replace/", {
+        "start": start, "end": start + 8, "expected": "training", "replacement": "[X]", "version": 1}, follow=True)
+    assert "read-only" in page.content.decode()
+    detail = clients["lead"].get(f"/studies/{cast.study.pk}/transcripts/{t_south.pk}/").content.decode()
+    assert "/replace-all/" not in detail and "This transcript is read-only" in detail
+    t_south.refresh_from_db()
+    assert t_south.version == 1 and "training" in t_south.text
