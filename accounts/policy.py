@@ -397,5 +397,12 @@ def acting_user(request: Any) -> User:
     return user
 
 
+def study_member_or_404(*, user: Any, study_id: Any) -> None:
+    """The first check of every request under a study (pages: accounts.middleware; API: the default
+    permission class): a signed-in non-member learns nothing, not even what was wrong with the input."""
+    if getattr(user, "is_authenticated", False) and membership_get(user=user, study_id=study_id) is None:
+        raise Http404("No such study.")
+
+
 def user_is_member(*, user: User, study: Study) -> bool:
     return membership_get(user=user, study_id=study.pk) is not None

@@ -301,6 +301,16 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's request limits (too many files, a body too large, an unreadable upload) say which limit
+    and what to do, instead of a bare "Bad Request (400)"."""
+    from config.input_guard import bad_request, request_limit_message
+
+    known = request_limit_message(exception) if exception is not None else None
+    status, message = known or (400, "The request could not be understood. Go back and try again.")
+    return bad_request(request, message, status=status)
+
+
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     match = getattr(request, "resolver_match", None)
     if match is not None and policy.denial_hides_object(user=request.user, kwargs=match.kwargs):

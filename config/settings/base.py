@@ -54,6 +54,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: it tells the user why they were signed out.
     "accounts.middleware.SessionLifetimeMiddleware",
+    # Signed-in non-members of a study get 404 before any page under it reads its input.
+    "accounts.middleware.StudyMembershipMiddleware",
+    # Then a NUL character in a page's query string: a clear 400 before the view reads it.
+    "config.input_guard.QueryStringGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks, so it sees the outcome of authentication.

@@ -56,13 +56,15 @@ def test_history_hides_removed_words(role: str, kind: str, cast: Any, clients: A
     assert page.status_code == listing.status_code == 200
     html, body = page.content.decode(), listing.content.decode()
     if role in SEES_WORDS:
-        assert secret in html and secret in body
+        assert secret in html
+        assert secret in body
         return
     for secret_word in SECRETS:
         assert secret_word not in html, f"{role} sees {secret_word!r} on the history page"
         assert secret_word not in body, f"{role} gets {secret_word!r} from the edits API"
     edits = listing.json()
-    assert edits and all("old" not in op and "new" not in op for e in edits for op in e["ops"])
+    assert edits
+    assert all("old" not in op and "new" not in op for e in edits for op in e["ops"])
     assert "Replaced" in edits[0]["summary"]
     assert "Replaced" in html
 
@@ -91,6 +93,17 @@ def test_a_frozen_transcript_refuses_corrections(cast: Any, api: Any, clients: A
         "start": start, "end": start + 8, "expected": "training", "replacement": "[X]", "version": 1}, follow=True)
     assert "read-only" in page.content.decode()
     detail = clients["lead"].get(f"/studies/{cast.study.pk}/transcripts/{t_south.pk}/").content.decode()
-    assert "/replace-all/" not in detail and "This transcript is read-only" in detail
+    assert "/replace-all/" not in detail
+    assert "This transcript is read-only" in detail
     t_south.refresh_from_db()
-    assert t_south.version == 1 and "training" in t_south.text
+    assert t_south.version == 1
+    assert "training" in t_south.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["replace/", "replace-all/", "history/1/revert/"])
+def test_a_non_member_posting_bad_input_to_a_page_gets_404(cast: Any, clients: Any, t_south: Transcript,
+                                                          page: str) -> None:
+    r = clients["outsider"].post(f"/studies/{cast.study.pk}/transcripts/{t_south.pk}/{page}", {"start": "x"})
+    assert r.status_code == 404
+    assert "Page not found" in r.content.decode()

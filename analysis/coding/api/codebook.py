@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +22,7 @@ from analysis.coding.selectors import codebook as selectors
 from analysis.coding.services import codebook as services
 from analysis.coding.services import codebook_files
 from analysis.coding.services import codebook_import as importing
+from config.api import FormParser, JSONParser, MultiPartParser
 
 # Serializers ------------------------------------------------------------------------------------
 
