@@ -402,6 +402,9 @@ class _ImportAPI(APIView):
                    description="commit=false (default) previews; commit=true imports everything or nothing (400 "
                                "with the report and `blocked` when refused).")
     def post(self, request: Request, study_id: int) -> Response:
+        # The role before the input: a coder learns that they may not import, not what the file lacked.
+        perm = Perm.PARTICIPANT_MANAGE if self.kind == "participants" else Perm.CONSENT_MANAGE
+        policy.membership_require(user=request.user, study_id=study_id, perm=perm)
         s = ParticipantImportSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data

@@ -33,6 +33,7 @@ from analysis.transcripts.models import (
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
 from config.api import FormParser, MultiPartParser
+from config.input_guard import format_bytes
 
 # Serializers ------------------------------------------------------------------------------------
 
@@ -242,7 +243,7 @@ class TranscriptUploadAPI(APIView):
     def post(self, request: Request, study_id: int) -> Response:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > max_file_bytes() * 2:
-            raise ValidationError(f"The upload is too large (limit {max_file_bytes() // 1_000_000} MB per file).")
+            raise ValidationError(f"The upload is too large (limit {format_bytes(max_file_bytes())} per file).")
         s = UploadSerializer(data={"files": request.FILES.getlist("files"), "encoding": request.POST.get("encoding", "")})
         s.is_valid(raise_exception=True)
         uploads = [imports.Upload(f.name, f.read()) for f in s.validated_data["files"]]

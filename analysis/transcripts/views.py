@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -24,6 +25,7 @@ from analysis.transcripts.importers import max_file_bytes
 from analysis.transcripts.models import ImportStatus, ItemStatus
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
+from config.input_guard import format_bytes
 from participants.consent_rules import DataUse, data_use_allowed
 
 
@@ -63,8 +65,8 @@ def transcript_upload(request: HttpRequest, study_id: int) -> HttpResponse:
         # Refuse an oversized upload from its declared length, before reading the body.
         length = _int(request.META.get("CONTENT_LENGTH")) or 0
         if length > max_file_bytes() * 2:
-            messages.error(request, f"The upload is too large ({length // 1_000_000} MB). The limit is "
-                                    f"{max_file_bytes() // 1_000_000} MB per file; upload fewer files at a time.")
+            messages.error(request, f"The upload is too large ({format_bytes(length)}). The limit is "
+                                    f"{format_bytes(max_file_bytes())} per file; upload fewer files at a time.")
             return redirect("transcript-upload", study_id=study.pk)
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
@@ -82,7 +84,8 @@ def transcript_upload(request: HttpRequest, study_id: int) -> HttpResponse:
             else:
                 return redirect("transcript-import", study_id=study.pk, batch_id=batch.pk)
     return render(request, "transcripts/transcript_upload.html", {
-        "study": study, "form": form, "limit_mb": max_file_bytes() // 1_000_000, "project": project,
+        "study": study, "form": form, "limit": format_bytes(max_file_bytes()), "project": project,
+        "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
         "can_import_project": policy.has_perm(user=request.user, study=study.pk, perm=Perm.PROJECT_IMPORT),
     })
 

@@ -163,6 +163,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CHORUS_TRUSTED_PROXIES = env.int("CHORUS_TRUSTED_PROXIES", default=0)
 CHORUS_MAX_UPLOAD_BYTES = env.int("CHORUS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# Files in one request (Django's own limit, stated so docs/operations.md "Limits" and the message agree);
+# a bigger folder goes up as one .zip.
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("CHORUS_MAX_FILES_PER_REQUEST", default=100)
+# One interview: an hour is 30-60k characters and a few hundred turns. Past these, imports are refused.
+CHORUS_MAX_TRANSCRIPT_CHARS = env.int("CHORUS_MAX_TRANSCRIPT_CHARS", default=2_000_000)
+CHORUS_MAX_TRANSCRIPT_TURNS = env.int("CHORUS_MAX_TRANSCRIPT_TURNS", default=20_000)
 
 # Links in e-mails (the board digest): the address people use to reach Chorus.
 CHORUS_BASE_URL = env("CHORUS_BASE_URL", default="http://localhost:8000")

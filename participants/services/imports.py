@@ -117,7 +117,11 @@ def _finish(
             "Confirm the deletions to import it."
         )
     elif not (report.create or report.update or report.new_forms):
-        report.blocked = "Nothing to import: every row is already in Chorus." if report.rows else "The file has no rows."
+        if report.errors:
+            report.blocked = (f"Nothing to import: {report.error_rows} row(s) have errors (listed below) and the other rows "
+                              "are already in Chorus. Fix those rows and upload the file again.")
+        else:
+            report.blocked = "Nothing to import: every row is already in Chorus." if report.rows else "The file has no rows."
     return not report.blocked
 
 

@@ -37,6 +37,7 @@ from analysis.transcripts.models import (
     TranscriptImportItem,
 )
 from analysis.transcripts.services.transcripts import consent_refusal, transcript_create
+from config.input_guard import format_bytes
 from jobs.models import Job
 from jobs.services import JobError, job_create, job_progress, job_run
 from participants.models import Participant
@@ -177,7 +178,7 @@ def _check_item(
         item.message = f"Another file in this upload ({claimed[participant.pk]}) is already for {participant.pseudonym}."
         return
     if len(up.data) > max_file_bytes():
-        item.message = f"The file is too large (the limit is {max_file_bytes() // 1_000_000} MB)."
+        item.message = f"The file is too large (the limit is {format_bytes(max_file_bytes())})."
         return
     reason = consent_refusal(participant)
     if reason:
