@@ -98,3 +98,39 @@ class MultiPartParser(parsers.MultiPartParser):
                 "Try again, or check how your script sends files."
             ) from exc
         return _checked(result)
+
+
+# Fields sent that no view reads: a browser form's CSRF token (session-authenticated API calls).
+_IGNORED_FIELDS = frozenset({"csrfmiddlewaretoken"})
+
+
+def unknown_fields_error(keys: Any, known: Any) -> exceptions.ValidationError | None:
+    unknown = sorted(str(k) for k in set(keys) - set(known) - _IGNORED_FIELDS)
+    if not unknown:
+        return None
+    names = ", ".join(sorted(known))
+    return exceptions.ValidationError(
+        {k: [f"Unknown field. This endpoint accepts: {names}." if names else "Unknown field."] for k in unknown}
+    )
+
+
+class StrictFieldsMixin:
+    """For write serializers: a field the serializer does not take (misspelt, read-only, from another
+    endpoint) is a 400 naming it, never silently ignored with a 200 that changed nothing."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "keys"):
+            fields = self.fields  # type: ignore[attr-defined]
+            error = unknown_fields_error(data.keys(), [n for n, f in fields.items() if not f.read_only])
+            if error is not None:
+                raise error
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+def only_fields(data: Any, known: Any) -> Any:
+    """The same rule for views that read a plain JSON object: ``data`` if it holds only ``known`` keys."""
+    if hasattr(data, "keys"):
+        error = unknown_fields_error(data.keys(), known)
+        if error is not None:
+            raise error
+    return data

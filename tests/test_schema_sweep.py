@@ -193,3 +193,20 @@ def test_nul_and_huge_numbers_in_every_query_parameter(schema: dict[str, Any], i
                     wrong.append(f"{method.upper()} {path}?{p['name']}={value!r}: {r.status_code} {r.content[:160]!r}")
     assert checked > 20
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_field_no_write_takes_is_refused_everywhere(schema: dict[str, Any], ids: Any, api: Any) -> None:
+    wrong, checked = [], 0
+    for path, method, op in _operations(schema):
+        if method not in ("post", "put", "patch") or "application/json" not in op.get("requestBody", {}).get("content", {}):
+            continue
+        url = _url(path, ids)
+        client = _member_allowed(api, method, url)
+        if client is None:
+            continue
+        r = getattr(client, method)(url, {"zz_not_a_field": 1}, format="json")
+        checked += 1
+        if r.status_code != 400 or "zz_not_a_field" not in r.content.decode():
+            wrong.append(f"{method.upper()} {path}: {r.status_code} {r.content[:160]!r}")
+    assert checked > 25
+    assert not wrong, "\n".join(wrong)

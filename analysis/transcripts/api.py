@@ -32,7 +32,7 @@ from analysis.transcripts.models import (
 )
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
-from config.api import FormParser, MultiPartParser
+from config.api import FormParser, MultiPartParser, StrictFieldsMixin
 from config.input_guard import format_bytes
 
 # Serializers ------------------------------------------------------------------------------------
@@ -79,13 +79,13 @@ class TranscriptDetailSerializer(TranscriptSerializer):
         return obj.original_sha256 if self.context.get("can_original") else None
 
 
-class TranscriptCreateSerializer(serializers.Serializer[Any]):
+class TranscriptCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     participant = serializers.IntegerField()
     text = serializers.CharField(trim_whitespace=False, max_length=5_000_000,
                                  help_text="Plain text; 'Name: words' lines become speaker turns.")
 
 
-class UploadSerializer(serializers.Serializer[Any]):
+class UploadSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
     encoding = serializers.ChoiceField(choices=list(ENCODINGS), required=False, allow_blank=True)
 
@@ -148,7 +148,7 @@ class EditSerializer(serializers.ModelSerializer[TranscriptEdit]):
         return [{"start": o[0], "end": o[1]} for o in obj.ops]
 
 
-class EditWriteSerializer(serializers.Serializer[Any]):
+class EditWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=[EditKind.REPLACE, EditKind.REPLACE_ALL])
     base_version = serializers.IntegerField(min_value=1)
     replacement = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=500)
@@ -167,7 +167,7 @@ class EditWriteSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class RevertSerializer(serializers.Serializer[Any]):
+class RevertSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     base_version = serializers.IntegerField(min_value=1, required=False)
 
 
