@@ -301,3 +301,15 @@ def test_page_post_with_json_body_is_not_a_500(cast: Any, clients: Any) -> None:
     r = clients["admin"].post(f"/studies/{cast.study.pk}/sites/new/", '{"name": "x"}', content_type="application/json")
     assert r.status_code == 302  # treated as an empty form: a message, nothing written
     assert db_fingerprint() == before
+
+
+def test_a_403_is_logged_in_one_line_without_a_traceback(cast: Any, clients: Any, caplog: Any) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        r = clients["coder"].get(f"/studies/{cast.study.pk}/audit/")
+    assert r.status_code == 403
+    records = [rec for rec in caplog.records if rec.name == "django.request" and getattr(rec, "status_code", 0) == 403]
+    assert records
+    assert all(rec.exc_info is None for rec in records)
+    assert "Traceback" not in caplog.text

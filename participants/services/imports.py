@@ -24,6 +24,7 @@ from accounts import policy
 from accounts.models import ParticipantGroup, Site, Study, User
 from accounts.policy import Perm
 from accounts.services import audit_record
+from config.db import tables_refresh_statistics
 
 from ..crypto import decrypt_bytes, encrypt_bytes, encrypt_text
 from ..csvio import Table, decode_upload, read_table
@@ -293,6 +294,7 @@ def participants_import(
         raise ValidationError("The participants changed while importing (a pseudonym was added meanwhile). "
                               "Nothing was imported; try again.") from exc
     report.committed = True
+    tables_refresh_statistics(tables=[Participant._meta.db_table, AttributeDefinition._meta.db_table])
     return report
 
 
@@ -524,6 +526,7 @@ def consent_import(
         _consent_write(actor=actor, study=study, rows=candidates, forms=forms, planned=planned if create_forms else {},
                        report=report, data=data, ip=ip)
     report.committed = True
+    tables_refresh_statistics(tables=[ConsentEvent._meta.db_table, Participant._meta.db_table])
     return report
 
 
