@@ -402,9 +402,6 @@ class _ImportAPI(APIView):
                    description="commit=false (default) previews; commit=true imports everything or nothing (400 "
                                "with the report and `blocked` when refused).")
     def post(self, request: Request, study_id: int) -> Response:
-        # The role before the input: a coder learns that they may not import, not what the file lacked.
-        perm = Perm.PARTICIPANT_MANAGE if self.kind == "participants" else Perm.CONSENT_MANAGE
-        policy.membership_require(user=request.user, study_id=study_id, perm=perm)
         s = ParticipantImportSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
@@ -424,10 +421,13 @@ class _ImportAPI(APIView):
 
 
 class ParticipantImportAPI(_ImportAPI):
+    # The role before the input: a coder learns that they may not import, not what the file lacked.
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PARTICIPANT_MANAGE)]
     kind = "participants"
 
 
 class ConsentImportAPI(_ImportAPI):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CONSENT_MANAGE)]
     kind = "consent"
 
 
