@@ -229,6 +229,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool process that grew past this (KiB) is replaced after its task: one oversized job cannot keep a
+# worker at gigabytes for the next ones (an export of a 10,000-attribute study once reached 2.5 GB).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CHORUS_WORKER_MAX_MEMORY_KIB", default=1_048_576)
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in the Job table, which the UI reads
 CELERY_TASK_DEFAULT_QUEUE = env("CHORUS_CELERY_QUEUE", default="chorus")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

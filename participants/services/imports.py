@@ -592,6 +592,8 @@ def _check_sequences(
     for e in ConsentEvent.objects.filter(participant_id__in=list(by_participant)):
         existing.setdefault(e.participant_id, []).append(Ev.of(e))
     far = timezone.now() + dt.timedelta(days=36500)
+    # Problems the recorded events have on their own, which no row of this file caused.
+    baseline = {pk: {ref for ref, _ in consent_derive(evs).problems} for pk, evs in existing.items()}
     for pk, prow in by_participant.items():
         pending = list(prow)
         while True:
@@ -604,6 +606,18 @@ def _check_sequences(
             ]
             d = consent_derive(evs)
             bad = [(ref, msg) for ref, msg in d.problems if isinstance(ref, _CRow)]
+            # A row dated before an event already recorded makes that event the odd one out (a second
+            # consent, say): the row is what the import would change, so the row is what is refused, with
+            # its line, rather than the commit failing on the recorded event.
+            for ref, _msg in d.problems:
+                if isinstance(ref, _CRow) or ref in baseline.get(pk, ()):
+                    continue
+                earlier = [r for r in pending if r.date <= ref.date] or pending
+                recorded = ref.get_kind_display().lower() if hasattr(ref, "get_kind_display") else "event"
+                bad.extend((r, f"this row is dated {r.date}, before the {recorded} already recorded on {ref.date}, "
+                               "and events count in date order, so that one would no longer make sense. Correct "
+                               "the date, or the record on the participant's page.") for r in earlier
+                           if all(r is not b[0] for b in bad))
             if not bad:
                 break
             for ref, msg in bad:
