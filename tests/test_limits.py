@@ -156,3 +156,35 @@ def test_nothing_to_import_says_when_rows_have_errors(cast: Any, api: Any) -> No
     assert r.status_code == 400
     blocked = r.json()["blocked"]
     assert "1 row(s) have errors" in blocked
+
+
+@pytest.mark.parametrize(
+    ("xml", "says"),
+    [
+        (b'<?xml version="1.0"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0">' + b"<a>" * 300 + b"</a>" * 300
+         + b"</CodeBook>", "more than 256 levels deep"),
+        (b'<?xml version="1.0"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>&#0;</Codes></CodeBook>',
+         "character that XML does not allow"),
+        (b'<?xml version="1.0"?><CodeBook><Codes></CodeBook>', "not well-formed XML: the problem is at line 1"),
+    ],
+)
+def test_codebook_xml_problems_are_told_in_plain_words(xml: bytes, says: str) -> None:
+    from interop.qdc import ImportFileError, qdc_parse
+
+    with pytest.raises(ImportFileError) as caught:
+        qdc_parse(xml)
+    assert says in str(caught.value)
+    for jargon in ("XML_PARSE_HUGE", "xmlParseCharRef", "xmlChar"):
+        assert jargon not in str(caught.value)
+
+
+def test_a_huge_number_in_a_csv_attribute_is_a_row_error_not_a_python_message(cast: Any, api: Any) -> None:
+    content = f"participant_id,group,household_size\nSU01,service_user,{'9' * 5000}\n".encode()
+    r = _import(api, cast, content)
+    assert r.status_code == 200
+    assert "set_int_max_str_digits" not in json.dumps(r.json())
+    from participants.values import ValueProblem, parse_number
+
+    with pytest.raises(ValueProblem, match="too large a number"):
+        parse_number("9" * 5000)
+    assert parse_number("9223372036854775807") == 2**63 - 1
