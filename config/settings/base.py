@@ -167,8 +167,9 @@ CHORUS_MAX_UPLOAD_BYTES = env.int("CHORUS_MAX_UPLOAD_BYTES", default=50 * 1024 *
 # a bigger folder goes up as one .zip.
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("CHORUS_MAX_FILES_PER_REQUEST", default=100)
 # One interview: an hour is 30-60k characters and a few hundred turns. Past these, imports are refused.
+# The coding page renders every turn: 5,000 turns took 4.8 s, 20,000 took 33 s (docs/operations.md, "Limits").
 CHORUS_MAX_TRANSCRIPT_CHARS = env.int("CHORUS_MAX_TRANSCRIPT_CHARS", default=2_000_000)
-CHORUS_MAX_TRANSCRIPT_TURNS = env.int("CHORUS_MAX_TRANSCRIPT_TURNS", default=20_000)
+CHORUS_MAX_TRANSCRIPT_TURNS = env.int("CHORUS_MAX_TRANSCRIPT_TURNS", default=5_000)
 
 # Links in e-mails (the board digest): the address people use to reach Chorus.
 CHORUS_BASE_URL = env("CHORUS_BASE_URL", default="http://localhost:8000")
