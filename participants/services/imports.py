@@ -370,7 +370,7 @@ def _participants_write(
     audit_record(
         actor=actor, action="participants.import", study=study, object_type="participants.importbatch", ip=ip,
         details={
-            "filename": report.filename, "sha256": hashlib.sha256(data).hexdigest(), "rows": report.rows,
+            "sha256": hashlib.sha256(data).hexdigest(), "rows": report.rows,
             "created": created, "updated": updated, "unchanged": report.unchanged, "skipped": report.skipped,
             "error_rows": report.error_rows, "sites_created": [str(s["name"]) for s in unknown_sites.values()] if create_sites else [],
             "attributes_created": [d.key for d in new_defs.values()],
@@ -665,7 +665,7 @@ def _consent_write(
             purges.append(participant_purge_start(actor=actor, participant=participant, ip=ip).pk)
     audit_record(
         actor=actor, action="consent.import", study=study, object_type="participants.importbatch", ip=ip,
-        details={"filename": report.filename, "sha256": hashlib.sha256(data).hexdigest(), "rows": report.rows,
+        details={"sha256": hashlib.sha256(data).hexdigest(), "rows": report.rows,
                  "events": recorded, "unchanged": report.unchanged, "skipped": report.skipped,
                  "error_rows": report.error_rows, "purge_jobs": purges},
     )

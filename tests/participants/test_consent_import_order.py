@@ -29,3 +29,16 @@ def test_a_row_dated_before_a_recorded_consent_is_refused_in_the_preview(cast, a
     assert commit.status_code == 400
     assert "row(s) have errors" in commit.json()["blocked"]
     assert ConsentEvent.objects.filter(participant=p).count() == 1
+
+
+def test_import_audit_keeps_the_file_hash_not_its_name(cast, api):
+    from accounts.models import AuditEvent
+
+    csv = b"participant_id,group\nSU05,service_user\n"
+    r = api["admin"].post(f"/api/v1/studies/{cast.study.pk}/imports/participants/",
+                          {"file": SimpleUploadedFile("Joan Realname people.csv", csv), "commit": "true"},
+                          format="multipart")
+    assert r.status_code == 200, r.content
+    event = AuditEvent.objects.get(action="participants.import")
+    assert "Realname" not in str(event.details)
+    assert len(event.details["sha256"]) == 64
