@@ -49,10 +49,14 @@ def test_purge_leaves_no_text_in_any_column_or_file(setup, cast, api, django_cap
     start = t.text.index("John Smith")
     redaction.transcript_replace(actor=u["lead"], study_id=sid, transcript_id=tid, start=start, end=start + 10,
                                  expected="John Smith", replacement="[NAME]", base_version=t.version)
-    with django_capture_on_commit_callbacks(execute=True):
+    # The jobs run here, in this test's transaction (a real worker could not see its uncommitted rows).
+    with django_capture_on_commit_callbacks(execute=False):
         report = assignments.agreement_report_start(actor=u["lead"], study_id=sid)
         audit = exports.audit_export_start(actor=u["admin"], study_id=sid, filters={})
         people = participant_services.participants_export_start(actor=u["admin"], study_id=sid)
+    assignments.agreement_report_run(job_id=report.pk)
+    exports.audit_export_run(job_id=audit.pk)
+    participant_services.participants_export_run(job_id=people.pk)
     report, audit, people = (Job.objects.get(pk=j.pk) for j in (report, audit, people))
     assert report.status == "done"
     assert any(r["transcript"] == tid for r in report.result["transcripts"])
