@@ -188,3 +188,16 @@ def test_a_huge_number_in_a_csv_attribute_is_a_row_error_not_a_python_message(ca
     with pytest.raises(ValueProblem, match="too large a number"):
         parse_number("9" * 5000)
     assert parse_number("9223372036854775807") == 2**63 - 1
+
+
+def test_a_broken_multipart_upload_is_explained(cast: Any, api: Any, clients: Any) -> None:
+    body = b"--xyz\r\nContent-Disposition: form-data; name=\"files\"; filename=\"SU01.txt\"\r\n\r\nhello"  # no boundary
+    r = api["lead"].generic("POST", f"/api/v1/studies/{cast.study.pk}/transcripts/upload/", body,
+                            content_type="multipart/form-data; boundary=")
+    assert r.status_code == 400
+    assert "could not be read" in r.json()["detail"]
+    assert "Multipart form parse error" not in r.content.decode()
+    page = clients["lead"].generic("POST", f"/studies/{cast.study.pk}/transcripts/upload/", body,
+                                   content_type="multipart/form-data; boundary=")
+    assert page.status_code == 400
+    assert "could not be read" in page.content.decode()
