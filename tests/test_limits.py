@@ -201,3 +201,28 @@ def test_a_broken_multipart_upload_is_explained(cast: Any, api: Any, clients: An
                                    content_type="multipart/form-data; boundary=")
     assert page.status_code == 400
     assert "could not be read" in page.content.decode()
+
+
+def test_a_transcript_larger_than_the_caps_comes_from_the_api_in_parts(cast: Any, api: Any, settings: Any) -> None:
+    """A transcript imported before the caps existed is not sent whole: each part holds at most the caps."""
+    from tests.factories import add_transcript, participant_row
+
+    p = participant_row(cast, "SU08", "service_user", cast.north)
+    text = "".join(f"{'Interviewer' if i % 2 else 'SU08'}: answer number {i} 👍\n" for i in range(30))
+    t = add_transcript(cast, p, text)
+    whole = api["coder"].get(f"/api/v1/studies/{cast.study.pk}/transcripts/{t.pk}/").json()
+    assert whole["next"] is None
+    assert whole["turns_total"] == len(whole["turns"]) == 30
+    settings.CHORUS_MAX_TRANSCRIPT_TURNS = 7
+    settings.CHORUS_MAX_TRANSCRIPT_CHARS = 200
+    url, text_parts, turns = f"/api/v1/studies/{cast.study.pk}/transcripts/{t.pk}/", [], []
+    while url:
+        part = api["coder"].get(url).json()
+        assert len(part["text"]) <= 200
+        assert len(part["turns"]) <= 7
+        assert part["text_start"] == sum(len(x) for x in text_parts)
+        text_parts.append(part["text"])
+        turns.extend(part["turns"])
+        url = part["next"]
+    assert "".join(text_parts) == whole["text"]
+    assert turns == whole["turns"]
