@@ -21,6 +21,7 @@ from analysis.coding.services import assignments
 from analysis.coding.services import codebook as code_services
 from analysis.coding.services import codings as coding_services
 from analysis.coding.services import memos as memo_services
+from analysis.themes import services as theme_services
 from analysis.transcripts.importers import parse_transcript
 from analysis.transcripts.models import Transcript
 from analysis.transcripts.services import imports, redaction
@@ -68,11 +69,15 @@ def ids(cast: Any) -> dict[str, Any]:
                                         expected="dropping", replacement="failing", base_version=t.version).edit
     batch = imports.import_preview(actor=lead, study_id=sid, uploads=[imports.Upload("SU01.txt", text.encode())])
     job = Job.objects.create(study=cast.study, kind="agreement_report", created_by=admin, required_perm="agreement.view")
+    theme = theme_services.theme_create(actor=lead, study_id=sid, name="Feeling unheard", code_ids=[code.pk])
+    quote = theme_services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk)
+    comment = theme_services.comment_create(actor=lead, study_id=sid, theme_id=theme.pk, body="A comment")
     return {
         "study_id": sid, "transcript_id": t.pk, "code_id": code.pk, "coding_id": coding.pk, "memo_id": memo.pk,
         "membership_id": cast.memberships["coder"].pk, "site_id": cast.north.pk, "participant_id": p.pk,
         "form_id": form.pk, "event_id": ConsentEvent.objects.filter(participant=p).first().pk, "job_id": job.pk,
-        "batch_id": batch.pk, "edit_id": edit.pk, "key": f"{code.pk}-30-37",
+        "batch_id": batch.pk, "edit_id": edit.pk, "key": f"{code.pk}-30-37", "theme_id": theme.pk,
+        "quote_id": quote.pk, "comment_id": comment.pk,
     }
 
 
