@@ -81,8 +81,19 @@ def ids(cast: Any) -> dict[str, Any]:
     }
 
 
+# Path ids this sweep does not create an object for (a project import needs a .qdpx upload first): those
+# endpoints are swept for non-members only, with an id that does not exist.
+NOT_CREATED = {"import_id"}
+
+
 def _url(path: str, ids: dict[str, Any]) -> str:
-    return re.sub(r"{(\w+)}", lambda m: str(ids[m.group(1)]), path)
+    missing = set(re.findall(r"{(\w+)}", path)) - set(ids)
+    assert missing <= NOT_CREATED, f"give the sweep an object for {missing}"
+    return re.sub(r"{(\w+)}", lambda m: str(ids.get(m.group(1), 999_999)), path)
+
+
+def _swept_as_member(path: str) -> bool:
+    return not (set(re.findall(r"{(\w+)}", path)) & NOT_CREATED)
 
 
 def _ref(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +164,7 @@ def test_nul_and_huge_numbers_in_every_body_field(schema: dict[str, Any], ids: A
     wrong, checked = [], 0
     for path, method, op in _operations(schema):
         fields = _body_fields(schema, op)
-        if not fields:
+        if not fields or not _swept_as_member(path):
             continue
         url = _url(path, ids)
         client = _member_allowed(api, method, url)
@@ -182,7 +193,7 @@ def test_nul_and_huge_numbers_in_every_query_parameter(schema: dict[str, Any], i
     wrong, checked = [], 0
     for path, method, op in _operations(schema):
         params = [p for p in op.get("parameters", []) if p.get("in") == "query"]
-        if not params:
+        if not params or not _swept_as_member(path):
             continue
         url = _url(path, ids)
         client = _member_allowed(api, method, url) or api["admin"]
@@ -204,6 +215,8 @@ def test_a_field_no_write_takes_is_refused_everywhere(schema: dict[str, Any], id
     wrong, checked = [], 0
     for path, method, op in _operations(schema):
         if method not in ("post", "put", "patch") or "application/json" not in op.get("requestBody", {}).get("content", {}):
+            continue
+        if not _swept_as_member(path):
             continue
         url = _url(path, ids)
         client = _member_allowed(api, method, url)
