@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import StrictFieldsMixin
 from jobs.api import JobSerializer
 
 from . import exports, policy, selectors, services
@@ -58,18 +59,18 @@ class StudySerializer(serializers.ModelSerializer[Study]):
         return m.role if m else None
 
 
-class StudyWriteSerializer(serializers.Serializer[Any]):
+class StudyWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     sites = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
 
 
-class StudyUpdateSerializer(serializers.Serializer[Any]):
+class StudyUpdateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
 
 
-class SiteWriteSerializer(serializers.Serializer[Any]):
+class SiteWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200)
 
 
@@ -88,7 +89,7 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
         fields = ["id", "email", "full_name", "role", "scope_sites", "scope_groups", "created_at"]
 
 
-class MembershipCreateSerializer(serializers.Serializer[Any]):
+class MembershipCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     email = serializers.EmailField()
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=Role.choices)
@@ -96,7 +97,7 @@ class MembershipCreateSerializer(serializers.Serializer[Any]):
     scope_groups = serializers.ListField(child=_id_field(), required=False, default=list)
 
 
-class MembershipUpdateSerializer(serializers.Serializer[Any]):
+class MembershipUpdateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     scope_sites = serializers.ListField(child=_id_field(), required=False)
     scope_groups = serializers.ListField(child=_id_field(), required=False)
@@ -312,7 +313,7 @@ class AuditEventListAPI(generics.ListAPIView[AuditEvent]):
         )
 
 
-class AuditExportSerializer(serializers.Serializer[Any]):
+class AuditExportSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     actor = _id_field(required=False, allow_null=True)
     action = serializers.CharField(max_length=64, required=False, allow_blank=True)
     date_from = serializers.DateField(required=False, allow_null=True)

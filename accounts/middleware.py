@@ -5,6 +5,7 @@ the session and checked on every request.
 """
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,6 +13,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from . import policy
 from .receivers import SESSION_AUTH_AT
 
 SESSION_LAST_SEEN = "chorus_last_seen"
@@ -45,3 +47,19 @@ class SessionLifetimeMiddleware:
                 if now - last_seen > 60 or SESSION_LAST_SEEN not in session:
                     session[SESSION_LAST_SEEN] = now
         return self.get_response(request)
+
+
+class StudyMembershipMiddleware:
+    """Pages under /studies/<id>/ answer 404 to a signed-in non-member before the view reads its input:
+    a form posted to another study's page must not say which field was wrong. Anonymous visitors go on
+    to the view, which sends them to sign in. (The API does the same in accounts.permissions.StudyMember.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        if "study_id" in kwargs:
+            policy.study_member_or_404(user=request.user, study_id=kwargs["study_id"])

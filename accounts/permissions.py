@@ -17,6 +17,8 @@ from typing import Any
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 
+from config.input_guard import refuse_bad_query
+
 from . import policy
 from .policy import Perm
 
@@ -26,6 +28,8 @@ class StudyMember(BasePermission):
         study_id = getattr(view, "kwargs", {}).get("study_id")
         if study_id is not None:
             policy.membership_require(user=request.user, study_id=study_id, perm=Perm.STUDY_VIEW)
+        # Then, for members and study-less endpoints alike: no NUL or oversized number in the query string.
+        refuse_bad_query(request)
         return True
 
 

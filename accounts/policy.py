@@ -45,6 +45,10 @@ class Perm(StrEnum):
     TRANSCRIPT_UPLOAD = "transcript.upload"
     TRANSCRIPT_EDIT = "transcript.edit"
     TRANSCRIPT_ORIGINAL = "transcript.original"
+    # Read the words a correction or redaction removed (and what earlier edits wrote that a later one
+    # removed): a "[NAME]" redaction removes a participant's real name, so only the roles that may
+    # undo an edit (lead) or hold the original file (admin) see it; everyone else sees counts only.
+    TRANSCRIPT_REMOVED_TEXT = "transcript.removed_text"
     CODEBOOK_VIEW = "codebook.view"
     CODEBOOK_EDIT = "codebook.edit"
     CODING_WRITE = "coding.write"
@@ -108,6 +112,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.CONSENT_MANAGE,
             Perm.TRANSCRIPT_UPLOAD,
             Perm.TRANSCRIPT_ORIGINAL,
+            Perm.TRANSCRIPT_REMOVED_TEXT,
             Perm.AGREEMENT_VIEW,
             Perm.BOARD_SETTINGS,
             Perm.CODING_EXPORT,
@@ -121,6 +126,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.PARTICIPANT_EXPORT,
             Perm.TRANSCRIPT_UPLOAD,
             Perm.TRANSCRIPT_EDIT,
+            Perm.TRANSCRIPT_REMOVED_TEXT,
             Perm.CODEBOOK_EDIT,
             Perm.CODING_WRITE,
             Perm.CODE_PROPOSE,
@@ -418,6 +424,13 @@ def acting_user(request: Any) -> User:
     if not isinstance(user, User) or not user.is_authenticated:
         raise PermissionDenied("Sign in first.")
     return user
+
+
+def study_member_or_404(*, user: Any, study_id: Any) -> None:
+    """The first check of every request under a study (pages: accounts.middleware; API: the default
+    permission class): a signed-in non-member learns nothing, not even what was wrong with the input."""
+    if getattr(user, "is_authenticated", False) and membership_get(user=user, study_id=study_id) is None:
+        raise Http404("No such study.")
 
 
 def user_is_member(*, user: User, study: Study) -> bool:

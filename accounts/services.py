@@ -340,6 +340,15 @@ def token_regenerate(*, actor: User, ip: str | None = None) -> Token:
 
 
 @transaction.atomic
+def password_changed(*, user: User, how: str, ip: str | None = None) -> int:
+    """After a password change or reset: the user's API tokens stop working (a token taken along with
+    the old password must not outlive it), and the change is audited. Returns the tokens revoked."""
+    revoked, _ = Token.objects.filter(user=user).delete()
+    audit_record(actor=user, action=f"auth.password_{how}", ip=ip, details={"tokens_revoked": revoked})
+    return revoked
+
+
+@transaction.atomic
 def token_revoke(*, actor: User, ip: str | None = None) -> None:
     deleted, _ = Token.objects.filter(user=actor).delete()
     if deleted:

@@ -42,14 +42,14 @@ class LoginView(auth_views.LoginView):
 class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        services.audit_record(actor=form.user, action="auth.password_change", ip=client_ip(self.request))
+        services.password_changed(user=form.user, how="change", ip=client_ip(self.request))
         return response
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        services.audit_record(actor=form.user, action="auth.password_reset", ip=client_ip(self.request))
+        services.password_changed(user=form.user, how="reset", ip=client_ip(self.request))
         return response
 
 
@@ -302,6 +302,16 @@ def _is_api(request: HttpRequest) -> bool:
     # API views answer their own errors in JSON; this covers what never reaches one (an unknown
     # path, a non-integer id), so an API client always gets JSON.
     return request.path.startswith("/api/")
+
+
+def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's request limits (too many files, a body too large, an unreadable upload) say which limit
+    and what to do, instead of a bare "Bad Request (400)"."""
+    from config.input_guard import bad_request, request_limit_message
+
+    known = request_limit_message(exception) if exception is not None else None
+    status, message = known or (400, "The request could not be understood. Go back and try again.")
+    return bad_request(request, message, status=status)
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

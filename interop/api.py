@@ -8,7 +8,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +15,7 @@ from rest_framework.views import APIView
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
+from config.api import JSONParser, MultiPartParser, StrictFieldsMixin
 from interop.models import ProjectImport
 from interop.services import exports, imports
 
@@ -28,7 +28,7 @@ class ProjectImportSerializer(serializers.ModelSerializer[ProjectImport]):
         fields = ["id", "filename", "size", "status", "created_at", "preview", "choices", "result", "job_id"]
 
 
-class ChoicesSerializer(serializers.Serializer[Any]):
+class ChoicesSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     users = serializers.DictField(child=serializers.CharField(max_length=40), required=False,
                                   help_text="Project user GUID → “member:<user id>” or “new” (a placeholder coder).")
     user_names = serializers.DictField(child=serializers.CharField(max_length=150), required=False,
@@ -41,7 +41,7 @@ class ChoicesSerializer(serializers.Serializer[Any]):
     transcripts = serializers.DictField(child=serializers.ChoiceField(choices=["skip", "add"]), required=False)
 
 
-class SelectionSerializer(serializers.Serializer[Any]):
+class SelectionSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     sites = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False)
     groups = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False)
     codes = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False)

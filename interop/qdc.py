@@ -40,6 +40,7 @@ from analysis.coding.services.codebook_import import (
     ParsedFile,
     item_from_path,
 )
+from config.input_guard import format_bytes
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "Codebook-mrt2019.xsd"
@@ -95,9 +96,25 @@ def _bool(value: str | None) -> bool | None:
     return None
 
 
+def _xml_problem(exc: etree.XMLSyntaxError) -> str:
+    """libxml2's messages ("Excessive depth in document: 256, use XML_PARSE_HUGE option") in words a person
+    can act on; they were written for programmers who can change the parser's options."""
+    msg, line = str(exc.msg or ""), exc.lineno
+    if "Excessive depth" in msg:
+        return (f"The file nests its elements more than 256 levels deep (line {line}); no codebook needs that. "
+                "Check that this is a .qdc codebook exported by a QDA program.")
+    if "xmlParseCharRef" in msg or "invalid xmlChar" in msg or "PCDATA invalid Char" in msg:
+        return (f"Line {line} holds a character that XML does not allow (such as a NUL, written &#0;). Remove it "
+                "in a text editor, or export the codebook again.")
+    if "huge" in msg.lower() or "too large" in msg.lower():
+        return f"Line {line} holds a value too large to read. Check that this is a .qdc codebook."
+    return (f"The file is not well-formed XML: the problem is at line {line}. Export the codebook again from your "
+            "QDA program, or open the file in a text editor to fix that line.")
+
+
 def qdc_parse(data: bytes, *, filename: str = "codebook.qdc") -> ParsedFile:
     if len(data) > MAX_IMPORT_BYTES:
-        raise ImportFileError(f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+        raise ImportFileError(f"The file is larger than {format_bytes(MAX_IMPORT_BYTES)}.")
     if not data.strip():
         raise ImportFileError("The file is empty.")
     if _DOCTYPE_RE.search(data[:65536]):
@@ -109,7 +126,7 @@ def qdc_parse(data: bytes, *, filename: str = "codebook.qdc") -> ParsedFile:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise ImportFileError(f"The file is not well-formed XML ({exc.msg}, line {exc.lineno}).") from None
+        raise ImportFileError(_xml_problem(exc)) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:  # e.g. a UTF-16 file the byte check missed
         raise ImportFileError("The file contains a DTD (<!DOCTYPE> or <!ENTITY>), which Chorus does not accept.")

@@ -13,7 +13,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +21,7 @@ from accounts.models import User
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm
 from accounts.services import client_ip
+from config.api import FormParser, JSONParser, MultiPartParser, StrictFieldsMixin
 
 from . import selectors, services
 from .consent_rules import data_uses_allowed
@@ -69,7 +69,7 @@ class ParticipantSerializer(serializers.ModelSerializer[Participant]):
         return obj.purged_at is not None
 
 
-class ParticipantWriteSerializer(serializers.Serializer[Any]):
+class ParticipantWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     pseudonym = serializers.CharField(max_length=50)
     group_id = serializers.IntegerField()
     site_id = serializers.IntegerField(required=False, allow_null=True, default=None)
@@ -79,7 +79,7 @@ class ParticipantWriteSerializer(serializers.Serializer[Any]):
     contact = serializers.CharField(max_length=1000, required=False, allow_blank=True, write_only=True)
 
 
-class ParticipantPatchSerializer(serializers.Serializer[Any]):
+class ParticipantPatchSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     pseudonym = serializers.CharField(max_length=50, required=False)
     group_id = serializers.IntegerField(required=False)
     site_id = serializers.IntegerField(required=False, allow_null=True)
@@ -100,7 +100,7 @@ class AttributeSerializer(serializers.ModelSerializer[AttributeDefinition]):
         fields = ["id", "key", "label", "kind", "choices"]
 
 
-class AttributeWriteSerializer(serializers.Serializer[Any]):
+class AttributeWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     label = serializers.CharField(max_length=100)  # type: ignore[assignment]
     key = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=AttributeKind.choices)
@@ -121,7 +121,7 @@ class ConsentFormSerializer(serializers.ModelSerializer[ConsentForm]):
         fields = ["id", "version", "title", "effective_from", "reconsent_required", "items", "created_at"]
 
 
-class ConsentFormWriteSerializer(serializers.Serializer[Any]):
+class ConsentFormWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     version = serializers.CharField(max_length=20)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     effective_from = serializers.DateField()
@@ -149,7 +149,7 @@ class ConsentEventSerializer(serializers.ModelSerializer[ConsentEvent]):
         return bool(obj.signed_form)
 
 
-class ConsentEventWriteSerializer(serializers.Serializer[Any]):
+class ConsentEventWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=EventKind.choices)
     date = serializers.DateField()
     form_id = serializers.IntegerField(required=False, allow_null=True, default=None)
@@ -168,11 +168,11 @@ class ConsentEventCreatedSerializer(serializers.Serializer[Any]):
     purge_job = serializers.IntegerField(allow_null=True)
 
 
-class SignedFormSerializer(serializers.Serializer[Any]):
+class SignedFormSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     signed_form = serializers.FileField()
 
 
-class ParticipantImportSerializer(serializers.Serializer[Any]):
+class ParticipantImportSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     file = serializers.FileField()
     commit = serializers.BooleanField(required=False, default=False, help_text="false = preview only")
     import_valid_rows = serializers.BooleanField(required=False, default=False)
@@ -184,13 +184,13 @@ class ParticipantImportSerializer(serializers.Serializer[Any]):
     encoding = serializers.ChoiceField(choices=["utf-8", "windows-1252", "utf-16"], required=False, allow_null=True, default=None)
 
 
-class SamplingTargetWriteSerializer(serializers.Serializer[Any]):
+class SamplingTargetWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     group_id = serializers.IntegerField()
     site_id = serializers.IntegerField()
     target = serializers.IntegerField(allow_null=True, min_value=0)
 
 
-class SamplingTargetsSerializer(serializers.Serializer[Any]):
+class SamplingTargetsSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     targets = SamplingTargetWriteSerializer(many=True)
 
 
@@ -421,10 +421,13 @@ class _ImportAPI(APIView):
 
 
 class ParticipantImportAPI(_ImportAPI):
+    # The role before the input: a coder learns that they may not import, not what the file lacked.
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PARTICIPANT_MANAGE)]
     kind = "participants"
 
 
 class ConsentImportAPI(_ImportAPI):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CONSENT_MANAGE)]
     kind = "consent"
 
 

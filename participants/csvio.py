@@ -11,11 +11,18 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from config.input_guard import format_bytes
+
 MAX_BYTES_DEFAULT = 10 * 1024 * 1024
 MAX_ROWS_DEFAULT = 20_000
+# Every column but the built-in ones becomes a participant attribute: 10,000 columns once made 10,000
+# attributes and an export that took a worker to 2.5 GB.
+MAX_COLUMNS_DEFAULT = 100
+MAX_CELLS_DEFAULT = 500_000
 UTF8 = "utf-8"
 WINDOWS_1252 = "windows-1252"
-ENCODINGS = {UTF8: "UTF-8", WINDOWS_1252: "Windows-1252 (Latin-1)", "utf-16": "UTF-16"}
+# The same names as the transcript upload's (analysis/transcripts/importers/base.py ENCODINGS).
+ENCODINGS = {UTF8: "UTF-8", WINDOWS_1252: "Windows-1252 (Western European)", "utf-16": "UTF-16"}
 # "Ã©", "Ã¶", "â€™"…: UTF-8 read as Latin-1 and saved again.
 _MOJIBAKE = re.compile(r"[ÃÂ][\u0080-\u00bf]|â€[\u0080-\u00bf\u2018-\u201e\u2122\u0153\u0161]")
 
@@ -26,6 +33,28 @@ def max_bytes() -> int:
 
 def max_rows() -> int:
     return int(getattr(settings, "CHORUS_IMPORT_MAX_ROWS", MAX_ROWS_DEFAULT))
+
+
+def max_columns() -> int:
+    return int(getattr(settings, "CHORUS_IMPORT_MAX_COLUMNS", MAX_COLUMNS_DEFAULT))
+
+
+def max_cells() -> int:
+    return int(getattr(settings, "CHORUS_IMPORT_MAX_CELLS", MAX_CELLS_DEFAULT))
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """Python's csv messages in words a person can act on."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return (f"a cell is longer than {csv.field_size_limit():,} characters, which no participant or consent field "
+                "needs. Usually a quote mark (\") opens a cell and is never closed; check the line and the ones "
+                "before it.")
+    if "new-line character seen in unquoted field" in text:
+        return "a line break inside a cell that is not in quotes. Save the file again from a spreadsheet as CSV."
+    if "NUL" in text:
+        return "the file contains binary (NUL) characters: it is not a CSV text file."
+    return f"the line cannot be read as CSV ({text})."
 
 
 @dataclass
@@ -43,7 +72,7 @@ def decode_upload(data: bytes, *, encoding: str | None = None) -> Decoded:
     limit = max_bytes()
     if len(data) > limit:
         raise ValidationError(
-            f"The file is {len(data) / 1_048_576:.1f} MB; Chorus imports at most {limit // 1_048_576} MB at a time. "
+            f"The file is {format_bytes(len(data))}; Chorus imports at most {format_bytes(limit)} at a time. "
             "Split it into smaller files."
         )
     if not data.strip():
@@ -67,12 +96,15 @@ def decode_upload(data: bytes, *, encoding: str | None = None) -> Decoded:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode(WINDOWS_1252, errors="replace")
+        # A UTF-8 marker in front of a Windows-1252 body (some exports do this): read without the marker,
+        # which would otherwise become "ï»¿" glued to the first column's name.
+        body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+        text = body.decode(WINDOWS_1252, errors="replace")
         sample = sorted({ch for ch in text if ord(ch) > 127})[:8]
         return Decoded(
             text, WINDOWS_1252, detected=True,
             notice=(
-                "This file is not UTF-8. Chorus read it as Windows-1252 (Latin-1), the encoding Excel on "
+                "This file is not UTF-8. Chorus read it as Windows-1252 (Western European), the encoding Excel on "
                 "Windows uses for “CSV”. Check that accented letters look right in the preview"
                 + (f" ({' '.join(sample)})" if sample else "")
                 + " before you import; or save the file as “CSV UTF-8” and upload it again."
@@ -111,13 +143,18 @@ def read_table(text: str) -> Table:
     except StopIteration as exc:
         raise ValidationError("The file is empty.") from exc
     except csv.Error as exc:
-        raise ValidationError(f"Line 1: the header cannot be read as CSV ({exc}).") from exc
+        raise ValidationError(f"Line 1: {_csv_problem(exc)}") from exc
     header = [normalise_header(h) for h in raw_header]
     if not any(header):
         raise ValidationError("Line 1 should be a header row naming the columns.")
     dupes = sorted({h for h in header if h and header.count(h) > 1})
     if dupes:
         raise ValidationError(f"Line 1: the column {', '.join(dupes)} appears more than once.")
+    if len(header) > max_columns():
+        raise ValidationError(
+            f"Line 1: the file has {len(header):,} columns; Chorus imports at most {max_columns():,} (each extra column "
+            "becomes a participant attribute). Remove the columns you do not need and upload it again."
+        )
     if "" in header:
         raise ValidationError(f"Line 1: column {header.index('') + 1} has no name.")
     rows: list[tuple[int, list[str]]] = []
@@ -129,6 +166,11 @@ def read_table(text: str) -> Table:
             if not any(c.strip() for c in cells):
                 continue
             count += 1
+            if count * len(header) > max_cells():
+                raise ValidationError(
+                    f"The file has more than {max_cells():,} cells (rows × columns); Chorus imports at most that many "
+                    "at a time. Split it into smaller files, or remove columns you do not need. Nothing was imported."
+                )
             if count > limit:
                 total = count + sum(1 for c in reader if any(x.strip() for x in c))
                 raise ValidationError(
@@ -137,5 +179,5 @@ def read_table(text: str) -> Table:
                 )
             rows.append((start, cells))
     except csv.Error as exc:
-        raise ValidationError(f"Line {reader.line_num}: the file cannot be read as CSV ({exc}).") from exc
+        raise ValidationError(f"Line {reader.line_num}: {_csv_problem(exc)}") from exc
     return Table(header=header, raw_header=raw_header, rows=rows)

@@ -50,6 +50,10 @@ def parse_number(value: Any) -> int | float:
         raise ValueProblem(f"“{text[:40]}” is not a number.") from exc
     if not d.is_finite():
         raise ValueProblem(f"“{text[:40]}” is not a number.")
+    # Beyond what a database column or a JSON reader holds (and 5,000-digit integers cannot even be
+    # printed without Python's "sys.set_int_max_str_digits()" error).
+    if abs(d) > 2**63 - 1:
+        raise ValueProblem(f"“{text[:40]}” is too large a number (at most 9223372036854775807).")
     return int(d) if d == d.to_integral_value() else float(d)
 
 

@@ -280,3 +280,49 @@ def test_session_settings() -> None:
     assert dt.timedelta(hours=12) == settings.SESSION_ABSOLUTE_TIMEOUT
     assert settings.SESSION_COOKIE_AGE <= 12 * 3600
     assert settings.SESSION_COOKIE_HTTPONLY
+
+
+def _api_works(key: str, study_id: int) -> int:
+    from rest_framework.test import APIClient
+
+    c = APIClient()
+    c.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return c.get(f"/api/v1/studies/{study_id}/").status_code
+
+
+def test_changing_the_password_revokes_the_api_token(cast: Any) -> None:
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.create(user=cast.users["coder"]).key
+    assert _api_works(key, cast.study.pk) == 200
+    c = Client()
+    sign_in(c, "coder@example.org")
+    assert "cancels your API token" in c.get("/accounts/password/").content.decode()
+    r = c.post("/accounts/password/", {
+        "old_password": PASSWORD, "new_password1": "a much longer passphrase 42",
+        "new_password2": "a much longer passphrase 42",
+    }, follow=True)
+    assert "no longer works" in r.content.decode()
+    assert _api_works(key, cast.study.pk) == 401
+    assert not Token.objects.filter(user=cast.users["coder"]).exists()
+    event = AuditEvent.objects.filter(action="auth.password_change").get()
+    assert event.details == {"tokens_revoked": 1}
+
+
+def test_resetting_the_password_revokes_the_api_token(cast: Any) -> None:
+    import re as _re
+
+    from django.core import mail
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.create(user=cast.users["lead"]).key
+    Client().post("/accounts/reset/", {"email": "lead@example.org"})
+    link = _re.search(r"/accounts/reset/[^/\s]+/[^/\s]+/", mail.outbox[-1].body)
+    assert link
+    c = Client()
+    form_url = c.get(link.group(0))["Location"]  # Django swaps the token for a session marker
+    r = c.post(form_url, {"new_password1": "another long passphrase 9", "new_password2": "another long passphrase 9"},
+               follow=True)
+    assert "no longer works" in r.content.decode()
+    assert _api_works(key, cast.study.pk) == 401
+    assert AuditEvent.objects.filter(action="auth.password_reset").get().details == {"tokens_revoked": 1}

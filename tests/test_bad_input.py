@@ -274,12 +274,26 @@ def test_page_bad_form_input_is_a_clear_answer_and_writes_nothing(
 
 
 @pytest.mark.parametrize(
-    "query",
-    ["date_from=2024-99-99", "date_to=%00", "actor=abc", f"actor={HUGE}", "action=%00", "page=-1", "page=" + "9" * 40],
+    "query", ["date_from=2024-99-99", "actor=abc", f"actor={HUGE}", "page=-1", "page=abc", "page=" + "9" * 40],
 )
 def test_audit_page_bad_query_strings(cast: Any, clients: Any, query: str) -> None:
     r = clients["admin"].get(f"/studies/{cast.study.pk}/audit/?{query}")
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [("date_to=%00", "Null characters"), ("action=%00", "Null characters"), ("q=a%00b", "Null characters"),
+     ("search=%00", "Null characters")],
+)
+def test_page_nul_in_the_query_string_is_a_clear_400(
+    cast: Any, clients: Any, query: str, says: str
+) -> None:
+    for page in ("audit/", "search/", "memos/", "participants/"):
+        r = clients["admin"].get(f"/studies/{cast.study.pk}/{page}?{query}")
+        assert r.status_code == 400, page
+        assert says in r.content.decode()
+        assert "Bad Request (400)" not in r.content.decode()
 
 
 def test_page_post_with_json_body_is_not_a_500(cast: Any, clients: Any) -> None:
@@ -287,3 +301,15 @@ def test_page_post_with_json_body_is_not_a_500(cast: Any, clients: Any) -> None:
     r = clients["admin"].post(f"/studies/{cast.study.pk}/sites/new/", '{"name": "x"}', content_type="application/json")
     assert r.status_code == 302  # treated as an empty form: a message, nothing written
     assert db_fingerprint() == before
+
+
+def test_a_403_is_logged_in_one_line_without_a_traceback(cast: Any, clients: Any, caplog: Any) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        r = clients["coder"].get(f"/studies/{cast.study.pk}/audit/")
+    assert r.status_code == 403
+    records = [rec for rec in caplog.records if rec.name == "django.request" and getattr(rec, "status_code", 0) == 403]
+    assert records
+    assert all(rec.exc_info is None for rec in records)
+    assert "Traceback" not in caplog.text

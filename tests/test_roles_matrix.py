@@ -10,7 +10,8 @@ each role must get, in this column order:
 * a member whose role lacks the permission gets 403.
 * anonymous gets a redirect to the sign-in page on pages (LOGIN) and a 401 JSON answer on the
   API (UNAUTH).
-* 405 on a POST-only page is answered before any lookup, for any study id, so it confirms nothing.
+* 405 on a POST-only page is answered to members; a signed-in outsider gets 404 before anything
+  else is looked at (accounts.middleware.StudyMembershipMiddleware), the method included.
 
 Every denied request must also write nothing (no row changed, no audit event). One test per row runs
 all seven roles against one cast and reports every role that differs from the table, e.g.
@@ -68,7 +69,7 @@ EVERYONE_200 = (200, 200, 200, 200, 200, 200, 200)
 MEMBERS_PAGE = (200, 200, 200, 200, 200, 404, LOGIN)
 ADMIN_PAGE = (200, 403, 403, 403, 403, 404, LOGIN)
 ADMIN_WRITE_PAGE = (302, 403, 403, 403, 403, 404, LOGIN)
-POST_ONLY_GET = (405, 405, 405, 405, 405, 405, LOGIN)
+POST_ONLY_GET = (405, 405, 405, 405, 405, 404, LOGIN)
 ADMIN_LEAD_PAGE = (200, 200, 403, 403, 403, 404, LOGIN)
 # Jobs are private to who started them (admin here): other members with job.view get 404, ppi lacks it.
 OWN_JOB_PAGE = (200, 404, 404, 404, 403, 404, LOGIN)

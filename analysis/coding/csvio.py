@@ -28,6 +28,7 @@ from analysis.coding.services.codebook_import import (
     ParsedFile,
     item_from_path,
 )
+from config.input_guard import format_bytes
 from jobs.csv import csv_bytes
 
 HEADER = ["path", "guid", "description", "inclusion_criteria", "exclusion_criteria", "example", "colour", "is_codable"]
@@ -53,7 +54,7 @@ def _unneutralise(value: str) -> str:
 
 def csv_parse(data: bytes, *, filename: str = "codebook.csv") -> ParsedFile:
     if len(data) > MAX_IMPORT_BYTES:
-        raise ImportFileError(f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+        raise ImportFileError(f"The file is larger than {format_bytes(MAX_IMPORT_BYTES)}.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -16,6 +16,7 @@ from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.themes import selectors, services
 from analysis.themes.models import Comment, CommentKind, ReactionValue, Theme, ThemeStatus
+from config.api import StrictFieldsMixin
 
 BIG = 2**31 - 1
 
@@ -54,7 +55,7 @@ class ThemeRowSerializer(serializers.Serializer[Any]):
     open_comments = serializers.IntegerField()
 
 
-class ThemeCreateSerializer(serializers.Serializer[Any]):
+class ThemeCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     name = serializers.CharField(max_length=services.NAME_MAX)
     description = serializers.CharField(required=False, allow_blank=True, max_length=services.TEXT_MAX)
     plain_description = serializers.CharField(required=False, allow_blank=True, max_length=services.TEXT_MAX)
@@ -130,7 +131,7 @@ class TeamQuoteSerializer(serializers.Serializer[Any]):
         return obj.text if obj.shown_to_team else ""  # consent withdrawn: the words are not shown
 
 
-class QuoteCreateSerializer(serializers.Serializer[Any]):
+class QuoteCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     coding = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="a coded segment behind the theme")
     start = serializers.IntegerField(required=False, min_value=0, max_value=BIG, help_text="code points")
     end = serializers.IntegerField(required=False, min_value=0, max_value=BIG)
@@ -138,7 +139,7 @@ class QuoteCreateSerializer(serializers.Serializer[Any]):
     content_note = serializers.CharField(required=False, allow_blank=True, max_length=services.NOTE_MAX)
 
 
-class QuoteUpdateSerializer(serializers.Serializer[Any]):
+class QuoteUpdateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     start = serializers.IntegerField(required=False, min_value=0, max_value=BIG)
     end = serializers.IntegerField(required=False, min_value=0, max_value=BIG)
     text = serializers.CharField(required=False, max_length=100_000)
@@ -197,7 +198,7 @@ class CommentSerializer(serializers.ModelSerializer[Comment]):
         return obj.deleted_at is not None
 
 
-class CommentCreateSerializer(serializers.Serializer[Any]):
+class CommentCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     body = serializers.CharField(max_length=services.COMMENT_MAX, help_text="plain text or simple Markdown")
     parent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)  # type: ignore[assignment]
     quote = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
@@ -205,24 +206,24 @@ class CommentCreateSerializer(serializers.Serializer[Any]):
     suggested_name = serializers.CharField(required=False, allow_blank=True, max_length=services.NAME_MAX)
 
 
-class CommentUpdateSerializer(serializers.Serializer[Any]):
+class CommentUpdateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     body = serializers.CharField(max_length=services.COMMENT_MAX)
 
 
-class CommentResolveSerializer(serializers.Serializer[Any]):
+class CommentResolveSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     resolved = serializers.BooleanField()
 
 
-class SuggestionDecisionSerializer(serializers.Serializer[Any]):
+class SuggestionDecisionSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     accept = serializers.BooleanField()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=services.COMMENT_MAX)
 
 
-class ReactionSerializer(serializers.Serializer[Any]):
+class ReactionSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     value = serializers.ChoiceField(choices=[("", "none"), *ReactionValue.choices], allow_blank=True)
 
 
-class BoardSettingsSerializer(serializers.Serializer[Any]):
+class BoardSettingsSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     support_line = serializers.CharField(allow_blank=True, max_length=services.SUPPORT_MAX)
 
 
@@ -364,7 +365,7 @@ class QuoteDetailAPI(APIView):
 # The board ----------------------------------------------------------------------------------------
 
 
-class ThemeReportSerializer(serializers.Serializer[Any]):
+class ThemeReportSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     format = serializers.ChoiceField(choices=[("md", "Markdown"), ("docx", "Word")])
     audience = serializers.ChoiceField(choices=[("team", "for the paper"), ("ppi", "plain-language summary")])
 

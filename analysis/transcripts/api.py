@@ -12,7 +12,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +22,14 @@ from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding.selectors.retrieval import transcripts_progress
 from analysis.transcripts import selectors
-from analysis.transcripts.importers import ENCODINGS, ImportRefused, max_file_bytes, parse_transcript
+from analysis.transcripts.importers import (
+    ENCODINGS,
+    ImportRefused,
+    max_file_bytes,
+    max_transcript_chars,
+    max_transcript_turns,
+    parse_transcript,
+)
 from analysis.transcripts.models import (
     EditKind,
     SpeakerRole,
@@ -34,6 +40,8 @@ from analysis.transcripts.models import (
 )
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
+from config.api import FormParser, MultiPartParser, StrictFieldsMixin
+from config.input_guard import format_bytes
 
 # Serializers ------------------------------------------------------------------------------------
 
@@ -85,30 +93,65 @@ class TurnSerializer(serializers.Serializer[Any]):
 
 
 class TranscriptDetailSerializer(TranscriptSerializer):
-    text = serializers.CharField(read_only=True)
-    length = serializers.IntegerField(read_only=True, help_text="Length of text in Unicode code points.")
+    """One transcript in parts of at most the import caps (CHORUS_MAX_TRANSCRIPT_CHARS characters of text,
+    CHORUS_MAX_TRANSCRIPT_TURNS turns): every transcript imported within the caps comes whole; a larger one
+    (imported before the caps) comes in parts, ``next`` giving the address of the next part."""
+
+    text = serializers.SerializerMethodField()
+    text_start = serializers.SerializerMethodField(help_text="Code point offset of this part's text (0 = the start).")
+    length = serializers.IntegerField(read_only=True, help_text="Length of the whole text in Unicode code points.")
     turns = serializers.SerializerMethodField()
+    turns_total = serializers.SerializerMethodField()
+    next = serializers.SerializerMethodField(help_text="The next part's address, or null when this is the last.")
     original_sha256 = serializers.SerializerMethodField()
 
     class Meta(TranscriptSerializer.Meta):
-        fields = [*TranscriptSerializer.Meta.fields, "length", "text", "turns", "original_sha256"]
+        fields = [*TranscriptSerializer.Meta.fields, "length", "text", "text_start", "turns", "turns_total", "next",
+                  "original_sha256"]
+
+    def _part(self) -> tuple[int, int]:
+        return int(self.context.get("text_offset", 0)), int(self.context.get("turns_offset", 0))
+
+    def get_text(self, obj: Transcript) -> str:
+        start, _ = self._part()
+        return obj.text[start:start + max_transcript_chars()]
+
+    def get_text_start(self, obj: Transcript) -> int:
+        return self._part()[0]
 
     @extend_schema_field(TurnSerializer(many=True))
     def get_turns(self, obj: Transcript) -> list[dict[str, Any]]:
-        return [dict(t) for t in obj.turns.order_by("index").values("index", "speaker", "role", "start", "end", "time_ms")]
+        _, first = self._part()
+        rows = obj.turns.filter(index__gte=first).order_by("index")[:max_transcript_turns()]
+        return [dict(t) for t in rows.values("index", "speaker", "role", "start", "end", "time_ms")]
+
+    def get_turns_total(self, obj: Transcript) -> int:
+        return obj.turns.count()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_next(self, obj: Transcript) -> str | None:
+        text_start, turns_start = self._part()
+        more_text = text_start + max_transcript_chars() < len(obj.text)
+        more_turns = obj.turns.filter(index__gte=turns_start + max_transcript_turns()).exists()
+        if not (more_text or more_turns):
+            return None
+        text_next = text_start + max_transcript_chars() if more_text else len(obj.text)
+        turns_next = turns_start + max_transcript_turns() if more_turns else obj.turns.count()
+        base = self.context.get("base_url", "")
+        return f"{base}?text_offset={text_next}&turns_offset={turns_next}"
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_original_sha256(self, obj: Transcript) -> str | None:
         return obj.original_sha256 if self.context.get("can_original") else None
 
 
-class TranscriptCreateSerializer(serializers.Serializer[Any]):
+class TranscriptCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     participant = serializers.IntegerField()
     text = serializers.CharField(trim_whitespace=False, max_length=5_000_000,
                                  help_text="Plain text; 'Name: words' lines become speaker turns.")
 
 
-class UploadSerializer(serializers.Serializer[Any]):
+class UploadSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
     encoding = serializers.ChoiceField(choices=list(ENCODINGS), required=False, allow_blank=True)
 
@@ -168,10 +211,10 @@ class EditSerializer(serializers.ModelSerializer[TranscriptEdit]):
     def get_ops(self, obj: TranscriptEdit) -> list[Any]:
         if self.context.get("show_old"):
             return [{"start": o[0], "end": o[1], "old": o[2], "new": o[3]} for o in obj.ops]
-        return [{"start": o[0], "end": o[1], "new": o[3]} for o in obj.ops]
+        return [{"start": o[0], "end": o[1]} for o in obj.ops]
 
 
-class EditWriteSerializer(serializers.Serializer[Any]):
+class EditWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=[EditKind.REPLACE, EditKind.REPLACE_ALL])
     base_version = serializers.IntegerField(min_value=1)
     replacement = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=500)
@@ -190,7 +233,7 @@ class EditWriteSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class RevertSerializer(serializers.Serializer[Any]):
+class RevertSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     base_version = serializers.IntegerField(min_value=1, required=False)
 
 
@@ -251,14 +294,23 @@ class TranscriptListAPI(APIView):
 
 
 class TranscriptDetailAPI(APIView):
-    @extend_schema(responses=TranscriptDetailSerializer)
+    @extend_schema(
+        parameters=[OpenApiParameter("text_offset", int, description="From the previous part's `next`."),
+                    OpenApiParameter("turns_offset", int, description="From the previous part's `next`.")],
+        responses=TranscriptDetailSerializer,
+    )
     def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
         transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript_id)
+        text_offset = max(0, _opt_int(request.query_params.get("text_offset")) or 0)
+        turns_offset = max(0, _opt_int(request.query_params.get("turns_offset")) or 0)
         transcript_services.transcript_read_audit(
-            actor=acting_user(request), transcript=transcript, via="api", ip=client_ip(request)
+            actor=acting_user(request), transcript=transcript, via="api", ip=client_ip(request),
+            details={"text_offset": text_offset, "turns_offset": turns_offset} if text_offset or turns_offset else None,
         )
         can_original = policy.has_perm(user=request.user, study=study_id, perm=Perm.TRANSCRIPT_ORIGINAL)
-        return Response(TranscriptDetailSerializer(transcript, context={"can_original": can_original}).data)
+        context = {"can_original": can_original, "text_offset": text_offset, "turns_offset": turns_offset,
+                   "base_url": request.build_absolute_uri(request.path)}
+        return Response(TranscriptDetailSerializer(transcript, context=context).data)
 
 
 class TranscriptUploadAPI(APIView):
@@ -269,7 +321,7 @@ class TranscriptUploadAPI(APIView):
     def post(self, request: Request, study_id: int) -> Response:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > max_file_bytes() * 2:
-            raise ValidationError(f"The upload is too large (limit {max_file_bytes() // 1_000_000} MB per file).")
+            raise ValidationError(f"The upload is too large (limit {format_bytes(max_file_bytes())} per file).")
         s = UploadSerializer(data={"files": request.FILES.getlist("files"), "encoding": request.POST.get("encoding", "")})
         s.is_valid(raise_exception=True)
         uploads = [imports.Upload(f.name, f.read()) for f in s.validated_data["files"]]
@@ -334,14 +386,11 @@ class SearchAPI(APIView):
 class EditListAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.TRANSCRIPT_EDIT, methods=("POST",))]
 
-    def _show_old(self, request: Request, study_id: int) -> bool:
-        perms = policy.perms_for(user=request.user, study=study_id)
-        return Perm.TRANSCRIPT_EDIT in perms or Perm.TRANSCRIPT_ORIGINAL in perms
-
     @extend_schema(responses=EditSerializer(many=True))
     def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
         edits = selectors.transcript_edits(user=request.user, study_id=study_id, transcript_id=transcript_id)
-        return Response(EditSerializer(edits, many=True, context={"show_old": self._show_old(request, study_id)}).data)
+        return Response(EditSerializer(edits, many=True, context={
+            "show_old": policy.has_perm(user=request.user, study=study_id, perm=Perm.TRANSCRIPT_REMOVED_TEXT)}).data)
 
     @extend_schema(request=EditWriteSerializer, responses={201: EditSerializer, 409: None})
     def post(self, request: Request, study_id: int, transcript_id: int) -> Response:

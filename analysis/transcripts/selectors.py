@@ -19,7 +19,7 @@ from django.http import Http404
 
 from accounts import policy
 from accounts.policy import Perm
-from analysis.transcripts.models import Transcript, TranscriptEdit, TranscriptTurn
+from analysis.transcripts.models import EditKind, Transcript, TranscriptEdit, TranscriptTurn
 from analysis.transcripts.text import line_number_at
 from participants.consent_rules import DataUse, data_use_allowed, participants_usable_q
 from participants.models import Participant
@@ -125,11 +125,33 @@ def transcript_get(*, user: Any, study_id: int, transcript_id: int, perm: Perm =
     return t
 
 
-def transcript_edits(*, user: Any, study_id: int, transcript_id: int) -> QuerySet[TranscriptEdit]:
+def transcript_edits(*, user: Any, study_id: int, transcript_id: int) -> list[TranscriptEdit]:
+    """The transcript's edits, newest first, as this user may see them.
+
+    For a role without ``TRANSCRIPT_REMOVED_TEXT`` every edit loses its words here, before any view or
+    serializer sees it: the summary is rebuilt from counts and the ops keep their positions only. The
+    replacement text goes too, because a later edit may have removed it in turn."""
     transcript_get(user=user, study_id=study_id, transcript_id=transcript_id)
-    return TranscriptEdit.objects.filter(transcript_id=transcript_id).select_related("actor").prefetch_related(
-        "reverted_by"
+    edits = list(
+        TranscriptEdit.objects.filter(transcript_id=transcript_id).select_related("actor", "reverts")
+        .prefetch_related("reverted_by")
     )
+    if not policy.has_perm(user=user, study=study_id, perm=Perm.TRANSCRIPT_REMOVED_TEXT):
+        for edit in edits:
+            edit.summary = edit_summary_without_text(edit)
+            edit.ops = [[op[0], op[1], "", ""] for op in edit.ops]
+    return edits
+
+
+def edit_summary_without_text(edit: TranscriptEdit) -> str:
+    n = len(edit.ops)
+    passages = f"{n} passage{'' if n == 1 else 's'}"
+    if edit.kind == EditKind.REPLACE_ALL:
+        return f"Replaced all {n} match{'' if n == 1 else 'es'} of a word or phrase"
+    if edit.kind == EditKind.REVERT:
+        target = edit.reverts.version if edit.reverts else None
+        return f"Reverted version {target} ({passages})" if target else f"Reverted an earlier change ({passages})"
+    return f"Replaced {passages}"
 
 
 # Reading in pages -----------------------------------------------------------------------------------

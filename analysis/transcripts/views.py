@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -25,6 +26,8 @@ from analysis.transcripts.importers import max_file_bytes
 from analysis.transcripts.models import ImportStatus, ItemStatus
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
+from config.input_guard import format_bytes
+from participants.consent_rules import DataUse, data_use_allowed
 
 
 def _int(value: Any) -> int | None:
@@ -69,8 +72,8 @@ def transcript_upload(request: HttpRequest, study_id: int) -> HttpResponse:
         # Refuse an oversized upload from its declared length, before reading the body.
         length = _int(request.META.get("CONTENT_LENGTH")) or 0
         if length > max_file_bytes() * 2:
-            messages.error(request, f"The upload is too large ({length // 1_000_000} MB). The limit is "
-                                    f"{max_file_bytes() // 1_000_000} MB per file; upload fewer files at a time.")
+            messages.error(request, f"The upload is too large ({format_bytes(length)}). The limit is "
+                                    f"{format_bytes(max_file_bytes())} per file; upload fewer files at a time.")
             return redirect("transcript-upload", study_id=study.pk)
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
@@ -88,7 +91,8 @@ def transcript_upload(request: HttpRequest, study_id: int) -> HttpResponse:
             else:
                 return redirect("transcript-import", study_id=study.pk, batch_id=batch.pk)
     return render(request, "transcripts/transcript_upload.html", {
-        "study": study, "form": form, "limit_mb": max_file_bytes() // 1_000_000, "project": project,
+        "study": study, "form": form, "limit": format_bytes(max_file_bytes()), "project": project,
+        "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
         "can_import_project": policy.has_perm(user=request.user, study=study.pk, perm=Perm.PROJECT_IMPORT),
     })
 
@@ -148,10 +152,11 @@ def transcript_detail(request: HttpRequest, study_id: int, transcript_id: int) -
         actor=acting_user(request), transcript=transcript, via=via, ip=client_ip(request),
         details={"page": page.number, **({"at": at} if at is not None else {})},
     )
-    can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT)
+    frozen = not data_use_allowed(participant=transcript.participant, use=DataUse.CODING)
+    can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT) and not frozen
     return render(request, "transcripts/transcript_detail.html", {
         "study": membership.study, "transcript": transcript, "page": page, "participant": transcript.participant,
-        "can_edit": can_edit, "can_original": policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL),
+        "can_edit": can_edit, "frozen": frozen, "can_original": policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL),
         "edit_count": transcript.version - 1, "at": at,
         "may_code": policy.may_code_transcript(membership=membership, participant=transcript.participant),
         "page_links": range(1, page.count + 1),
@@ -236,8 +241,7 @@ def transcript_history(request: HttpRequest, study_id: int, transcript_id: int) 
     transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript_id)
     edits = selectors.transcript_edits(user=request.user, study_id=study_id, transcript_id=transcript_id)
     can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT)
-    # The removed text is what a redaction hides: only leads (who may revert) and admins see it.
-    show_old = can_edit or policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL)
+    show_old = policy.role_allows(membership.role, Perm.TRANSCRIPT_REMOVED_TEXT)
     return render(request, "transcripts/transcript_history.html", {
         "study": membership.study, "transcript": transcript, "edits": edits, "can_edit": can_edit,
         "show_old": show_old,

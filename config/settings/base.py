@@ -60,6 +60,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: it tells the user why they were signed out.
     "accounts.middleware.SessionLifetimeMiddleware",
+    # Signed-in non-members of a study get 404 before any page under it reads its input.
+    "accounts.middleware.StudyMembershipMiddleware",
+    # Then a NUL character in a page's query string: a clear 400 before the view reads it.
+    "config.input_guard.QueryStringGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks, so it sees the outcome of authentication.
@@ -201,6 +205,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CHORUS_TRUSTED_PROXIES = env.int("CHORUS_TRUSTED_PROXIES", default=0)
 CHORUS_MAX_UPLOAD_BYTES = env.int("CHORUS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# Files in one request (Django's own limit, stated so docs/operations.md "Limits" and the message agree);
+# a bigger folder goes up as one .zip.
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("CHORUS_MAX_FILES_PER_REQUEST", default=100)
+# One interview: an hour is 30-60k characters and a few hundred turns. Past these, imports are refused.
+# The coding page renders every turn: 5,000 turns took 4.8 s, 20,000 took 33 s (docs/operations.md, "Limits").
+CHORUS_MAX_TRANSCRIPT_CHARS = env.int("CHORUS_MAX_TRANSCRIPT_CHARS", default=2_000_000)
+CHORUS_MAX_TRANSCRIPT_TURNS = env.int("CHORUS_MAX_TRANSCRIPT_TURNS", default=5_000)
 
 # Links in e-mails (the board digest): the address people use to reach Chorus.
 CHORUS_BASE_URL = env("CHORUS_BASE_URL", default="http://localhost:8000")
@@ -260,6 +271,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool process that grew past this (KiB) is replaced after its task: one oversized job cannot keep a
+# worker at gigabytes for the next ones (an export of a 10,000-attribute study once reached 2.5 GB).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CHORUS_WORKER_MAX_MEMORY_KIB", default=1_048_576)
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in the Job table, which the UI reads
 CELERY_TASK_DEFAULT_QUEUE = env("CHORUS_CELERY_QUEUE", default="chorus")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -286,9 +300,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"no_4xx_traceback": {"()": "config.log.NoTracebackForClientErrors"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "chorus.csp": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "chorus.csp": {"level": "WARNING"},
+        "django.request": {"filters": ["no_4xx_traceback"]},
+    },
 }
 
 # Adding codings, per user: a person codes a few spans a minute; a runaway script is stopped.
@@ -310,6 +329,7 @@ CHORUS_DEMO_STEPS: list[str] = [
 CHORUS_PURGERS: list[str] = [
     "analysis.coding.services.codings.codings_purge", "analysis.themes.services.quotes_purge",
     "analysis.transcripts.services.transcripts.transcripts_purge",
+    "jobs.purge.job_results_purge",
 ]
 
 # Models holding a span [start, end) of a transcript ("app_label.Model"): a redaction re-anchors them

@@ -24,6 +24,7 @@ from accounts import policy
 from accounts.models import ParticipantGroup, Site, Study, User
 from accounts.policy import Perm
 from accounts.services import audit_record
+from config.db import tables_refresh_statistics
 
 from ..crypto import decrypt_bytes, encrypt_bytes, encrypt_text
 from ..csvio import Table, decode_upload, read_table
@@ -136,7 +137,11 @@ def _finish(
             "Confirm the deletions to import it."
         )
     elif not (report.create or report.update or report.new_forms):
-        report.blocked = "Nothing to import: every row is already in Chorus." if report.rows else "The file has no rows."
+        if report.errors:
+            report.blocked = (f"Nothing to import: {report.error_rows} row(s) have errors (listed below) and the other rows "
+                              "are already in Chorus. Fix those rows and upload the file again.")
+        else:
+            report.blocked = "Nothing to import: every row is already in Chorus." if report.rows else "The file has no rows."
     return not report.blocked
 
 
@@ -315,6 +320,7 @@ def participants_import(
         raise ValidationError("The participants changed while importing (a pseudonym was added meanwhile). "
                               "Nothing was imported; try again.") from exc
     report.committed = True
+    tables_refresh_statistics(tables=[Participant._meta.db_table, AttributeDefinition._meta.db_table])
     return report
 
 
@@ -390,7 +396,7 @@ def _participants_write(
     audit_record(
         actor=actor, action="participants.import", study=study, object_type="participants.importbatch", ip=ip,
         details={
-            "filename": report.filename, "sha256": hashlib.sha256(data).hexdigest(), "rows": report.rows,
+            "sha256": hashlib.sha256(data).hexdigest(), "rows": report.rows,
             "created": created, "updated": updated, "unchanged": report.unchanged, "skipped": report.skipped,
             "error_rows": report.error_rows, "sites_created": [str(s["name"]) for s in unknown_sites.values()] if create_sites else [],
             "attributes_created": [d.key for d in new_defs.values()],
@@ -555,6 +561,7 @@ def consent_import(
         _consent_write(actor=actor, study=study, rows=candidates, forms=forms, planned=planned if create_forms else {},
                        report=report, data=data, ip=ip)
     report.committed = True
+    tables_refresh_statistics(tables=[ConsentEvent._meta.db_table, Participant._meta.db_table])
     return report
 
 
@@ -621,6 +628,8 @@ def _check_sequences(
     for e in ConsentEvent.objects.filter(participant_id__in=list(by_participant)):
         existing.setdefault(e.participant_id, []).append(Ev.of(e))
     far = timezone.now() + dt.timedelta(days=36500)
+    # Problems the recorded events have on their own, which no row of this file caused.
+    baseline = {pk: {ref for ref, _ in consent_derive(evs).problems} for pk, evs in existing.items()}
     for pk, prow in by_participant.items():
         pending = list(prow)
         while True:
@@ -633,15 +642,27 @@ def _check_sequences(
             ]
             d = consent_derive(evs)
             bad = [(ref, msg) for ref, msg in d.problems if isinstance(ref, _CRow)]
+            # A row dated before an event already recorded makes that event the odd one out (a second
+            # consent, say): the row is what the import would change, so the row is what is refused, with
+            # its line, rather than the commit failing on the recorded event.
+            for ref, _msg in d.problems:
+                if isinstance(ref, _CRow) or ref in baseline.get(pk, ()):
+                    continue
+                earlier = [r for r in pending if r.date <= ref.date] or pending
+                recorded = ref.get_kind_display().lower() if hasattr(ref, "get_kind_display") else "event"
+                bad.extend((r, f"this row is dated {r.date}, before the {recorded} already recorded on {ref.date}, "
+                               "and events count in date order, so that one would no longer make sense. Correct "
+                               "the date, or the record on the participant's page.") for r in earlier
+                           if all(r is not b[0] for b in bad))
             if not bad:
                 break
             for ref, msg in bad:
-                earlier = (failed or {}).get(pk)
-                if earlier is not None and earlier[0] < ref.line:
+                prior = (failed or {}).get(pk)
+                if prior is not None and prior[0] < ref.line:
                     # Most likely a consequence: the row this one builds on was refused.
-                    report.error(ref.line, "event", f"{ref.participant.pseudonym}: {msg} (line {earlier[0]} for "
-                                 f"{ref.participant.pseudonym} was refused; fix it first)", cause=earlier[1],
-                                 follows=earlier[0])
+                    report.error(ref.line, "event", f"{ref.participant.pseudonym}: {msg} (line {prior[0]} for "
+                                 f"{ref.participant.pseudonym} was refused; fix it first)", cause=prior[1],
+                                 follows=prior[0])
                 else:
                     report.error(ref.line, "event", f"{ref.participant.pseudonym}: {msg}")
             pending = [r for r in pending if all(r is not b[0] for b in bad)]
@@ -687,7 +708,7 @@ def _consent_write(
             purges.append(participant_purge_start(actor=actor, participant=participant, ip=ip).pk)
     audit_record(
         actor=actor, action="consent.import", study=study, object_type="participants.importbatch", ip=ip,
-        details={"filename": report.filename, "sha256": hashlib.sha256(data).hexdigest(), "rows": report.rows,
+        details={"sha256": hashlib.sha256(data).hexdigest(), "rows": report.rows,
                  "events": recorded, "unchanged": report.unchanged, "skipped": report.skipped,
                  "error_rows": report.error_rows, "purge_jobs": purges},
     )

@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +22,7 @@ from analysis.coding.selectors import codebook as selectors
 from analysis.coding.services import codebook as services
 from analysis.coding.services import codebook_files
 from analysis.coding.services import codebook_import as importing
+from config.api import FormParser, JSONParser, MultiPartParser, StrictFieldsMixin
 
 # Serializers ------------------------------------------------------------------------------------
 
@@ -68,11 +68,11 @@ class _CodeFields(serializers.Serializer[Any]):
     is_codable = serializers.BooleanField(required=False)
 
 
-class CodeCreateSerializer(_CodeFields):
+class CodeCreateSerializer(StrictFieldsMixin, _CodeFields):
     parent = serializers.IntegerField(required=False, allow_null=True, min_value=1)  # type: ignore[assignment]
 
 
-class CodeUpdateSerializer(_CodeFields):
+class CodeUpdateSerializer(StrictFieldsMixin, _CodeFields):
     name = serializers.CharField(max_length=200, required=False)
     version = serializers.IntegerField(min_value=1, help_text="The version you read; a stale one answers 409.")
 
@@ -82,7 +82,7 @@ class CodeUpdateSerializer(_CodeFields):
         return attrs
 
 
-class CodeMoveSerializer(serializers.Serializer[Any]):
+class CodeMoveSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     parent = serializers.IntegerField(  # type: ignore[assignment]  # Field.parent in the stubs
         allow_null=True, min_value=1, help_text="null for the top level"
     )
@@ -90,7 +90,7 @@ class CodeMoveSerializer(serializers.Serializer[Any]):
     version = serializers.IntegerField(required=False, min_value=1)
 
 
-class CodeMergeSerializer(serializers.Serializer[Any]):
+class CodeMergeSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     target = serializers.IntegerField(min_value=1, help_text="the code that absorbs this one")
 
 
@@ -99,7 +99,7 @@ class ConflictSerializer(serializers.Serializer[Any]):
     current = CodeSerializer()
 
 
-class CodebookImportSerializer(serializers.Serializer[Any]):
+class CodebookImportSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     file = serializers.FileField()
     mode = serializers.ChoiceField(choices=["preview", "commit"], default="preview")
 

@@ -44,6 +44,10 @@ from analysis.coding.services import assignments, disagreements
 from analysis.coding.services import codings as coding_services
 from analysis.coding.services import memos as memo_services
 from analysis.coding.services.codings import CodingConflict, CodingFrozen, coding_as_dict
+from config.api import only_fields
+
+# The fields a coding is written with (one object, each object of a list, or a PATCH with "version").
+CODING_FIELDS = frozenset({"code", "start", "end", "memo", "transcript_version"})
 
 # Views whose bodies are plain JSON objects (documented in the module docstring and the README).
 _json = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
@@ -105,6 +109,8 @@ class CodingListAPI(APIView):
         if not many and hasattr(data, "get"):
             version = data.get("transcript_version", version)
         items: list[Any] = list(data) if many else [data]
+        for item in items:
+            only_fields(item, CODING_FIELDS)
         try:
             rows = coding_services.codings_bulk_create(
                 actor=acting_user(request), study_id=study_id, transcript_id=transcript_id, items=items,
@@ -130,7 +136,7 @@ class CodingDetailAPI(APIView):
     @extend_schema(request=CodingSerializer, responses=CodingSerializer,
                    summary="Re-code, adjust boundaries or change the memo; send the version you read")
     def patch(self, request: Request, study_id: int, transcript_id: int, coding_id: int) -> Response:
-        data = dict(request.data) if hasattr(request.data, "items") else {}
+        data = dict(only_fields(request.data, CODING_FIELDS | {"version"})) if hasattr(request.data, "items") else {}
         if "version" not in data:
             return Response({"version": ["Send the version of the coding you read."]}, status=400)
         version = data.pop("version")
@@ -159,7 +165,7 @@ class CodingBulkDeleteAPI(APIView):
     write_rate_setting, write_rate_scope = "CHORUS_CODING_RATE", "coding"
 
     def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
-        ids = request.data.get("ids") if hasattr(request.data, "get") else None
+        ids = only_fields(request.data, {"ids"}).get("ids") if hasattr(request.data, "get") else None
         if not isinstance(ids, list):
             return Response({"ids": ["Send a list of coding ids."]}, status=400)
         try:
@@ -266,7 +272,7 @@ class MemoListAPI(APIView):
         return Response([memo_as_dict(m) for m in qs[:500]])
 
     def post(self, request: Request, study_id: int) -> Response:
-        d = request.data if hasattr(request.data, "get") else {}
+        d = only_fields(request.data, {"title", "body", "transcript", "code", "coding"}) if hasattr(request.data, "get") else {}
         try:
             m = memo_services.memo_create(
                 actor=acting_user(request), study_id=study_id, title=d.get("title"), body=d.get("body"),
@@ -280,7 +286,7 @@ class MemoListAPI(APIView):
 @_json
 class MemoDetailAPI(APIView):
     def patch(self, request: Request, study_id: int, memo_id: int) -> Response:
-        d = request.data if hasattr(request.data, "get") else {}
+        d = only_fields(request.data, {"title", "body"}) if hasattr(request.data, "get") else {}
         m = memo_services.memo_update(actor=acting_user(request), study_id=study_id, memo_id=memo_id,
                                       title=d.get("title"), body=d.get("body"))
         return Response(memo_as_dict(m))
@@ -305,7 +311,7 @@ class AssignmentListAPI(APIView):
         return Response([assignment_as_dict(a) for a in assignments.assignments_visible(user=request.user, study_id=study_id)])
 
     def post(self, request: Request, study_id: int) -> Response:
-        d = request.data if hasattr(request.data, "get") else {}
+        d = only_fields(request.data, {"transcript", "coder_a", "coder_b"}) if hasattr(request.data, "get") else {}
         a = assignments.assignment_create(actor=acting_user(request), study_id=study_id,
                                           transcript_id=d.get("transcript"), coder_a_id=d.get("coder_a"),
                                           coder_b_id=d.get("coder_b"), ip=client_ip(request))
@@ -315,7 +321,7 @@ class AssignmentListAPI(APIView):
 @_json
 class AssignmentDoneAPI(APIView):
     def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
-        done = request.data.get("done", True) if hasattr(request.data, "get") else True
+        done = only_fields(request.data, {"done"}).get("done", True) if hasattr(request.data, "get") else True
         if not isinstance(done, bool):
             return Response({"done": ["Must be true or false."]}, status=400)
         a = assignments.assignment_mark_done(actor=acting_user(request), study_id=study_id,
@@ -339,7 +345,7 @@ class AgreementAPI(APIView):
 
 @_json
 class AgreementReportAPI(APIView):
-    @extend_schema(summary="Start the study-wide agreement report as a background job")
+    @extend_schema(request=None, summary="Start the study-wide agreement report as a background job")
     def post(self, request: Request, study_id: int) -> Response:
         job = assignments.agreement_report_start(actor=acting_user(request), study_id=study_id, ip=client_ip(request))
         return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)
@@ -467,7 +473,7 @@ class DisagreementCommentAPI(APIView):
                    responses={201: DisagreementCommentSerializer, 409: DetailSerializer},
                    summary="Comment on a disagreement (an assigned coder or a lead)")
     def post(self, request: Request, study_id: int, transcript_id: int, key: str) -> Response:
-        d = request.data if hasattr(request.data, "get") else {}
+        d = only_fields(request.data, {"body"}) if hasattr(request.data, "get") else {}
         try:
             c = disagreements.disagreement_comment(actor=acting_user(request), study_id=study_id,
                                                    transcript_id=transcript_id, key=key, body=d.get("body"),
@@ -482,7 +488,7 @@ class DisagreementResolveAPI(APIView):
                    responses={200: DisagreementSerializer, 409: DetailSerializer},
                    summary="Resolve a disagreement; keep_a / keep_b / neither change the codings")
     def post(self, request: Request, study_id: int, transcript_id: int, key: str) -> Response:
-        d = request.data if hasattr(request.data, "get") else {}
+        d = only_fields(request.data, {"outcome", "note"}) if hasattr(request.data, "get") else {}
         user = acting_user(request)
         try:
             disagreements.disagreement_resolve(actor=user, study_id=study_id, transcript_id=transcript_id, key=key,

@@ -336,7 +336,7 @@ def disagreement_resolve(
     record.save()
     audit_record(actor=actor, action="coding.disagreement_resolve", study=a.study, obj=record, ip=ip,
                  details={"transcript": a.transcript_id, "code": code, "start": s, "end": e, "outcome": outcome,
-                          "note": note_text, "deleted": deleted, "created": created})
+                          "note_written": bool(note_text), "deleted": deleted, "created": created})
     return record
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +21,9 @@ from participants.consent_rules import DataUse, data_use_allowed
 
 TITLE_MAX = 200
 BODY_MAX = 50_000
+# A double click or a retried request sends the same memo twice within moments: the second answer is the
+# first memo, not a copy. An identical memo written deliberately later is a new memo.
+DUPLICATE_WINDOW = dt.timedelta(seconds=30)
 
 
 def _id(value: Any, field: str) -> int | None:
@@ -73,6 +77,15 @@ def memo_create(
         memo.transcript = t
     if memo.transcript is not None and not data_use_allowed(participant=memo.transcript.participant, use=DataUse.CODING):
         raise CodingFrozen("This participant's consent does not allow new memos on their transcript (it is read-only).")
+    # One author's memo writes wait for each other (PostgreSQL row lock), so two identical requests arriving
+    # together cannot both miss the other's memo.
+    User.objects.select_for_update().filter(pk=actor.pk).values_list("pk", flat=True).first()
+    same = Memo.objects.filter(
+        study_id=study_id, author=actor, title=title, body=body, transcript=memo.transcript, code=memo.code,
+        coding=memo.coding, created_at__gte=timezone.now() - DUPLICATE_WINDOW,
+    ).order_by("-pk").first()
+    if same is not None:
+        return same
     memo.save()
     return memo
 

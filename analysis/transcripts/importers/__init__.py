@@ -19,8 +19,9 @@ from analysis.transcripts.importers.base import (
 )
 from analysis.transcripts.importers.docx import parse_docx
 from analysis.transcripts.importers.plain import parse_text
-from analysis.transcripts.importers.safezip import ZipLimits, is_docx_zip, is_zip
+from analysis.transcripts.importers.safezip import ZipLimits, is_docx_zip, is_qdpx, is_zip
 from analysis.transcripts.importers.subtitles import looks_like_srt, parse_srt, parse_vtt
+from config.input_guard import format_bytes
 
 __all__ = [
     "ENCODINGS", "ImportRefused", "ParsedTranscript", "ParsedTurn", "Role", "max_file_bytes",
@@ -28,10 +29,39 @@ __all__ = [
 ]
 
 FORMATS = (".txt", ".docx", ".vtt", ".srt")
+QDPX_REFUSED = (
+    "This is a REFI-QDA project (.qdpx), not a transcript; nothing was imported. Projects, with their codes, "
+    "codings and participants, are imported on the Import project page."
+)
 
 
 def max_file_bytes() -> int:
     return int(settings.CHORUS_MAX_UPLOAD_BYTES)
+
+
+def max_transcript_chars() -> int:
+    return int(settings.CHORUS_MAX_TRANSCRIPT_CHARS)
+
+
+def max_transcript_turns() -> int:
+    return int(settings.CHORUS_MAX_TRANSCRIPT_TURNS)
+
+
+def _within_caps(parsed: ParsedTranscript) -> ParsedTranscript:
+    """One interview, not a whole corpus: a transcript past these caps makes every page and export that
+    opens it slow for everyone (16,000 turns took 15 s to render), so it is refused with what to do."""
+    chars, turns = len(parsed.text), len(parsed.turns)
+    if chars > max_transcript_chars():
+        raise ImportRefused(
+            f"The transcript is too long ({chars:,} characters; the limit is {max_transcript_chars():,}, and a one-hour "
+            "interview is about 60,000). Split it into one file per interview and upload those."
+        )
+    if turns > max_transcript_turns():
+        raise ImportRefused(
+            f"The transcript has too many speaker turns ({turns:,}; the limit is {max_transcript_turns():,}). Check "
+            "that it is one interview, and that lines such as timestamps are not read as speakers; split it if not."
+        )
+    return parsed
 
 
 def zip_limits() -> ZipLimits:
@@ -45,7 +75,7 @@ def parse_transcript(
     """Parse one uploaded file into normalised text and speaker turns, or raise ImportRefused."""
     if len(data) > max_file_bytes():
         raise ImportRefused(
-            f"The file is too large ({len(data) // 1_000_000} MB; the limit is {max_file_bytes() // 1_000_000} MB)."
+            f"The file is too large ({format_bytes(len(data))}; the limit is {format_bytes(max_file_bytes())})."
         )
     if not data.strip():
         raise ImportRefused("The file is empty.")
@@ -55,7 +85,9 @@ def parse_transcript(
         raise ImportRefused("Old Word (.doc) files cannot be imported. Save it as .docx and upload that.")
     if is_zip(data):
         if is_docx_zip(data):
-            return parse_docx(data, pseudonym=pseudonym, limits=zip_limits())
+            return _within_caps(parse_docx(data, pseudonym=pseudonym, limits=zip_limits()))
+        if is_qdpx(data) or filename.lower().endswith(".qdpx"):
+            raise ImportRefused(QDPX_REFUSED)
         raise ImportRefused("This is a zip archive, not a transcript. Upload zips on their own, not inside others.")
     text, used = decode_bytes(data, encoding=encoding)
     warnings = [] if used in ("utf-8", "utf-16") else [f"Read as {ENCODINGS[used]} (the file is not UTF-8)."]
@@ -64,7 +96,13 @@ def parse_transcript(
         parsed = parse_vtt(text, encoding=used, pseudonym=pseudonym)
     elif looks_like_srt(head):
         parsed = parse_srt(text, encoding=used, pseudonym=pseudonym)
+    elif filename.lower().endswith(".srt"):
+        raise ImportRefused(
+            "This .srt file is not in the SubRip format, so its timestamps would become part of the text. Each "
+            "subtitle must be a number on its own line, then a line such as 00:00:01,000 --> 00:00:04,000, then "
+            "the words. Fix the file in a subtitle editor, or save the words alone as .txt and upload that."
+        )
     else:
         parsed = parse_text(text, encoding=used, pseudonym=pseudonym)
     parsed.warnings = warnings + parsed.warnings
-    return parsed
+    return _within_caps(parsed)

@@ -9,6 +9,7 @@ import zipfile
 from dataclasses import dataclass
 
 from analysis.transcripts.importers.base import ImportRefused
+from config.input_guard import format_bytes
 
 MAX_MEMBERS = 5000
 MAX_RATIO = 200  # uncompressed / compressed for one member; text XML is typically 5-20x
@@ -41,7 +42,7 @@ def open_zip(data: bytes, *, what: str, limits: ZipLimits) -> zipfile.ZipFile:
         if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1_000_000:
             raise ImportRefused(f"The {what} looks like a zip bomb (an entry unpacks to far more than its size).")
     if total > limits.total_bytes:
-        raise ImportRefused(f"The {what} is too large when unpacked ({total // 1_000_000} MB).")
+        raise ImportRefused(f"The {what} is too large when unpacked ({format_bytes(total)}).")
     return zf
 
 
@@ -68,5 +69,15 @@ def is_docx_zip(data: bytes) -> bool:
         return False
     try:
         return "word/document.xml" in zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+
+
+def is_qdpx(data: bytes) -> bool:
+    """A REFI-QDA project: a zip whose top level holds project.qde."""
+    if not is_zip(data):
+        return False
+    try:
+        return any(n.lower() == "project.qde" for n in zipfile.ZipFile(io.BytesIO(data)).namelist())
     except (zipfile.BadZipFile, ValueError, OSError):
         return False

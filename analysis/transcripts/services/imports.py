@@ -35,8 +35,11 @@ from analysis.transcripts.models import (
     Transcript,
     TranscriptImport,
     TranscriptImportItem,
+    TranscriptTurn,
 )
 from analysis.transcripts.services.transcripts import consent_refusal, transcript_create
+from config.db import tables_refresh_statistics
+from config.input_guard import format_bytes
 from jobs.models import Job
 from jobs.services import JobError, job_create, job_progress, job_run
 from participants.models import Participant
@@ -177,7 +180,7 @@ def _check_item(
         item.message = f"Another file in this upload ({claimed[participant.pk]}) is already for {participant.pseudonym}."
         return
     if len(up.data) > max_file_bytes():
-        item.message = f"The file is too large (the limit is {max_file_bytes() // 1_000_000} MB)."
+        item.message = f"The file is too large (the limit is {format_bytes(max_file_bytes())})."
         return
     reason = consent_refusal(participant)
     if reason:
@@ -315,10 +318,10 @@ def _import_item(*, job: Job, batch: TranscriptImport, item: TranscriptImportIte
 
 
 def _flush_search_index() -> None:
-    """After a bulk import, move the GIN index's pending entries into the index proper, so the first
-    searches do not scan a long pending list (PostgreSQL only)."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SELECT gin_clean_pending_list('transcripts_turn_search_gin'::regclass)")
+    """After a bulk import: fresh planner statistics for the tables it filled, and the GIN index's pending
+    entries moved into the index proper, so the first searches neither misplan nor scan a long pending list
+    (PostgreSQL only)."""
+    tables_refresh_statistics(
+        tables=[Transcript._meta.db_table, TranscriptTurn._meta.db_table, TranscriptImportItem._meta.db_table],
+        gin_indexes=["transcripts_turn_search_gin"],
+    )

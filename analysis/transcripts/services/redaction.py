@@ -24,6 +24,7 @@ from analysis.transcripts.models import EditKind, Transcript, TranscriptEdit, Tr
 from analysis.transcripts.services.anchors import reanchor
 from analysis.transcripts.services.transcripts import refresh_search
 from analysis.transcripts.text import Edit, EditError, EditMap, apply_edits, find_all, invert_edits
+from participants.consent_rules import DataUse, data_use_allowed
 
 MAX_REPLACEMENT = 500
 MAX_OPS = 20000
@@ -31,6 +32,11 @@ MAX_OPS = 20000
 
 class EditConflict(Exception):
     """The transcript changed since the lead loaded it."""
+
+
+class TranscriptFrozen(EditConflict):
+    """The participant withdrew with their data kept as it is: the transcript is read-only, like its
+    coding (a 409 in the API, a message on the pages)."""
 
 
 @dataclass
@@ -52,7 +58,12 @@ def _lock(*, actor: User, study_id: int, transcript_id: int, base_version: int |
         from django.http import Http404
 
         raise Http404("No such transcript.")
-    transcript = Transcript.objects.select_for_update().get(pk=transcript_id)
+    transcript = Transcript.objects.select_for_update().select_related("participant").get(pk=transcript_id)
+    if not data_use_allowed(participant=transcript.participant, use=DataUse.CODING):
+        raise TranscriptFrozen(
+            f"{transcript.participant.pseudonym}'s consent does not allow changes (for example, they withdrew and "
+            "their data is kept as it is): this transcript is read-only."
+        )
     if base_version is not None and transcript.version != base_version:
         raise EditConflict(
             f"The transcript was changed by someone else (it is now version {transcript.version}, "
@@ -101,7 +112,8 @@ def _apply(
     lost = {label: r.lost for label, r in reports.items() if r.lost}
     audit_record(
         actor=actor, action=f"transcript.{kind}", study=transcript.study, obj=transcript, ip=ip,
-        details={"version": transcript.version, "changes": len(ordered), "summary": summary[:300],
+        # Counts and ids only: the summary quotes the removed words, which may be a participant's name.
+        details={"version": transcript.version, "kind": kind, "changes": len(ordered), "edit": edit.pk,
                  "lost_anchors": lost},
     )
     return EditResult(edit=edit, transcript=transcript)

@@ -212,11 +212,12 @@ def transcript_search_audit(
     *, actor: User, study_id: int, query: str, filters: dict[str, Any], total: int, transcript_ids: list[int],
     ip: str | None = None, via: str = "web",
 ) -> None:
-    """Searching is audited like reading: the query, the filters and which transcripts' text was shown."""
+    """Searching is audited like reading: the filters and which transcripts' text was shown. Not the query's
+    words: audit rows outlive a purge, and a search for a participant's real name would keep it there."""
     from accounts.models import Study
 
     audit_record(
         actor=actor, action="transcript.search", study=Study.objects.get(pk=study_id), ip=ip,
-        details={"query": query[:300], "filters": filters, "results": total,
+        details={"query_words": len(query.split()), "filters": filters, "results": total,
                  "transcripts_shown": sorted(set(transcript_ids)), "via": via},
     )
