@@ -13,6 +13,11 @@ from accounts import policy
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    from jobs.middleware import unavailable_message
+
+    if (found := unavailable_message(exc)) is not None:
+        # The job queue or the database is away for the moment: 503 with what to do, not a 500.
+        return Response({"detail": found[1]}, status=503, headers={"Retry-After": "60"})
     if isinstance(exc, DjangoValidationError):
         detail: Any = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = exceptions.ValidationError(detail=detail)

@@ -29,7 +29,7 @@ def participant_purge_start(*, actor: User, participant: Participant, ip: str | 
     job = job_create(
         study=participant.study, kind=PURGE_KIND, created_by=actor, perm=Perm.CONSENT_MANAGE,
         params={"participant_id": participant.pk},
-        enqueue=lambda job_id: participant_purge.delay(job_id),
+        task=participant_purge, must_finish=True,
     )
     audit_record(
         actor=actor, action="participant.purge_start", study=participant.study, obj=participant, ip=ip,

@@ -38,7 +38,7 @@ from analysis.transcripts.models import (
 )
 from analysis.transcripts.services.transcripts import consent_refusal, transcript_create
 from jobs.models import Job
-from jobs.services import JobError, job_create, job_progress, job_run
+from jobs.services import JobCancelled, JobError, job_create, job_progress, job_run
 from participants.models import Participant
 
 MAX_FILES = 2000
@@ -230,7 +230,7 @@ def import_commit(*, actor: User, study_id: int, batch_id: int, ip: str | None =
     batch.job = job_create(
         study=batch.study, kind="transcript_import", created_by=actor, perm=Perm.TRANSCRIPT_UPLOAD,
         params={"batch": batch.pk},
-        enqueue=lambda job_id: transcript_import.delay(job_id),
+        task=transcript_import,
     )
     batch.status = ImportStatus.QUEUED
     batch.save(update_fields=["job", "status"])
@@ -261,45 +261,61 @@ def import_cancel(*, actor: User, study_id: int, batch_id: int, ip: str | None =
 
 def import_run(*, job_id: int) -> Job | None:
     """The Celery side: import each ready file as the user who confirmed (their permission, scope
-    and the participant's consent are checked again for every file)."""
+    and the participant's consent are checked again for every file).
+
+    It resumes: a file is imported and marked imported in one transaction, so a job run again after
+    its worker died continues with the files not yet imported, and none is imported twice."""
 
     def work(job: Job) -> dict[str, Any]:
         batch = TranscriptImport.objects.filter(pk=job.params.get("batch"), study_id=job.study_id).first()
         if batch is None:
             raise JobError("The import no longer exists.")
+        worked = batch.items.exclude(status=ItemStatus.REFUSED)
+        total = worked.count()
         items = list(batch.items.filter(status=ItemStatus.READY).select_related("participant"))
-        job_progress(job_id=job.pk, done=0, total=len(items))
-        imported = failed = 0
-        for i, item in enumerate(items, start=1):
-            try:
-                if item.participant_id is None:
-                    raise ValidationError("The participant no longer exists.")
-                with item.staged_file.open("rb") as f:
-                    data = f.read()
-                parsed = parse_transcript(
-                    data, filename=item.filename, pseudonym=item.participant.pseudonym if item.participant else None,
-                    encoding=batch.encoding or None,
-                )
-                transcript = transcript_create(
-                    actor=job.created_by, study_id=job.study_id, participant_id=item.participant_id, parsed=parsed,
-                    original=data, original_name=item.filename, stored_name=item.staged_file.name, via="bulk",
-                )
-            except (ValidationError, ImportRefused, Http404, OSError) as exc:
-                msg = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc) or "Not allowed."
-                TranscriptImportItem.objects.filter(pk=item.pk).update(status=ItemStatus.FAILED, message=msg)
-                failed += 1
-            else:
-                TranscriptImportItem.objects.filter(pk=item.pk).update(
-                    status=ItemStatus.IMPORTED, transcript=transcript
-                )
-                imported += 1
-            if i % 5 == 0 or i == len(items):
-                job_progress(job_id=job.pk, done=i)
+        done = total - len(items)
+        job_progress(job_id=job.pk, done=done, total=total)
+        try:
+            for item in items:
+                _import_item(job, batch, item)
+                done += 1
+                job_progress(job_id=job.pk, done=done)  # the checkpoint: Cancel stops here
+        except JobCancelled:
+            batch.items.filter(status=ItemStatus.READY).update(
+                status=ItemStatus.FAILED, message="Not imported: the import was cancelled."
+            )
+            TranscriptImport.objects.filter(pk=batch.pk).update(status=ImportStatus.DONE)
+            raise
         TranscriptImport.objects.filter(pk=batch.pk).update(status=ImportStatus.DONE)
         _flush_search_index()
-        return {"imported": imported, "not imported": failed}
+        return {"imported": batch.items.filter(status=ItemStatus.IMPORTED).count(),
+                "not imported": batch.items.filter(status=ItemStatus.FAILED).count()}
 
     return job_run(job_id=job_id, work=work)
+
+
+def _import_item(job: Job, batch: TranscriptImport, item: TranscriptImportItem) -> None:
+    try:
+        with transaction.atomic():
+            # Locked and re-read: a second worker that took the job over must not import it again.
+            if not TranscriptImportItem.objects.select_for_update().filter(pk=item.pk, status=ItemStatus.READY).exists():
+                return
+            if item.participant_id is None:
+                raise ValidationError("The participant no longer exists.")
+            with item.staged_file.open("rb") as f:
+                data = f.read()
+            parsed = parse_transcript(
+                data, filename=item.filename, pseudonym=item.participant.pseudonym if item.participant else None,
+                encoding=batch.encoding or None,
+            )
+            transcript = transcript_create(
+                actor=job.created_by, study_id=job.study_id, participant_id=item.participant_id, parsed=parsed,
+                original=data, original_name=item.filename, stored_name=item.staged_file.name, via="bulk",
+            )
+            TranscriptImportItem.objects.filter(pk=item.pk).update(status=ItemStatus.IMPORTED, transcript=transcript)
+    except (ValidationError, ImportRefused, Http404, OSError) as exc:
+        msg = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc) or "Not allowed."
+        TranscriptImportItem.objects.filter(pk=item.pk).update(status=ItemStatus.FAILED, message=msg)
 
 
 def _flush_search_index() -> None:
