@@ -22,6 +22,16 @@ class JobStatus(models.TextChoices):
 FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+# What each kind of job is called on screen (a kind not listed is shown from its name).
+KIND_LABELS = {
+    "participant_purge": "Deletion of a participant's data",
+    "transcript_import": "Transcript import",
+    "agreement_report": "Agreement report",
+    "audit_export": "Audit log export",
+    "participants_export": "Participants export",
+}
+
+
 class Job(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=50)
@@ -69,7 +79,7 @@ class Job(models.Model):
 
     @property
     def label(self) -> str:
-        return self.kind.replace("_", " ").capitalize()
+        return KIND_LABELS.get(self.kind) or self.kind.replace("_", " ").capitalize()
 
     @property
     def percent(self) -> int:

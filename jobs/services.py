@@ -37,6 +37,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
+from accounts import policy
 from accounts.models import Study, User
 from accounts.policy import Perm
 
@@ -357,6 +358,7 @@ def job_cancel(*, actor: User, study_id: int, job_id: int, ip: str | None = None
 
     from .selectors import job_get
 
+    policy.membership_require(user=actor, study_id=study_id, perm=Perm.JOB_MANAGE)
     job = job_get(user=actor, study_id=study_id, job_id=job_id)
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.must_finish:
@@ -382,6 +384,7 @@ def job_retry(*, actor: User, study_id: int, job_id: int, ip: str | None = None)
 
     from .selectors import job_get
 
+    policy.membership_require(user=actor, study_id=study_id, perm=Perm.JOB_MANAGE)
     job = job_get(user=actor, study_id=study_id, job_id=job_id)
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status != JobStatus.FAILED:
@@ -397,6 +400,14 @@ def job_retry(*, actor: User, study_id: int, job_id: int, ip: str | None = None)
     transaction.on_commit(lambda: job_send(job_id=job.pk, task_name=task_name))
     audit_record(actor=actor, action="job.retry", study=job.study, obj=job, ip=ip, details={"kind": job.kind})
     return Job.objects.get(pk=job.pk)
+
+
+def job_send_now(*, job: Job) -> None:
+    """Send an unfinished job again at once, ending any backoff (a person pressed "Run again")."""
+    broker_require()
+    Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(not_before=None)
+    task_name = job.task_name
+    transaction.on_commit(lambda: job_send(job_id=job.pk, task_name=task_name))
 
 
 # The sweep ----------------------------------------------------------------------------------------

@@ -134,6 +134,8 @@ def participant_detail(request: HttpRequest, study_id: int, participant_id: int)
         "closed": p.consent_state == ConsentState.WITHDRAWN_DELETE,
         "has_identifiable": bool(p.name_encrypted or p.contact_encrypted),
         "purge_job": purge_jobs.order_by("-created_at").first(),
+        "pending": [row for row in selectors.purge_pending_list(user=request.user, study_id=study_id)
+                    if row.participant.pk == p.pk],
     })
 
 
@@ -370,6 +372,7 @@ def consent_form_list(request: HttpRequest, study_id: int) -> HttpResponse:
     return render(request, "participants/consent_form_list.html", {
         "study": study, "forms": selectors.consent_form_list(user=request.user, study_id=study.pk),
         "can_manage": Perm.CONSENT_MANAGE in _perms(request, study.pk),
+        "pending": selectors.purge_pending_list(user=request.user, study_id=study.pk),
     })
 
 
