@@ -372,7 +372,6 @@ def consent_form_list(request: HttpRequest, study_id: int) -> HttpResponse:
     return render(request, "participants/consent_form_list.html", {
         "study": study, "forms": selectors.consent_form_list(user=request.user, study_id=study.pk),
         "can_manage": Perm.CONSENT_MANAGE in _perms(request, study.pk),
-        "pending": selectors.purge_pending_list(user=request.user, study_id=study.pk),
     })
 
 
@@ -409,6 +408,7 @@ def consent_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "study": study, "dash": dash, "rows": rows,
         "col_totals": [dash.col_totals[s] for s, _ in dash.states],
         "can_manage": Perm.CONSENT_MANAGE in _perms(request, study.pk),
+        "pending": selectors.purge_pending_list(user=request.user, study_id=study.pk),
     })
 
 
