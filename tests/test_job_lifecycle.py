@@ -54,7 +54,8 @@ def _run(job: Job) -> Job | None:
 def test_a_job_runs_with_a_lease_and_releases_it(cast: Any) -> None:
     job = _export(cast)
     done = _run(job)
-    assert done is not None and done.status == JobStatus.DONE
+    assert done is not None
+    assert done.status == JobStatus.DONE
     assert (done.attempts, done.lease_owner, done.lease_expires_at) == (1, "", None)
     assert _run(job) is None  # a redelivered message for a finished job does nothing
 
@@ -63,7 +64,8 @@ def test_a_job_whose_worker_died_is_taken_over_when_its_message_comes_back(cast:
     job = _export(cast)
     _as_if_a_worker_died(job)
     done = _run(job)
-    assert done is not None and done.status == JobStatus.DONE, done and done.error
+    assert done is not None
+    assert done.status == JobStatus.DONE, done.error
     assert done.attempts == 2
     assert done.progress_done == done.progress_total == done.result["rows"]
 
@@ -82,7 +84,8 @@ def test_a_pool_child_killed_on_this_machine_is_taken_over_at_once(cast: Any) ->
     job = _export(cast)
     _as_if_a_worker_died(job, owner=f"{socket.gethostname()}:{pid}:x", expired=False)
     done = _run(job)
-    assert done is not None and done.status == JobStatus.DONE
+    assert done is not None
+    assert done.status == JobStatus.DONE
 
 
 def test_a_live_process_on_this_machine_keeps_its_job(cast: Any) -> None:
@@ -108,8 +111,10 @@ def test_the_sweep_fails_a_job_out_of_attempts_with_a_message(cast: Any, setting
     assert job_services.jobs_sweep()["failed"] == 1
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
-    assert "started 3 times" in job.error and "Retry" in job.error
-    assert job.finished_at is not None and job.lease_owner == ""
+    assert "started 3 times" in job.error
+    assert "Retry" in job.error
+    assert job.finished_at is not None
+    assert job.lease_owner == ""
 
 
 def test_the_sweep_sends_a_stale_queued_job_again(cast: Any, settings: Any) -> None:
@@ -133,7 +138,8 @@ def test_the_sweep_leaves_fresh_and_finished_jobs_alone(cast: Any) -> None:
 def test_cancel_a_queued_job_and_its_message_does_nothing(cast: Any) -> None:
     job = _export(cast)
     r = job_services.job_cancel(actor=cast.users["admin"], study_id=cast.study.pk, job_id=job.pk)
-    assert r.status == JobStatus.CANCELLED and r.is_finished
+    assert r.status == JobStatus.CANCELLED
+    assert r.is_finished
     assert _run(job) is None
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
     assert AuditEvent.objects.filter(action="job.cancel", object_id=str(job.pk)).count() == 1
@@ -152,17 +158,20 @@ def test_cancel_a_running_job_stops_it_at_its_next_checkpoint(cast: Any) -> None
         return {"rows": 3}
 
     result = job_services.job_run(job_id=job.pk, work=work)
-    assert result is not None and result.status == JobStatus.CANCELLED
+    assert result is not None
+    assert result.status == JobStatus.CANCELLED
     assert seen == [1]
     # The checkpoint after the first unit recorded its progress, then stopped: no result.
-    assert result.progress_done == 2 and result.result == {}
+    assert result.progress_done == 2
+    assert result.result == {}
 
 
 def test_cancel_of_a_running_job_whose_worker_died_is_finished_by_the_sweep(cast: Any) -> None:
     job = _export(cast)
     _as_if_a_worker_died(job, expired=False)
     r = job_services.job_cancel(actor=cast.users["admin"], study_id=cast.study.pk, job_id=job.pk)
-    assert r.status == JobStatus.RUNNING and r.cancel_requested_at is not None
+    assert r.status == JobStatus.RUNNING
+    assert r.cancel_requested_at is not None
     Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert job_services.jobs_sweep()["cancelled"] == 1
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
@@ -186,14 +195,16 @@ def test_retry_a_failed_job(cast: Any, settings: Any) -> None:
     assert (r.status, r.attempts, r.error) == (JobStatus.QUEUED, 0, "")
     assert _run(job) is not None
     job.refresh_from_db()
-    assert job.status == JobStatus.DONE and job.attempts == 1
+    assert job.status == JobStatus.DONE
+    assert job.attempts == 1
     assert AuditEvent.objects.filter(action="job.retry", object_id=str(job.pk)).count() == 1
 
 
 def test_retry_and_cancel_from_the_pages(cast: Any, clients: Any, settings: Any) -> None:
     job = _export(cast)
     page = clients["admin"].get(f"/studies/{cast.study.pk}/jobs/{job.pk}/").content.decode()
-    assert "Cancel this job" in page and "Retry" not in page
+    assert "Cancel this job" in page
+    assert "Retry" not in page
     r = clients["admin"].post(f"/studies/{cast.study.pk}/jobs/{job.pk}/cancel/", follow=True)
     assert "The job was cancelled." in r.content.decode()
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
@@ -202,13 +213,17 @@ def test_retry_and_cancel_from_the_pages(cast: Any, clients: Any, settings: Any)
     _as_if_a_worker_died(failed, attempts=settings.CHORUS_JOB_MAX_ATTEMPTS)
     job_services.jobs_sweep()
     page = clients["admin"].get(f"/studies/{cast.study.pk}/jobs/{failed.pk}/").content.decode()
-    assert "started 3 times" in page and ">Retry</button>" in page and "Cancel this job" not in page
+    assert "started 3 times" in page
+    assert ">Retry</button>" in page
+    assert "Cancel this job" not in page
     r = clients["admin"].post(f"/studies/{cast.study.pk}/jobs/{failed.pk}/retry/", follow=True)
     assert "The job will run again." in r.content.decode()
     assert Job.objects.get(pk=failed.pk).status == JobStatus.QUEUED
 
     listing = clients["admin"].get(f"/studies/{cast.study.pk}/jobs/").content.decode()
-    assert "Audit log export" in listing and "Cancelled" in listing and "Queued" in listing
+    assert "Audit log export" in listing
+    assert "Cancelled" in listing
+    assert "Queued" in listing
     # Another member sees none of the admin's jobs.
     assert "Audit log export" not in clients["lead"].get(f"/studies/{cast.study.pk}/jobs/").content.decode()
 
@@ -217,19 +232,24 @@ def test_retry_and_cancel_through_the_api(cast: Any, api: Any, settings: Any) ->
     job = _export(cast)
     base = f"/api/v1/studies/{cast.study.pk}/jobs/"
     listed = api["admin"].get(base).json()
-    assert [j["id"] for j in listed] == [job.pk] and listed[0]["can_cancel"] is True
+    assert [j["id"] for j in listed] == [job.pk]
+    assert listed[0]["can_cancel"] is True
     r = api["admin"].post(f"{base}{job.pk}/cancel/")
-    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert r.status_code == 200
+    assert r.json()["status"] == "cancelled"
     r = api["admin"].post(f"{base}{job.pk}/cancel/")
-    assert r.status_code == 400 and "already finished" in str(r.json())
+    assert r.status_code == 400
+    assert "already finished" in str(r.json())
     r = api["admin"].post(f"{base}{job.pk}/retry/")
-    assert r.status_code == 400 and "Only a failed job" in str(r.json())
+    assert r.status_code == 400
+    assert "Only a failed job" in str(r.json())
     failed = _export(cast)
     _as_if_a_worker_died(failed, attempts=settings.CHORUS_JOB_MAX_ATTEMPTS)
     job_services.jobs_sweep()
     assert api["lead"].post(f"{base}{failed.pk}/retry/").status_code == 404
     r = api["admin"].post(f"{base}{failed.pk}/retry/")
-    assert r.status_code == 202 and r.json()["status"] == "queued"
+    assert r.status_code == 202
+    assert r.json()["status"] == "queued"
 
 
 # Purges must finish ---------------------------------------------------------------------------------
@@ -247,7 +267,7 @@ def flaky_purger(*, participant: Any) -> dict[str, int]:
 def flaky(settings: Any) -> Iterator[None]:
     flaky_purger.calls = 0  # type: ignore[attr-defined]
     settings.CHORUS_PURGERS = [*settings.CHORUS_PURGERS, "tests.test_job_lifecycle.flaky_purger"]
-    yield
+    return
 
 
 def test_a_failed_purge_is_retried_with_backoff_and_admins_see_it_until_done(
@@ -264,11 +284,13 @@ def test_a_failed_purge_is_retried_with_backoff_and_admins_see_it_until_done(
     job.refresh_from_db()
     # Not failed: queued again with backoff, everything rolled back, and the reason shown.
     assert job.status == JobStatus.QUEUED, job.error
-    assert job.not_before is not None and job.not_before > timezone.now() + dt.timedelta(seconds=20)
+    assert job.not_before is not None
+    assert job.not_before > timezone.now() + dt.timedelta(seconds=20)
     assert "tried again automatically" in job.error
     assert participant_services.participant_purge_run(job_id=job.pk) is None  # too early: waits
     p.refresh_from_db()
-    assert p.purged_at is None and p.attributes == {"story": "purge-attr-7731"}
+    assert p.purged_at is None
+    assert p.attributes == {"story": "purge-attr-7731"}
 
     pending = participant_selectors.purge_pending_list(user=cast.users["admin"], study_id=cast.study.pk)
     assert [(row.participant.pseudonym, row.job.pk) for row in pending] == [("SU42", job.pk)]
@@ -293,7 +315,8 @@ def test_a_failed_purge_is_retried_with_backoff_and_admins_see_it_until_done(
     assert job.status == JobStatus.DONE, job.error
     assert job.attempts == 2
     p.refresh_from_db()
-    assert p.purged_at is not None and p.attributes == {}
+    assert p.purged_at is not None
+    assert p.attributes == {}
     assert participant_selectors.purge_pending_list(user=cast.users["admin"], study_id=cast.study.pk) == []
     assert "not finished yet" not in clients["admin"].get(f"/studies/{cast.study.pk}/consent/").content.decode()
 
@@ -309,7 +332,8 @@ def test_a_purge_is_never_given_up(cast: Any, settings: Any, django_capture_on_c
     assert job_services.jobs_sweep()["taken_over"] == 1
     job.refresh_from_db()
     # Backing off (it has failed often), not failed.
-    assert job.status == JobStatus.QUEUED and job.not_before is not None
+    assert job.status == JobStatus.QUEUED
+    assert job.not_before is not None
     Job.objects.filter(pk=job.pk).update(not_before=timezone.now())
     job_services.jobs_sweep()
     job.refresh_from_db()
@@ -359,7 +383,8 @@ def test_starting_a_job_with_the_queue_down_is_a_clear_503_and_writes_nothing(
     r = clients["admin"].post(f"/studies/{cast.study.pk}/audit/export/", {"action": ""})
     assert r.status_code == 503
     html = r.content.decode()
-    assert "Jobs are unavailable for the moment" in html and "try again in a few minutes" in html
+    assert "Jobs are unavailable for the moment" in html
+    assert "try again in a few minutes" in html
     assert r["Retry-After"] == "60"
     r = api["admin"].post(f"/api/v1/studies/{cast.study.pk}/audit-events/export/", {}, format="json")
     assert r.status_code == 503
@@ -381,5 +406,6 @@ def test_a_withdrawal_with_the_queue_down_is_recorded_and_its_purge_waits(
         )
     job.refresh_from_db()
     # Recorded, not sent (the broker is down), and the sweep's to send once it is back.
-    assert job.status == JobStatus.QUEUED and job.enqueued_at is None
+    assert job.status == JobStatus.QUEUED
+    assert job.enqueued_at is None
     assert participant_selectors.purge_pending_list(user=cast.users["admin"], study_id=cast.study.pk)
