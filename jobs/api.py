@@ -11,6 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import API_DEFAULT, StudyPermission
+from accounts.policy import Perm
 from accounts.services import client_ip
 
 from . import selectors, services
@@ -48,6 +50,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 class JobListAPI(APIView):
     """The jobs you started in this study, newest first (at most 200)."""
 
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.JOB_VIEW)]
+
     @extend_schema(responses=JobSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
         return Response(JobSerializer(selectors.job_list_visible(user=request.user, study_id=study_id), many=True).data)
@@ -74,6 +78,8 @@ class JobCancelAPI(APIView):
     """Cancel a job you started: a queued one at once, a running one after its current piece of work
     (the answer then has ``cancel_requested`` true). A purge cannot be cancelled (400)."""
 
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.JOB_MANAGE)]
+
     @extend_schema(request=None, responses={200: JobSerializer})
     def post(self, request: Request, study_id: int, job_id: int) -> Response:
         job = services.job_cancel(actor=request.user,  # type: ignore[arg-type]
@@ -84,6 +90,8 @@ class JobCancelAPI(APIView):
 class JobRetryAPI(APIView):
     """Run a failed job again (an import continues with the files not yet imported). 503 while the job
     queue is unavailable."""
+
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.JOB_MANAGE)]
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request, study_id: int, job_id: int) -> Response:

@@ -19,7 +19,7 @@ def job_list(*, user: Any, study_id: int) -> QuerySet[Job]:
 
 def job_get(*, user: Any, study_id: int, job_id: int) -> Job:
     jobs = job_list(user=user, study_id=study_id)
-    if not 0 < job_id <= policy.MAX_ID:  # beyond a 64-bit id: no such job (SQLite would overflow)
+    if not policy.id_ok(job_id):
         raise Http404("No such job.")
     job = jobs.filter(pk=job_id).first()
     if job is None or not policy.has_perm(user=user, study=study_id, perm=Perm(job.required_perm)):

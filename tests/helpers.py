@@ -66,3 +66,12 @@ def ppi_expect(role: str, expected: Any, url: str) -> Any:
     if role != "ppi" or expected != 403:
         return expected
     return 404 if ANALYSIS_OBJECT_KWARGS & resolve(urlsplit(url).path).kwargs.keys() else expected
+
+
+def celery_pools_reset(app: Any) -> None:
+    """Forget the Celery app's broker connection and producer pools, which keep the broker they were
+    first opened for: a test that points the app at another broker must start from fresh pools."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None

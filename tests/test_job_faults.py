@@ -214,7 +214,7 @@ FILES = 6
 
 
 def _start_import(cast: Any) -> tuple[TranscriptImport, list[Any]]:
-    from .transcripts.conftest import make_participant
+    from .factories import participant_row as make_participant
 
     people = [make_participant(cast, f"SU{i:02d}", "service_user", cast.north) for i in range(1, FILES + 1)]
     uploads = [Upload(f"{p.pseudonym}.txt", f"Interviewer: How was it?\n{p.pseudonym}: Line {i} 👍 of my story.\n"
@@ -330,8 +330,8 @@ def test_worker_killed_mid_purge_purges_everything_on_takeover(cast: Any, make_w
     from participants import services as participant_services
     from participants.models import Participant
 
+    from .factories import SU01_TEXT, add_transcript
     from .participants.test_purge import MARKERS, _seed, rows_containing
-    from .transcripts.conftest import SU01_TEXT, add_transcript
 
     p, keep, _event = _seed(cast)
     transcript = add_transcript(cast, p, SU01_TEXT.replace("SU01", "SU42"))

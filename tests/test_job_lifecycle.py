@@ -23,7 +23,8 @@ from jobs.models import Job, JobStatus
 from participants import selectors as participant_selectors
 from participants import services as participant_services
 
-from .participants.factories import make_form, make_participant
+from .factories import make_form, make_participant
+from .helpers import celery_pools_reset
 from .participants.test_purge import _seed
 
 pytestmark = pytest.mark.django_db
@@ -370,10 +371,12 @@ def broker_down() -> Iterator[None]:
     saved = (app.conf.task_always_eager, app.conf.broker_url)
     app.conf.task_always_eager = False
     app.conf.broker_url = "redis://127.0.0.1:1/0"
+    celery_pools_reset(app)
     try:
         yield
     finally:
         app.conf.task_always_eager, app.conf.broker_url = saved
+        celery_pools_reset(app)
 
 
 def test_starting_a_job_with_the_queue_down_is_a_clear_503_and_writes_nothing(

@@ -24,7 +24,9 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEvent
 from jobs.models import Job
 
-from .transcripts.conftest import SU01_TEXT, add_transcript, make_participant
+from .factories import SU01_TEXT, add_transcript
+from .factories import participant_row as make_participant
+from .helpers import celery_pools_reset
 
 pytestmark = [pytest.mark.django_db, pytest.mark.fault]
 
@@ -90,11 +92,13 @@ def own_redis(tmp_path: Path, settings: Any) -> Iterator[OwnRedis]:
     app.conf.task_always_eager = False
     app.conf.broker_url = server.url
     app.conf.broker_transport_options = {**opts, "visibility_timeout": 3600}
+    celery_pools_reset(app)
     try:
         yield server
     finally:
         server.stop()
         app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_transport_options = saved
+        celery_pools_reset(app)
         throttling._redis_script.cache_clear()
 
 

@@ -37,7 +37,7 @@ class Command(BaseCommand):
             if not settings.REDIS_URL:
                 for key in ("data_folder_in", "processed_folder"):
                     os.makedirs(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]), exist_ok=True)
-            worker = subprocess.Popen(
+            worker = subprocess.Popen(  # noqa: S603 (our interpreter and settings, no user input)
                 # --beat: the same process runs the periodic sweep that recovers jobs whose worker
                 # or message was lost (jobs.services.jobs_sweep), as the beat service does in production.
                 [sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "--pool", "solo", "-l", "WARNING",
