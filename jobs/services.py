@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -270,6 +271,13 @@ def job_run(*, job_id: int, work: Callable[[Job], dict[str, Any]]) -> Job | None
         _finish(job, status=JobStatus.FAILED, error=str(exc), owner=owner)
     except JobCancelled:
         _finish(job, status=JobStatus.CANCELLED, owner=owner)
+    except SoftTimeLimitExceeded:
+        hours = settings.CHORUS_JOB_TIME_LIMIT / 3600
+        message = f"The job took longer than {hours:g} hours and was stopped."
+        if job.must_finish:
+            _job_retry_later(job, owner=owner, error=message + " It is tried again automatically.")
+        else:
+            _finish(job, status=JobStatus.FAILED, error=message, owner=owner)
     except JobLeaseLost:
         log.warning("job %s (%s): another worker took it over; this one stops", job_id, job.kind)
         return None

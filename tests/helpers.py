@@ -71,7 +71,7 @@ def ppi_expect(role: str, expected: Any, url: str) -> Any:
 def celery_pools_reset(app: Any) -> None:
     """Forget the Celery app's broker connection and producer pools, which keep the broker they were
     first opened for: a test that points the app at another broker must start from fresh pools."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # Dropped, not closed: kombu keeps pools in a registry keyed by broker URL and would hand a
+    # closed one back to the next test that uses the same broker.
+    app._pool = None
     app.amqp._producer_pool = None

@@ -274,8 +274,8 @@ def import_run(*, job_id: int) -> Job | None:
         total = worked.count()
         items = list(batch.items.filter(status=ItemStatus.READY).select_related("participant"))
         done = total - len(items)
-        job_progress(job_id=job.pk, done=done, total=total)
         try:
+            job_progress(job_id=job.pk, done=done, total=total)
             for item in items:
                 _import_item(job, batch, item)
                 done += 1
