@@ -369,17 +369,47 @@ def test_worker_killed_mid_purge_purges_everything_on_takeover(cast: Any, make_w
     assert Participant.objects.get(pk=keep.pk).attributes == {"story": "someone else"}
 
 
-# Agreement report ---------------------------------------------------------------------------------------
+# Reports and exports ------------------------------------------------------------------------------------
 
 
-def test_worker_killed_mid_agreement_report_reruns_it(cast: Any, make_worker: Any, locker: Locker) -> None:
-    from analysis.coding.models import Assignment
+def _start_agreement_report(cast: Any) -> Job:
     from analysis.coding.services.assignments import agreement_report_start
 
-    locker.execute(f"LOCK TABLE {Assignment._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+    return agreement_report_start(actor=cast.users["lead"], study_id=cast.study.pk)
+
+
+def _start_participants_export(cast: Any) -> Job:
+    from participants.services.exports import participants_export_start
+
+    from .factories import participant_row
+
+    participant_row(cast, "SU01", "service_user", cast.north)
+    return participants_export_start(actor=cast.users["admin"], study_id=cast.study.pk)
+
+
+def _start_audit_export(cast: Any) -> Job:
+    from accounts.exports import audit_export_start
+
+    return audit_export_start(actor=cast.users["admin"], study_id=cast.study.pk, filters={})
+
+
+@pytest.mark.parametrize(
+    ("start", "table", "result_keys"),
+    [
+        (_start_agreement_report, "coding_assignment", {"transcripts", "codes", "overall"}),
+        (_start_participants_export, "participants_participant", {"participants"}),
+        (_start_audit_export, "accounts_auditevent", {"rows"}),
+    ],
+    ids=["agreement_report", "participants_export", "audit_export"],
+)
+def test_worker_killed_mid_report_or_export_reruns_it(
+    cast: Any, make_worker: Any, locker: Locker, start: Callable[[Any], Job], table: str, result_keys: set[str],
+) -> None:
+    job = start(cast)  # queued; no worker yet
+    # The job will wait for this table, which it reads: the worker is killed while computing.
+    locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     worker = make_worker()
     worker.start()
-    job = agreement_report_start(actor=cast.users["lead"], study_id=cast.study.pk)
     locker.wait_until_worker_blocked()
     worker.kill()
     locker.release()
@@ -388,8 +418,10 @@ def test_worker_killed_mid_agreement_report_reruns_it(cast: Any, make_worker: An
     job = _wait(job.pk, lambda j: j.is_finished)
     assert job.status == JobStatus.DONE, job.error
     assert job.attempts == 2
-    assert set(job.result) >= {"transcripts", "codes", "overall"}
-    assert Job.objects.filter(kind="agreement_report").count() == 1
+    assert set(job.result) >= result_keys
+    assert Job.objects.filter(kind=job.kind).count() == 1
+    if job.kind != "agreement_report":
+        assert job.result_file  # the export's file, written once by the worker that finished
 
 
 def test_a_lost_message_is_sent_again_by_the_sweep(cast: Any, make_worker: Any, settings: Any) -> None:

@@ -133,6 +133,11 @@ def test_with_redis_stopped_people_sign_in_read_search_and_code_and_jobs_say_503
     assert list(own_redis.client.scan_iter("chorus:throttle:*"))
     lead = _sign_in("lead@example.org")
     assert lead.post(f"/studies/{sid}/participants/export/").status_code == 302
+    from analysis.transcripts.services.imports import Upload, import_preview
+
+    make_participant(cast, "SU02", "service_user", cast.north)
+    batch = import_preview(actor=cast.users["lead"], study_id=sid,
+                           uploads=[Upload("SU02.txt", b"Interviewer: Hello?\nSU02: Hello.\n")])
     jobs, exports = Job.objects.count(), AuditEvent.objects.filter(action="participants.export").count()
 
     own_redis.stop()
@@ -171,6 +176,10 @@ def test_with_redis_stopped_people_sign_in_read_search_and_code_and_jobs_say_503
     assert "Jobs are unavailable" in r.json()["detail"]
     r = lead_api.post(f"/api/v1/studies/{sid}/participants-export/")
     assert r.status_code == 503
+    r = lead.post(f"/studies/{sid}/transcripts/imports/{batch.pk}/confirm/")
+    assert r.status_code == 503
+    batch.refresh_from_db()
+    assert batch.status == "preview"  # still waiting for confirmation: nothing half-started
     assert Job.objects.count() == jobs
     assert AuditEvent.objects.filter(action="participants.export").count() == exports
 
