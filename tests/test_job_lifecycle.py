@@ -412,3 +412,11 @@ def test_a_withdrawal_with_the_queue_down_is_recorded_and_its_purge_waits(
     assert job.status == JobStatus.QUEUED
     assert job.enqueued_at is None
     assert participant_selectors.purge_pending_list(user=cast.users["admin"], study_id=cast.study.pk)
+
+
+def test_a_job_id_beyond_64_bits_is_not_found(cast: Any, clients: Any, api: Any) -> None:
+    huge, sid = 2**70, cast.study.pk
+    assert clients["admin"].get(f"/studies/{sid}/jobs/{huge}/").status_code == 404
+    assert clients["admin"].post(f"/studies/{sid}/jobs/{huge}/cancel/").status_code == 404
+    assert api["admin"].post(f"/api/v1/studies/{sid}/jobs/{huge}/retry/").status_code == 404
+    assert api["admin"].get(f"/api/v1/studies/{sid}/jobs/{huge}/").status_code == 404

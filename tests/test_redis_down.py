@@ -110,7 +110,7 @@ def _sign_in(email: str) -> Client:
 
 
 def test_with_redis_stopped_people_sign_in_read_search_and_code_and_jobs_say_503(
-    cast: Any, own_redis: OwnRedis, caplog: Any,
+    cast: Any, own_redis: OwnRedis, caplog: Any, settings: Any,
 ) -> None:
     from analysis.coding.services.codebook import code_create
 
@@ -153,6 +153,11 @@ def test_with_redis_stopped_people_sign_in_read_search_and_code_and_jobs_say_503
     assert "SU01" in r.content.decode()
     r = coder.get(f"/studies/{sid}/transcripts/{transcript.pk}/code/")
     assert r.status_code == 200
+    # The live-update stream (presence is kept in the cache) still streams.
+    settings.CHORUS_CODING_STREAM_SECONDS = 0.5
+    r = coder.get(f"/studies/{sid}/transcripts/{transcript.pk}/code/stream/")
+    assert r.status_code == 200
+    assert "event: presence" in b"".join(r.streaming_content).decode()
     r = api.post(f"/api/v1/studies/{sid}/transcripts/{transcript.pk}/codings/",
                  {"code": code.pk, "start": 40, "end": 60}, format="json")
     assert r.status_code == 201, r.content
