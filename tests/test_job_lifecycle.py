@@ -30,6 +30,18 @@ from .participants.test_purge import _seed
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _tasks_in_process() -> Iterator[None]:
+    """These tests run each task in this process, in the test's transaction, also when REDIS_URL is
+    set (where the suite otherwise sends them to a real worker, which could not see this data)."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
 def _export(cast: Any) -> Job:
     from accounts.exports import audit_export_start
 
