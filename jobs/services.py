@@ -438,6 +438,9 @@ def jobs_sweep(*, now: datetime | None = None) -> dict[str, int]:
             if job.cancel_requested_at is not None and not job.must_finish:
                 _finish(job, status=JobStatus.CANCELLED)
                 counts["cancelled"] += 1
+            elif not job.task_name:
+                _finish(job, status=JobStatus.FAILED, error="This job stopped and cannot be resumed; start it again.")
+                counts["failed"] += 1
             elif not job.must_finish and job.attempts >= settings.CHORUS_JOB_MAX_ATTEMPTS:
                 _finish(job, status=JobStatus.FAILED, error=_gave_up(job))
                 counts["failed"] += 1

@@ -432,3 +432,14 @@ def test_a_job_id_beyond_64_bits_is_not_found(cast: Any, clients: Any, api: Any)
     assert clients["admin"].post(f"/studies/{sid}/jobs/{huge}/cancel/").status_code == 404
     assert api["admin"].post(f"/api/v1/studies/{sid}/jobs/{huge}/retry/").status_code == 404
     assert api["admin"].get(f"/api/v1/studies/{sid}/jobs/{huge}/").status_code == 404
+
+
+def test_jobs_from_before_leases_get_the_task_that_runs_them() -> None:
+    """Migration 0003 names the task of every job created by older code, so the sweep can take over
+    one that old code left running; the names must be tasks the workers know."""
+    import importlib
+
+    from config.celery import app
+
+    migration = importlib.import_module("jobs.migrations.0003_job_lease_and_recovery")
+    assert set(migration.TASKS.values()) <= set(app.tasks)

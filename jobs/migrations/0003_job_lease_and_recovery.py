@@ -4,6 +4,24 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# Jobs created before this migration: which task runs them, so the sweep can take over one left
+# "running" or "queued" by the old code; a purge must finish.
+TASKS = {
+    "transcript_import": "transcripts.transcript_import",
+    "participant_purge": "participants.participant_purge",
+    "participants_export": "participants.participants_export",
+    "audit_export": "accounts.audit_export",
+    "agreement_report": "coding.agreement_report",
+}
+
+
+def backfill(apps, schema_editor):
+    Job = apps.get_model("jobs", "Job")
+    for kind, task in TASKS.items():
+        Job.objects.filter(kind=kind, task_name="").update(task_name=task)
+    Job.objects.filter(kind="participant_purge").update(must_finish=True)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -62,4 +80,5 @@ class Migration(migrations.Migration):
             model_name='job',
             index=models.Index(condition=models.Q(('status__in', ['queued', 'running'])), fields=['status', 'lease_expires_at'], name='job_status_lease'),
         ),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
