@@ -107,11 +107,13 @@ def job_send(*, job_id: int, task_name: str, countdown: float | None = None) -> 
     ``jobs_sweep`` sends it again once the broker is back."""
     app = _celery()
     try:
-        task = app.tasks[task_name]
-        if countdown:
-            task.apply_async(args=[job_id], countdown=countdown)
+        if app.conf.task_always_eager:
+            if task_name not in app.tasks:
+                app.loader.import_default_modules()
+            app.tasks[task_name].apply_async(args=[job_id], countdown=countdown)
         else:
-            task.delay(job_id)
+            # By name: this process need not have imported the task's module (a Retry after a restart).
+            app.send_task(task_name, args=[job_id], countdown=countdown)
     except Exception:
         if app.conf.task_always_eager:
             raise  # in-process tasks: the error is the job's, and tests must see it

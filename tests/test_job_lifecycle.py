@@ -441,5 +441,6 @@ def test_jobs_from_before_leases_get_the_task_that_runs_them() -> None:
 
     from config.celery import app
 
+    app.loader.import_default_modules()  # what a worker does at start: every app's tasks.py
     migration = importlib.import_module("jobs.migrations.0003_job_lease_and_recovery")
     assert set(migration.TASKS.values()) <= set(app.tasks)
