@@ -29,6 +29,7 @@ KIND_LABELS = {
     "agreement_report": "Agreement report",
     "audit_export": "Audit log export",
     "participants_export": "Participants export",
+    "themes_report": "Themes report",
 }
 
 

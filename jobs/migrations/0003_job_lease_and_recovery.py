@@ -12,6 +12,7 @@ TASKS = {
     "participants_export": "participants.participants_export",
     "audit_export": "accounts.audit_export",
     "agreement_report": "coding.agreement_report",
+    "themes_report": "themes.report",
 }
 
 
