@@ -30,6 +30,8 @@ KIND_LABELS = {
     "audit_export": "Audit log export",
     "participants_export": "Participants export",
     "themes_report": "Themes report",
+    "project_import": "Project import",
+    "project_export": "Project export",
 }
 
 

@@ -264,8 +264,9 @@ def job_run(*, job_id: int, work: Callable[[Job], dict[str, Any]]) -> Job | None
     job = _claim(job_id, owner)
     if job is None:
         return None
-    owners: dict[int, str] = _running.__dict__.setdefault("owners", {})
-    owners[job_id] = owner
+    # The transaction depth the work starts at: a checkpoint inside a transaction of the work only reads.
+    owners: dict[int, tuple[str, int]] = _running.__dict__.setdefault("owners", {})
+    owners[job_id] = (owner, len(connection.atomic_blocks))
     try:
         with _heartbeat(job_id, owner):
             result = work(job)
@@ -324,13 +325,24 @@ def _job_retry_later(job: Job, *, owner: str, error: str) -> None:
 
 def job_progress(*, job_id: int, done: int, total: int | None = None) -> None:
     """Record progress, renew the lease, and stop the work if it was cancelled or taken over.
-    Call it between units of work, outside any transaction of the work."""
+
+    Between units of work it writes. Inside a transaction of the work (a project import is one) it
+    only reads: a write there would lock the job's row until the work commits, holding up the lease
+    thread and anyone pressing Cancel, and nobody could see that progress before the commit anyway."""
     fields: dict[str, Any] = {"progress_done": done}
     if total is not None:
         fields["progress_total"] = total
-    owner = getattr(_running, "owners", {}).get(job_id)
-    if owner is None:
+    running = getattr(_running, "owners", {}).get(job_id)
+    if running is None:
         Job.objects.filter(pk=job_id).update(**fields)
+        return
+    owner, depth = running
+    if len(connection.atomic_blocks) > depth:
+        state = Job.objects.filter(pk=job_id).values_list("lease_owner", "cancel_requested_at").first()
+        if state is None or state[0] != owner:
+            raise JobLeaseLost()
+        if state[1] is not None:
+            raise JobCancelled()
         return
     fields["lease_expires_at"] = timezone.now() + _lease()
     if not Job.objects.filter(pk=job_id, lease_owner=owner).update(**fields):

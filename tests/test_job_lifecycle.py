@@ -444,3 +444,23 @@ def test_jobs_from_before_leases_get_the_task_that_runs_them() -> None:
     app.loader.import_default_modules()  # what a worker does at start: every app's tasks.py
     migration = importlib.import_module("jobs.migrations.0003_job_lease_and_recovery")
     assert set(migration.TASKS.values()) <= set(app.tasks)
+
+
+def test_a_checkpoint_inside_the_works_own_transaction_only_reads(cast: Any) -> None:
+    """A project import writes in one transaction: its checkpoints must not lock the job's row (the
+    lease thread and Cancel would wait for the whole import), yet must still see a Cancel."""
+    from django.db import transaction
+
+    job = _export(cast)
+
+    def work(j: Job) -> dict[str, Any]:
+        with transaction.atomic():
+            job_services.job_progress(job_id=j.pk, done=1, total=2)
+            assert Job.objects.get(pk=j.pk).progress_done == 0  # nothing written
+            Job.objects.filter(pk=j.pk).update(cancel_requested_at=timezone.now())  # someone presses Cancel
+            job_services.job_progress(job_id=j.pk, done=2, total=2)
+        return {"rows": 2}
+
+    result = job_services.job_run(job_id=job.pk, work=work)
+    assert result is not None
+    assert result.status == JobStatus.CANCELLED

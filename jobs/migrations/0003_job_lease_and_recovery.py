@@ -13,6 +13,8 @@ TASKS = {
     "audit_export": "accounts.audit_export",
     "agreement_report": "coding.agreement_report",
     "themes_report": "themes.report",
+    "project_import": "interop.project_import",
+    "project_export": "interop.project_export",
 }
 
 
