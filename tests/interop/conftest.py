@@ -74,7 +74,7 @@ def _tasks_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     a worker process cannot see. ``test_project_jobs.py`` runs them through the real worker."""
     if request.node.get_closest_marker("job"):
         return
-    from interop import tasks
+    from config.celery import app
 
-    for task in (tasks.project_import_task, tasks.project_export_task):
-        monkeypatch.setattr(task, "delay", lambda job_id, task=task: task.run(job_id))
+    # Jobs are sent by task name (jobs.services.job_send): run every task eagerly instead.
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
