@@ -37,6 +37,7 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Import project", "project-import", Perm.PROJECT_IMPORT, ("project-import-",)),
     NavItem("Export project", "project-export", Perm.PROJECT_EXPORT),
     NavItem("Members", "member-list", Perm.MEMBER_VIEW, ("member-",)),
+    NavItem("Jobs", "job-list", Perm.JOB_VIEW, ("job-",)),
     NavItem("Audit log", "audit-log", Perm.AUDIT_VIEW, ("audit-",)),
     NavItem("Settings", "study-settings", Perm.STUDY_EDIT, ("site-",)),
 )

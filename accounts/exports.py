@@ -27,7 +27,7 @@ def audit_export_start(
 
     job = job_create(
         study=study, kind="audit_export", created_by=actor, perm=Perm.AUDIT_VIEW, params={"filters": filters},
-        enqueue=lambda job_id: audit_export.delay(job_id),
+        task=audit_export,
     )
     audit_record(actor=actor, action="audit.export", study=study, obj=job, ip=ip, details={"filters": filters})
     return job

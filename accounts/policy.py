@@ -33,6 +33,8 @@ class Perm(StrEnum):
     MEMBER_MANAGE = "member.manage"
     AUDIT_VIEW = "audit.view"
     JOB_VIEW = "job.view"
+    # Cancel or retry a job one started (jobs stay private to who started them).
+    JOB_MANAGE = "job.manage"
     PARTICIPANT_VIEW = "participant.view"
     PARTICIPANT_MANAGE = "participant.manage"
     PARTICIPANT_IDENTIFIABLE = "participant.identifiable"
@@ -95,6 +97,7 @@ _READ_ANALYSIS = {
     Perm.THEME_COMMENT,
     Perm.MATRIX_VIEW,
     Perm.JOB_VIEW,
+    Perm.JOB_MANAGE,
 }
 
 ROLE_PERMS: dict[str, frozenset[Perm]] = {

@@ -28,6 +28,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     limit = request_limit_message(exc)
     if limit is not None:
         return Response({"detail": limit[1]}, status=limit[0])
+    from jobs.middleware import unavailable_message
+
+    if (found := unavailable_message(exc)) is not None:
+        # The job queue or the database is away for the moment: 503 with what to do, not a 500.
+        return Response({"detail": found[1]}, status=503, headers={"Retry-After": "60"})
     if isinstance(exc, DjangoValidationError):
         detail: Any = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = exceptions.ValidationError(detail=detail)

@@ -20,8 +20,11 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+
+from .cache import redis_down
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -69,7 +72,12 @@ class UserRateLimits(BaseThrottle):
         args: list[Any] = [time.time(), uuid.uuid4().hex]
         for _scope, num, duration in limits:
             args += [num, duration]
-        wait = float(_redis_script()(keys=keys, args=args))
+        try:
+            wait = float(_redis_script()(keys=keys, args=args))
+        except RedisError as exc:
+            # Fail open: with Redis down people keep working, unlimited, and the log says why.
+            redis_down("rate limiter", exc)
+            return True
         if wait < 0:
             return True
         self._wait = wait
@@ -105,4 +113,6 @@ return '-1'
 def _redis_script() -> Any:
     import redis
 
-    return redis.Redis.from_url(settings.REDIS_URL).register_script(_SLIDING_WINDOW)
+    timeout = settings.REDIS_SOCKET_TIMEOUT
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout)
+    return client.register_script(_SLIDING_WINDOW)

@@ -16,6 +16,23 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+# What each kind of job is called on screen (a kind not listed is shown from its name).
+KIND_LABELS = {
+    "participant_purge": "Deletion of a participant's data",
+    "transcript_import": "Transcript import",
+    "agreement_report": "Agreement report",
+    "audit_export": "Audit log export",
+    "participants_export": "Participants export",
+    "themes_report": "Themes report",
+    "project_import": "Project import",
+    "project_export": "Project export",
+}
 
 
 class Job(models.Model):
@@ -35,17 +52,37 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     result_file = models.FileField(upload_to="jobs/%Y/%m/", blank=True)
+    # Delivery and recovery (jobs/services.py). The Celery task to send, so the sweep can send it
+    # again; when it was last sent; how many times a worker started it.
+    task_name = models.CharField(max_length=100, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # A job that must reach "done" whatever happens (a purge a participant asked for): it is retried
+    # with backoff for as long as it takes, and cannot be cancelled.
+    must_finish = models.BooleanField(default=False)
+    # The lease: the worker running the job renews it while alive; once it has expired, a redelivered
+    # message or the sweep takes the job over instead of leaving it "running" for ever.
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Backoff: a queued job is not started before this time.
+    not_before = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["study", "kind", "-created_at"], name="job_study_kind")]
+        indexes = [
+            models.Index(fields=["study", "kind", "-created_at"], name="job_study_kind"),
+            # The sweep's scan: unfinished jobs only.
+            models.Index(fields=["status", "lease_expires_at"], name="job_status_lease",
+                         condition=models.Q(status__in=["queued", "running"])),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"
 
     @property
     def label(self) -> str:
-        return self.kind.replace("_", " ").capitalize()
+        return KIND_LABELS.get(self.kind) or self.kind.replace("_", " ").capitalize()
 
     @property
     def percent(self) -> int:
@@ -57,4 +94,13 @@ class Job(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (JobStatus.DONE, JobStatus.FAILED)
+        return self.status in FINISHED
+
+    @property
+    def can_cancel(self) -> bool:
+        return not self.must_finish and self.status in (JobStatus.QUEUED, JobStatus.RUNNING) \
+            and self.cancel_requested_at is None
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == JobStatus.FAILED

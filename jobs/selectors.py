@@ -18,7 +18,16 @@ def job_list(*, user: Any, study_id: int) -> QuerySet[Job]:
 
 
 def job_get(*, user: Any, study_id: int, job_id: int) -> Job:
-    job = job_list(user=user, study_id=study_id).filter(pk=job_id).first()
+    jobs = job_list(user=user, study_id=study_id)
+    if not policy.id_ok(job_id):
+        raise Http404("No such job.")
+    job = jobs.filter(pk=job_id).first()
     if job is None or not policy.has_perm(user=user, study=study_id, perm=Perm(job.required_perm)):
         raise Http404("No such job.")
     return job
+
+
+def job_list_visible(*, user: Any, study_id: int, limit: int = 200) -> list[Job]:
+    """The user's jobs in a study, newest first, leaving out those whose permission they no longer hold."""
+    perms = policy.perms_for(user=user, study=study_id)
+    return [job for job in job_list(user=user, study_id=study_id)[:limit] if job.required_perm in perms]

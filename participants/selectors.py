@@ -247,3 +247,33 @@ def sampling_frame(*, user: Any, study_id: int) -> SamplingFrame:
         total=total(list(cells.values())),
         unsited=sum(r["consented"] for k, r in found.items() if k[1] is None),
     )
+
+
+@dataclass
+class PurgePending:
+    """A participant whose data deletion has not finished, and the state of its latest job."""
+
+    participant: Participant
+    job: Any  # jobs.models.Job | None
+
+
+def purge_pending_list(*, user: Any, study_id: int) -> list[PurgePending]:
+    """Withdrawals with deletion whose purge has not completed yet, for the study's admins (an alert
+    until it is done: the purge is retried automatically, but people must see it is outstanding)."""
+    from jobs.models import Job
+
+    if not policy.has_perm(user=user, study=study_id, perm=Perm.CONSENT_MANAGE):
+        return []
+    waiting = list(
+        policy.filter_visible(user=user, study=study_id, perm=Perm.CONSENT_MANAGE,
+                              queryset=Participant.objects.filter(study_id=study_id))
+        .filter(consent_state=ConsentState.WITHDRAWN_DELETE, purged_at__isnull=True).order_by("pseudonym")
+    )
+    if not waiting:
+        return []
+    latest: dict[int, Job] = {}
+    for job in Job.objects.filter(study_id=study_id, kind="participant_purge").order_by("created_at", "id"):
+        pid = job.params.get("participant_id")
+        if isinstance(pid, int):
+            latest[pid] = job
+    return [PurgePending(participant=p, job=latest.get(p.pk)) for p in waiting]

@@ -142,6 +142,8 @@ def participant_detail(request: HttpRequest, study_id: int, participant_id: int)
         "withdrawn": p.consent_state in (ConsentState.WITHDRAWN_RETAIN, ConsentState.WITHDRAWN_DELETE),
         "has_identifiable": bool(p.name_encrypted or p.contact_encrypted),
         "purge_job": purge_jobs.order_by("-created_at").first(),
+        "pending": [row for row in selectors.purge_pending_list(user=request.user, study_id=study_id)
+                    if row.participant.pk == p.pk],
     })
 
 
@@ -414,6 +416,7 @@ def consent_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "study": study, "dash": dash, "rows": rows,
         "col_totals": [dash.col_totals[s] for s, _ in dash.states],
         "can_manage": Perm.CONSENT_MANAGE in _perms(request, study.pk),
+        "pending": selectors.purge_pending_list(user=request.user, study_id=study.pk),
     })
 
 

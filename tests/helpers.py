@@ -81,3 +81,12 @@ def wait_until(page: Any, expression: str, *, timeout: float = 10_000) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout:.0f} ms: {expression}")
         page.wait_for_timeout(50)
+
+
+def celery_pools_reset(app: Any) -> None:
+    """Forget the Celery app's broker connection and producer pools, which keep the broker they were
+    first opened for: a test that points the app at another broker must start from fresh pools."""
+    # Dropped, not closed: kombu keeps pools in a registry keyed by broker URL and would hand a
+    # closed one back to the next test that uses the same broker.
+    app._pool = None
+    app.amqp._producer_pool = None

@@ -6,13 +6,13 @@ import pytest
 
 NAV = {
     "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
-              "Themes", "Theme board", "Memos", "Double coding", "Members", "Audit log", "Settings"],
+              "Themes", "Theme board", "Memos", "Double coding", "Members", "Jobs", "Audit log", "Settings"],
     "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
-             "Theme board", "Memos", "Double coding", "Import project", "Export project", "Members"],
+             "Theme board", "Memos", "Double coding", "Import project", "Export project", "Members", "Jobs"],
     "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
-              "Theme board", "Memos", "Double coding"],
+              "Theme board", "Memos", "Double coding", "Jobs"],
     "coder_other_site": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
-                         "Themes", "Theme board", "Memos", "Double coding"],
+                         "Themes", "Theme board", "Memos", "Double coding", "Jobs"],
     "ppi": ["Overview", "Theme board"],
 }
 
@@ -43,6 +43,7 @@ def test_each_role_is_offered_its_sections(cast, clients, role):
         ("consent/forms/", "Consent"),
         ("themes/new/", "Themes"),
         ("board/settings/", "Theme board"),
+        ("jobs/", "Jobs"),
     ],
 )
 def test_inner_pages_mark_their_section(cast, clients, path, section):

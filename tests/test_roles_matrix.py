@@ -73,12 +73,18 @@ POST_ONLY_GET = (405, 405, 405, 405, 405, 404, LOGIN)
 ADMIN_LEAD_PAGE = (200, 200, 403, 403, 403, 404, LOGIN)
 # Jobs are private to who started them (admin here): other members with job.view get 404, ppi lacks it.
 OWN_JOB_PAGE = (200, 404, 404, 404, 403, 404, LOGIN)
+# The admin's job has finished: Cancel and Retry tell them so (a message and back to the job page,
+# a 400 from the API); nobody else learns it exists.
+OWN_JOB_WRITE = (302, 404, 404, 404, 403, 404, LOGIN)
+JOB_LIST_PAGE = (200, 200, 200, 200, 403, 404, LOGIN)
 
 ANY_USER_API = (200, 200, 200, 200, 200, 200, UNAUTH)
 MEMBERS_API = (200, 200, 200, 200, 200, 404, UNAUTH)
 ADMIN_LEAD_API = (200, 200, 403, 403, 403, 404, UNAUTH)
 ADMIN_API = (200, 403, 403, 403, 403, 404, UNAUTH)
 OWN_JOB_API = (200, 404, 404, 404, 403, 404, UNAUTH)
+OWN_JOB_WRITE_API = (400, 404, 404, 404, 403, 404, UNAUTH)
+JOB_LIST_API = (200, 200, 200, 200, 403, 404, UNAUTH)
 
 
 def admin_only(status: int) -> tuple[Expect, ...]:
@@ -169,6 +175,11 @@ MATRIX: list[Row] = [
     Row("api-project-import-cancel", "POST", A + "/project-imports/{import}/cancel/", lead_only(204)),
     Row("api-project-export-preview", "POST", A + "/project-exports/preview/", lead_only(200), {}),
     Row("api-project-export", "POST", A + "/project-exports/", lead_only(202), {}),
+    Row("job-list", "GET", S + "/jobs/", JOB_LIST_PAGE),
+    Row("job-cancel", "GET", S + "/jobs/{job}/cancel/", POST_ONLY_GET),
+    Row("job-cancel", "POST", S + "/jobs/{job}/cancel/", OWN_JOB_WRITE),
+    Row("job-retry", "GET", S + "/jobs/{job}/retry/", POST_ONLY_GET),
+    Row("job-retry", "POST", S + "/jobs/{job}/retry/", OWN_JOB_WRITE),
     # API -------------------------------------------------------------------------------------
     Row("api-me", "GET", "/api/v1/me/", ANY_USER_API),
     Row("api-study-list", "GET", "/api/v1/studies/", ANY_USER_API),
@@ -212,6 +223,9 @@ MATRIX: list[Row] = [
     Row("coding-export", "POST", S + "/exports/codings/", (302, 302, 302, 302, 403, 404, LOGIN), {"format": "csv"}),
     Row("api-coding-export", "POST", A + "/exports/codings/", (202, 202, 202, 202, 403, 404, UNAUTH),
         {"format": "xlsx"}),
+    Row("api-job-list", "GET", A + "/jobs/", JOB_LIST_API),
+    Row("api-job-cancel", "POST", A + "/jobs/{job}/cancel/", OWN_JOB_WRITE_API),
+    Row("api-job-retry", "POST", A + "/jobs/{job}/retry/", OWN_JOB_WRITE_API),
     # Schema and docs are public: they describe the API, not any study's data.
     Row("api-schema", "GET", "/api/v1/schema/", EVERYONE_200),
     Row("api-docs", "GET", "/api/v1/docs/", EVERYONE_200),

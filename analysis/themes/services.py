@@ -719,7 +719,7 @@ def themes_report_start(*, actor: User, study_id: int, fmt: Any, audience: Any, 
         raise ValidationError({"audience": "Choose team or ppi."})
     job = job_create(study=study, kind=REPORT_KIND, created_by=actor, perm=Perm.EXPORT,
                      params={"format": fmt, "audience": audience},
-                     enqueue=lambda job_id: themes_report_task.delay(job_id))
+                     task=themes_report_task)
     audit_record(actor=actor, action="themes.report", study=study, obj=job, ip=ip,
                  details={"format": fmt, "audience": audience})
     return job

@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "config.input_guard.QueryStringGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns "jobs are unavailable" and "the database is not answering" into a clear 503 page.
+    "jobs.middleware.ServiceUnavailableMiddleware",
     # Last, as django-axes asks, so it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
 ]
@@ -105,6 +107,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
 USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+# A database that stops answering must give a person a clear page (a 503, jobs/middleware.py) within
+# seconds, not hang: a connect timeout, a statement timeout for web requests (workers get a longer
+# one, config/celery.py) and TCP keepalives so a vanished server is noticed.
+CHORUS_DB_CONNECT_TIMEOUT = env.int("CHORUS_DB_CONNECT_TIMEOUT", default=5)
+CHORUS_DB_STATEMENT_TIMEOUT_MS = env.int("CHORUS_DB_STATEMENT_TIMEOUT_MS", default=15_000)
+CHORUS_WORKER_DB_STATEMENT_TIMEOUT_MS = env.int("CHORUS_WORKER_DB_STATEMENT_TIMEOUT_MS", default=600_000)
+if USING_POSTGRES:
+    _pg = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg.setdefault("connect_timeout", CHORUS_DB_CONNECT_TIMEOUT)
+    _pg.setdefault("keepalives", 1)
+    _pg.setdefault("keepalives_idle", 30)
+    _pg.setdefault("keepalives_interval", 5)
+    _pg.setdefault("keepalives_count", 3)
+    if CHORUS_DB_STATEMENT_TIMEOUT_MS:
+        _pg["options"] = f"{_pg.get('options', '')} -c statement_timeout={CHORUS_DB_STATEMENT_TIMEOUT_MS}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -269,7 +286,11 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env("REDIS_URL", default="")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# A message is acknowledged only once its task has run, and a pool child killed mid-task (the
+# kernel's out-of-memory killer) puts its message back instead of dropping it. Recovery from a dead
+# worker does not wait for the broker, though: jobs carry a lease (jobs/services.py).
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A pool process that grew past this (KiB) is replaced after its task: one oversized job cannot keep a
 # worker at gigabytes for the next ones (an export of a 10,000-attribute study once reached 2.5 GB).
@@ -277,9 +298,48 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CHORUS_WORKER_MAX_MEMORY_KIB", def
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in the Job table, which the UI reads
 CELERY_TASK_DEFAULT_QUEUE = env("CHORUS_CELERY_QUEUE", default="chorus")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The longest a job may run (prefork pool): the soft limit fails it with a message, the hard limit
+# kills its child. The broker's visibility timeout is longer, so Redis never hands a running job's
+# message to a second worker; a lost message is the sweep's to resend, well before that.
+CHORUS_JOB_TIME_LIMIT = env.int("CHORUS_JOB_TIME_LIMIT", default=3 * 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = CHORUS_JOB_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = CHORUS_JOB_TIME_LIMIT + 60
+# A publish that cannot reach the broker gives up within about a second (the job stays queued and
+# the sweep sends it again) instead of holding a web request.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+
+# Job recovery (jobs/services.py, docs/operations.md "Jobs and workers").
+CHORUS_JOB_LEASE_SECONDS = env.int("CHORUS_JOB_LEASE_SECONDS", default=90)
+CHORUS_JOB_MAX_ATTEMPTS = env.int("CHORUS_JOB_MAX_ATTEMPTS", default=3)
+CHORUS_JOB_SWEEP_SECONDS = env.int("CHORUS_JOB_SWEEP_SECONDS", default=60)
+CHORUS_JOB_STALE_QUEUED_SECONDS = env.int("CHORUS_JOB_STALE_QUEUED_SECONDS", default=300)
+CHORUS_JOB_BACKOFF_SECONDS = env.int("CHORUS_JOB_BACKOFF_SECONDS", default=30)
+CHORUS_JOB_BACKOFF_MAX_SECONDS = env.int("CHORUS_JOB_BACKOFF_MAX_SECONDS", default=3600)
+CHORUS_BROKER_CHECK_SECONDS = env.float("CHORUS_BROKER_CHECK_SECONDS", default=1.0)
+CELERY_BEAT_SCHEDULE = {
+    "jobs-sweep": {"task": "jobs.sweep", "schedule": float(CHORUS_JOB_SWEEP_SECONDS),
+                   "options": {"expires": float(CHORUS_JOB_SWEEP_SECONDS)}},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Redis clients give up quickly: a Redis that is down or unreachable must cost a request
+# milliseconds, not a hang (the cache then fails open, see config/cache.py).
+REDIS_SOCKET_TIMEOUT = env.float("CHORUS_REDIS_TIMEOUT_SECONDS", default=1.0)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CHORUS_JOB_TIME_LIMIT + 600,
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_timeout": max(REDIS_SOCKET_TIMEOUT, 5.0),
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_SOCKET_TIMEOUT, "socket_timeout": REDIS_SOCKET_TIMEOUT},
+        }
+    }
     # Every signed-in request reads its session: from Redis, written through to the database, so a
     # cache flush or restart signs nobody out.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -337,3 +397,7 @@ CHORUS_PURGERS: list[str] = [
 CHORUS_ANCHORED_MODELS: list[str] = ["transcripts.TranscriptTurn", "coding.Coding", "themes.Quote"]
 # Spans that need more than moving (unique records, span snapshots) register a function instead.
 CHORUS_REANCHOR_HOOKS: list[str] = ["analysis.coding.services.disagreements.disagreements_reanchor"]
+
+# Files a bulk transcript import commits together (each file is still all or nothing): fewer commits are
+# faster on PostgreSQL; Cancel and progress move a chunk at a time.
+CHORUS_IMPORT_CHUNK = env.int("CHORUS_IMPORT_CHUNK", default=25)

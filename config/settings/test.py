@@ -18,3 +18,5 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = env("CHORUS_CELERY_QUEUE", default="chorus-test")
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+# The fault and Cancel tests watch an import file by file.
+CHORUS_IMPORT_CHUNK = env.int("CHORUS_IMPORT_CHUNK", default=1)

@@ -163,7 +163,7 @@ def project_export_start(*, actor: User, study_id: int, sel: Selection, ip: str 
     from interop.tasks import project_export_task
 
     job = job_create(study=membership.study, kind="project_export", created_by=actor, perm=Perm.PROJECT_EXPORT,
-                     params={"selection": sel.as_dict()}, enqueue=lambda job_id: project_export_task.delay(job_id))
+                     params={"selection": sel.as_dict()}, task=project_export_task)
     audit_record(actor=actor, action="project.export", study=membership.study, obj=job, ip=ip,
                  details={"selection": sel.as_dict(), "participants": preview["participants"],
                           "transcripts": preview["transcripts"], "codings": preview["codings"],

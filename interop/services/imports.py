@@ -491,7 +491,7 @@ def project_import_start(*, actor: User, study_id: int, import_id: int, ip: str 
     from interop.tasks import project_import_task
 
     job = job_create(study=record.study, kind="project_import", created_by=actor, perm=Perm.PROJECT_IMPORT,
-                     params={"import": record.pk}, enqueue=lambda job_id: project_import_task.delay(job_id))
+                     params={"import": record.pk}, task=project_import_task)
     record.job, record.status = job, ProjectImportStatus.QUEUED
     record.save(update_fields=["job", "status"])
     audit_record(actor=actor, action="project.import_start", study=record.study, obj=record, ip=ip,

@@ -34,7 +34,7 @@ def participants_export_start(*, actor: User, study_id: int, ip: str | None = No
     from ..tasks import participants_export
 
     job = job_create(study=study, kind=PARTICIPANTS_EXPORT_KIND, created_by=actor, perm=Perm.PARTICIPANT_EXPORT,
-                     enqueue=lambda job_id: participants_export.delay(job_id))
+                     task=participants_export)
     audit_record(actor=actor, action="participants.export", study=study, obj=job, ip=ip)
     return job
 

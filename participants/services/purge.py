@@ -12,7 +12,7 @@ from accounts.models import User
 from accounts.policy import Perm
 from accounts.services import audit_record
 from jobs.models import Job, JobStatus
-from jobs.services import JobError, job_create, job_run
+from jobs.services import JobError, job_create, job_run, job_send_now
 
 from ..models import ConsentEvent, ConsentState, EventKind, Participant, WithdrawalScope
 from ..purgers import purgers
@@ -29,7 +29,7 @@ def participant_purge_start(*, actor: User, participant: Participant, ip: str | 
     job = job_create(
         study=participant.study, kind=PURGE_KIND, created_by=actor, perm=Perm.CONSENT_MANAGE,
         params={"participant_id": participant.pk},
-        enqueue=lambda job_id: participant_purge.delay(job_id),
+        task=participant_purge, must_finish=True,
     )
     audit_record(
         actor=actor, action="participant.purge_start", study=participant.study, obj=participant, ip=ip,
@@ -40,7 +40,7 @@ def participant_purge_start(*, actor: User, participant: Participant, ip: str | 
 
 @transaction.atomic
 def participant_purge_retry(*, actor: User, study_id: int, participant_id: int, ip: str | None = None) -> Job:
-    """Start the purge again when an earlier purge job failed."""
+    """Start the purge again: a new job when the last one failed, else send the unfinished one now."""
     from django.core.exceptions import ValidationError
 
     participant = participant_for_write(actor=actor, study_id=study_id, participant_id=participant_id,
@@ -49,9 +49,13 @@ def participant_purge_retry(*, actor: User, study_id: int, participant_id: int, 
         raise ValidationError("Only a participant who withdrew with deletion of data is purged.")
     if participant.purged_at is not None:
         raise ValidationError("This participant's data has already been deleted.")
-    if Job.objects.filter(kind=PURGE_KIND, params__participant_id=participant.pk,
-                          status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
-        raise ValidationError("A purge of this participant is already under way.")
+    active = Job.objects.filter(kind=PURGE_KIND, params__participant_id=participant.pk,
+                                status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-created_at").first()
+    if active is not None:
+        # Never "already under way" for ever: a purge waiting out its backoff, or whose worker died,
+        # is sent again now (a live one ignores the extra message).
+        job_send_now(job=active)
+        return active
     return participant_purge_start(actor=actor, participant=participant, ip=ip)
 
 

@@ -8,6 +8,7 @@ import io
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,17 @@ def source_texts(data: bytes) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _tasks_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _tasks_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
     """Outside the ``job`` tests, the import and export tasks run in this process when enqueued, also
     when REDIS_URL is set (CI): those tests read the job's outcome inside their own transaction, which
     a worker process cannot see. ``test_project_jobs.py`` runs them through the real worker."""
     if request.node.get_closest_marker("job"):
+        yield
         return
-    from interop import tasks
+    from config.celery import app
 
-    for task in (tasks.project_import_task, tasks.project_export_task):
-        monkeypatch.setattr(task, "delay", lambda job_id, task=task: task.run(job_id))
+    # Jobs are sent by task name (jobs.services.job_send): run every task eagerly instead.
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved

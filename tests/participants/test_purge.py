@@ -133,10 +133,11 @@ def test_registered_purgers_run_and_report(cast, settings, django_capture_on_com
 def test_purge_refuses_a_participant_who_did_not_ask_for_deletion(cast, django_capture_on_commit_callbacks):
     from accounts.policy import Perm
     from jobs.services import job_create
+    from participants.tasks import participant_purge
 
     p, _, _ = _seed(cast)
     job = job_create(study=cast.study, kind="participant_purge", created_by=cast.users["admin"], perm=Perm.CONSENT_MANAGE,
-                     params={"participant_id": p.pk}, enqueue=lambda _id: None)
+                     params={"participant_id": p.pk}, task=participant_purge)
     services.participant_purge_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "failed"

@@ -37,11 +37,14 @@ class Command(BaseCommand):
             if not settings.REDIS_URL:
                 for key in ("data_folder_in", "processed_folder"):
                     os.makedirs(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]), exist_ok=True)
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "--pool", "solo", "-l", "WARNING"],
+            worker = subprocess.Popen(  # noqa: S603 (our interpreter and settings, no user input)
+                # --beat: the same process runs the periodic sweep that recovers jobs whose worker
+                # or message was lost (jobs.services.jobs_sweep), as the beat service does in production.
+                [sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "--pool", "solo", "-l", "WARNING",
+                 "--beat", "--schedule", str(settings.CELERY_BEAT_SCHEDULE_FILENAME)],
                 env={**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "")},
             )
-            self.stdout.write(f"Celery worker started (pid {worker.pid}).")
+            self.stdout.write(f"Celery worker and its job sweep started (pid {worker.pid}).")
         from .demo_data import DEMO_PASSWORD, DEMO_USERS
 
         self.stdout.write(self.style.SUCCESS(f"\nChorus is running at http://{opts['addr']}/  (Ctrl-C stops it)"))

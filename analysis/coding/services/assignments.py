@@ -138,7 +138,7 @@ def agreement_report_start(*, actor: User, study_id: int, ip: str | None = None)
     from analysis.coding.tasks import agreement_report_task
 
     job = job_create(study=study, kind="agreement_report", created_by=actor, perm=Perm.AGREEMENT_VIEW, params={},
-                     enqueue=lambda job_id: agreement_report_task.delay(job_id))
+                     task=agreement_report_task)
     audit_record(actor=actor, action="coding.agreement_report", study=study, obj=job, ip=ip, details={})
     return job
 

@@ -124,7 +124,7 @@ def coded_export_start(*, actor: User, study_id: int, request: ExportRequest, ip
     from analysis.coding.tasks import coded_export_task
 
     job = job_create(study=study, kind=KIND, created_by=actor, perm=Perm.CODING_EXPORT, params=request.as_params(),
-                     enqueue=lambda job_id: coded_export_task.delay(job_id))
+                     task=coded_export_task)
     audit_record(actor=actor, action="coding.export", study=study, obj=job, ip=ip, details=request.as_params())
     return job
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -41,7 +42,7 @@ from analysis.transcripts.services.transcripts import consent_refusal, transcrip
 from config.db import tables_refresh_statistics
 from config.input_guard import format_bytes
 from jobs.models import Job
-from jobs.services import JobError, job_create, job_progress, job_run
+from jobs.services import JobCancelled, JobError, job_create, job_progress, job_run
 from participants.models import Participant
 
 MAX_FILES = 2000
@@ -233,7 +234,7 @@ def import_commit(*, actor: User, study_id: int, batch_id: int, ip: str | None =
     batch.job = job_create(
         study=batch.study, kind="transcript_import", created_by=actor, perm=Perm.TRANSCRIPT_UPLOAD,
         params={"batch": batch.pk},
-        enqueue=lambda job_id: transcript_import.delay(job_id),
+        task=transcript_import,
     )
     batch.status = ImportStatus.QUEUED
     batch.save(update_fields=["job", "status"])
@@ -264,39 +265,55 @@ def import_cancel(*, actor: User, study_id: int, batch_id: int, ip: str | None =
 
 def import_run(*, job_id: int) -> Job | None:
     """The Celery side: import each ready file as the user who confirmed (their permission, scope
-    and the participant's consent are checked again for every file)."""
+    and the participant's consent are checked again for every file).
+
+    It resumes: a file is imported and marked imported in one transaction, so a job run again after
+    its worker died continues with the files not yet imported, and none is imported twice."""
 
     def work(job: Job) -> dict[str, Any]:
         batch = TranscriptImport.objects.filter(pk=job.params.get("batch"), study_id=job.study_id).first()
         if batch is None:
             raise JobError("The import no longer exists.")
+        worked = batch.items.exclude(status=ItemStatus.REFUSED)
+        total = worked.count()
         items = list(batch.items.filter(status=ItemStatus.READY).select_related("participant"))
-        job_progress(job_id=job.pk, done=0, total=len(items))
-        imported = failed = 0
-        # Files are committed a chunk at a time: one commit per file (and its item's status) was
-        # most of an import's time on PostgreSQL. Each file is still all or nothing (a savepoint).
-        for first in range(0, len(items), IMPORT_CHUNK):
-            with transaction.atomic():
-                for item in items[first:first + IMPORT_CHUNK]:
-                    if _import_item(job=job, batch=batch, item=item):
-                        imported += 1
-                    else:
-                        failed += 1
-            job_progress(job_id=job.pk, done=min(len(items), first + IMPORT_CHUNK))
+        done = total - len(items)
+        chunk_size = max(1, int(settings.CHORUS_IMPORT_CHUNK))
+        try:
+            job_progress(job_id=job.pk, done=done, total=total)
+            # Files are committed a chunk at a time: one commit per file was most of an import's time on
+            # PostgreSQL. Each file is all or nothing (a savepoint) and is marked imported in the same
+            # transaction, so a job taken over after its worker died never imports a file twice.
+            for first in range(0, len(items), chunk_size):
+                chunk = items[first:first + chunk_size]
+                with transaction.atomic():
+                    for item in chunk:
+                        _import_item(job=job, batch=batch, item=item)
+                done += len(chunk)
+                job_progress(job_id=job.pk, done=done)  # the checkpoint: Cancel stops here
+        except JobCancelled:
+            batch.items.filter(status=ItemStatus.READY).update(
+                status=ItemStatus.FAILED, message="Not imported: the import was cancelled."
+            )
+            TranscriptImport.objects.filter(pk=batch.pk).update(status=ImportStatus.DONE)
+            raise
         TranscriptImport.objects.filter(pk=batch.pk).update(status=ImportStatus.DONE)
         _flush_search_index()
-        return {"imported": imported, "not imported": failed}
+        return {"imported": batch.items.filter(status=ItemStatus.IMPORTED).count(),
+                "not imported": batch.items.filter(status=ItemStatus.FAILED).count()}
 
     return job_run(job_id=job_id, work=work)
 
 
-IMPORT_CHUNK = 25
 
 
-def _import_item(*, job: Job, batch: TranscriptImport, item: TranscriptImportItem) -> bool:
-    """Import one staged file as the job's creator; record the outcome on its item."""
+def _import_item(*, job: Job, batch: TranscriptImport, item: TranscriptImportItem) -> None:
+    """Import one staged file as the job's creator and record the outcome on its item, in one savepoint."""
     try:
         with transaction.atomic():
+            # Locked and re-read: a second worker that took the job over must not import it again.
+            if not TranscriptImportItem.objects.select_for_update().filter(pk=item.pk, status=ItemStatus.READY).exists():
+                return
             if item.participant_id is None:
                 raise ValidationError("The participant no longer exists.")
             with item.staged_file.open("rb") as f:
@@ -309,12 +326,10 @@ def _import_item(*, job: Job, batch: TranscriptImport, item: TranscriptImportIte
                 actor=job.created_by, study_id=job.study_id, participant_id=item.participant_id, parsed=parsed,
                 original=data, original_name=item.filename, stored_name=item.staged_file.name, via="bulk",
             )
+            TranscriptImportItem.objects.filter(pk=item.pk).update(status=ItemStatus.IMPORTED, transcript=transcript)
     except (ValidationError, ImportRefused, Http404, OSError) as exc:
         msg = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc) or "Not allowed."
         TranscriptImportItem.objects.filter(pk=item.pk).update(status=ItemStatus.FAILED, message=msg)
-        return False
-    TranscriptImportItem.objects.filter(pk=item.pk).update(status=ItemStatus.IMPORTED, transcript=transcript)
-    return True
 
 
 def _flush_search_index() -> None:
