@@ -21,6 +21,7 @@ from jobs.purge import PURGED_NOTE
 from jobs.services import job_create
 from participants import services as participant_services
 from participants.models import Participant
+from participants.tasks import participant_purge
 from tests.participants.test_purge import rows_containing
 
 from .test_disagreements import extra, setup  # noqa: F401  (fixtures: a double-coded SU01 transcript)
@@ -68,7 +69,7 @@ def test_purge_leaves_no_text_in_any_column_or_file(setup, cast, api, django_cap
     su01 = Participant.objects.get(pseudonym="SU01", study=cast.study)
     Participant.objects.filter(pk=su01.pk).update(consent_state="withdrawn_delete")
     job = job_create(study=cast.study, kind="participant_purge", created_by=u["admin"], perm=Perm.CONSENT_MANAGE,
-                     params={"participant_id": su01.pk}, enqueue=lambda _id: None)
+                     params={"participant_id": su01.pk}, task=participant_purge)
     participant_services.participant_purge_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "done", job.error
