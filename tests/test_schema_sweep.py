@@ -77,7 +77,7 @@ def ids(cast: Any) -> dict[str, Any]:
         "membership_id": cast.memberships["coder"].pk, "site_id": cast.north.pk, "participant_id": p.pk,
         "form_id": form.pk, "event_id": ConsentEvent.objects.filter(participant=p).first().pk, "job_id": job.pk,
         "batch_id": batch.pk, "edit_id": edit.pk, "key": f"{code.pk}-30-37", "theme_id": theme.pk,
-        "quote_id": quote.pk, "comment_id": comment.pk,
+        "quote_id": quote.pk, "comment_id": comment.pk, "fmt": "csv",
     }
 
 

@@ -41,7 +41,7 @@ class CodeSerializer(serializers.ModelSerializer[Code]):
         read_only_fields = fields
 
 
-class CodeProposeSerializer(serializers.Serializer[Any]):
+class CodeProposeSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     # A top-level code: a lead places it in the hierarchy when reviewing it (code move).
     name = serializers.CharField(max_length=200)
 

@@ -21,6 +21,10 @@ from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding.services import exports
+from config.api import only_fields
+
+
+EXPORT_FIELDS = ("format", "fmt", "codes", "coders", "groups", "sites", "transcripts", "subcodes", "sheet_per_code")
 
 
 class CodingExportAPI(APIView):
@@ -32,6 +36,7 @@ class CodingExportAPI(APIView):
         data = request.data if hasattr(request.data, "get") else None
         if data is None:
             return Response({"detail": "Send a JSON object."}, status=400)
+        only_fields(data, EXPORT_FIELDS)
         req = exports.export_request_parse(study_id=study_id, data=dict(data))
         job = exports.coded_export_start(actor=acting_user(request), study_id=study_id, request=req,
                                          ip=client_ip(request))
