@@ -23,7 +23,6 @@ from accounts.services import client_ip
 from analysis.coding.services import exports
 from config.api import only_fields
 
-
 EXPORT_FIELDS = ("format", "fmt", "codes", "coders", "groups", "sites", "transcripts", "subcodes", "sheet_per_code")
 
 
