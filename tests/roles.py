@@ -198,7 +198,7 @@ def lead_only(status: int) -> tuple[Expect, ...]:
 def analysis_world(cast: Any) -> dict[str, Any]:
     """Everything the URLs of participants, transcripts and coding name, built through the services.
 
-    North objects (SU01, its transcript, the coder's coding and memo, the double-coded pair) are out of
+    North objects (SU01, its transcript, the lead's coding and memo, the double-coded pair) are out of
     coder_other_site's scope (South only), so their object URLs must answer that coder 404."""
     from analysis.coding.services import assignments, memos
     from analysis.coding.services import codebook as codebook_services
@@ -226,11 +226,12 @@ def analysis_world(cast: Any) -> dict[str, Any]:
     other = codebook_services.code_create(actor=u["lead"], study_id=sid, name="Convenience")
     words = "On the phone you cannot see if someone is tearful."
     start = t_north.text.index(words)
-    coding = coding_services.coding_create(actor=u["coder"], study_id=sid, transcript_id=t_north.pk,
+    coding = coding_services.coding_create(actor=u["lead"], study_id=sid, transcript_id=t_north.pk,
                                            code_id=cues.pk, start=start, end=start + len(words))
-    memo = memos.memo_create(actor=u["coder"], study_id=sid, title="Tears on the phone", transcript_id=t_north.pk)
-    # Double coding of SU01's transcript by the coder and the lead: only the coder coded the sentence, so
-    # it is one disagreement.
+    memo = memos.memo_create(actor=u["lead"], study_id=sid, title="Tears on the phone", transcript_id=t_north.pk)
+    # The coding and the memo are the lead's, so the coder (tried first) is refused changing another
+    # member's work before the lead changes them. Double coding of SU01's transcript by the coder and the
+    # lead: only the lead coded the sentence, so it is one disagreement.
     assignments.assignment_create(actor=u["lead"], study_id=sid, transcript_id=t_north.pk,
                                   coder_a_id=u["coder"].pk, coder_b_id=u["lead"].pk)
     for who in ("coder", "lead"):
