@@ -36,7 +36,7 @@ class Row(NamedTuple):
     url: str  # with {placeholders}, filled from the world of the module
     expect: tuple[Expect, Expect, Expect, Expect, Expect, Expect, Expect]
     data: dict[str, Any] | None = None
-    # Files for a multipart request (pages and API): field -> (file name, bytes).
+    # Files for a multipart request (pages and API): field -> (file name, bytes); {} for one without a file.
     files: dict[str, tuple[str, bytes]] | None = None
 
 
@@ -115,7 +115,7 @@ def run_row(row: Row, cast: Any, values: dict[str, Any]) -> None:
         expected = row.expect[ROLES.index(role)]
         method = getattr(client_for(role, cast, api=is_api), row.method.lower())
         before = db_snapshot()
-        if row.files:
+        if row.files is not None:  # multipart, even with no file in it
             from django.core.files.uploadedfile import SimpleUploadedFile
 
             payload = dict(data or {})
@@ -238,7 +238,8 @@ def analysis_world(cast: Any) -> dict[str, Any]:
         assignments.assignment_mark_done(actor=u[who], study_id=sid, transcript_id=t_north.pk)
     batch = imports.import_preview(actor=u["lead"], study_id=sid, uploads=[
         imports.Upload(name="ST02.txt", data=b"Interviewer: Hello?\nST02: Hello.\n")])
-    attribute = participant_services.attribute_create(actor=u["admin"], study_id=sid, label="Age band", kind="text")
+    attribute = participant_services.attribute_create(actor=u["admin"], study_id=sid, label="Interview mode",
+                                                     key="interview_mode", kind="text")
     return {
         "study": sid, "su01": su01.pk, "st01": st01.pk, "t_north": t_north.pk, "t_south": t_south.pk,
         "code": cues.pk, "other_code": other.pk, "coding": coding.pk, "memo": memo.pk,
