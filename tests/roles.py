@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from django.apps import apps
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.test import Client
 from django.urls import URLPattern, URLResolver
 from rest_framework.authtoken.models import Token
@@ -127,7 +129,14 @@ def run_row(row: Row, cast: Any, values: dict[str, Any]) -> None:
         else:
             response = method(url, data or {})
         if getattr(response, "streaming", False):
-            response.close()  # an event stream: the status and headers are the contract, not the body
+            # An event stream or a file: the status and headers are the contract, not the body. Closed as
+            # Django's test client closes one, without request_finished closing the test's database
+            # connection (on PostgreSQL the next query would find it closed).
+            request_finished.disconnect(close_old_connections)
+            try:
+                response.close()
+            finally:
+                request_finished.connect(close_old_connections)
         problem = check(expected, response, is_api=is_api, wrote=db_snapshot() != before)
         if problem:
             problems.append(f"  {role:<17} {problem}")
