@@ -44,7 +44,8 @@ def test_code_by_group_counts_participants_segments_characters_and_share(cast: A
     assert chars[("Carer", "Carers excluded")] == len("I was left outside the call.")
     assert table(r, "share")[("Carer", "Carers excluded")] == 1.0
     assert r.row_bases == [1] * 3
-    assert r.total["segments"] == 7 and r.total["participants"] == 3
+    assert r.total["segments"] == 7
+    assert r.total["participants"] == 3
     # Column totals are distinct participants across rows, not sums of shares.
     assert [t["segments"] for t in r.column_totals] == [3, 3, 1]
     assert [t["participants"] for t in r.row_totals] == [1, 1, 1]
