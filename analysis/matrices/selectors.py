@@ -288,7 +288,7 @@ def matrix_compute(*, user: Any, study_id: int, spec: Spec) -> Result:
     rows = _row_headers(study_id=study_id, spec=spec, keys=set(bases) | set(row_tot))
     zero = {"participants": 0, "segments": 0, "characters": 0}
 
-    def pick(r: dict[str, Any] | None, n_base: int | None) -> dict[str, Any]:
+    def pick(r: Any, n_base: int | None) -> dict[str, Any]:
         out = {k: (r or zero).get(k) or 0 for k in zero}
         out["share"] = _share(out["participants"], n_base) if n_base is not None else None
         return out
@@ -348,10 +348,13 @@ class Segment:
     transcript_id: int
     transcript_title: str
     line: int
+    start: int  # for the link into the reading page (never shown)
+    length: int
     before: str
     text: str
     after: str
     shown: bool
+    quotable: bool
 
 
 @dataclass
@@ -373,7 +376,7 @@ def cell_segments(*, user: Any, study_id: int, matrix: Matrix, row: Any, column:
                   per_page: int = SEGMENTS_PER_PAGE) -> CellPage:
     """One page of the segments behind a cell (``row`` / ``column`` are indexes into the stored result,
     or "total" for the totals), with context. Segment text is shown only where the participant's consent
-    allows quoting; their counts stay."""
+    stands (not after a withdrawal); their counts stay."""
     spec = spec_of(matrix)
     result = matrix.result or {}
     try:
@@ -413,12 +416,15 @@ def cell_segments(*, user: Any, study_id: int, matrix: Matrix, row: Any, column:
     out = CellPage(column=col_label, row=row_label, total=total, page=page_n, pages=pages)
     for c in rows:
         p = c.transcript.participant
-        shown = data_use_allowed(participant=p, use=DataUse.QUOTING)
+        # The team reads the text of participants whose consent stands; after a withdrawal that keeps the
+        # data, the segment still counts but its words are no longer shown ("no new quotes").
+        shown = data_use_allowed(participant=p, use=DataUse.CODING)
         out.segments.append(Segment(
             coding_id=c.pk, code_name=c.code.name, pseudonym=p.pseudonym, group=p.group.label,
-            transcript_id=c.transcript_id, transcript_title=c.transcript.title, line=c.line,  # type: ignore[attr-defined]
-            before=(("…" if c.start > CONTEXT_CHARS else "") + c.pre) if shown else "",  # type: ignore[attr-defined]
-            text=c.seg if shown else "", after=c.post if shown else "", shown=shown))  # type: ignore[attr-defined]
+            transcript_id=c.transcript_id, transcript_title=c.transcript.title, line=c.line, start=c.start, length=c.end - c.start,
+            before=(("…" if c.start > CONTEXT_CHARS else "") + c.pre) if shown else "",
+            text=c.seg if shown else "", after=c.post if shown else "", shown=shown,
+            quotable=data_use_allowed(participant=p, use=DataUse.QUOTING)))
     return out
 
 
