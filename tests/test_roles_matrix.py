@@ -37,6 +37,8 @@ from rest_framework.views import APIView
 
 from accounts import api_urls as accounts_api_urls
 from accounts import urls as accounts_urls
+from analysis.matrices import api_urls as matrices_api_urls
+from analysis.matrices import urls as matrices_urls
 from analysis.themes import api_urls as themes_api_urls
 from analysis.themes import urls as themes_urls
 from interop import api_urls as interop_api_urls
@@ -323,12 +325,37 @@ MATRIX += [
         (403, 200, 403, 403, 403, 404, UNAUTH), {"accept": False, "reason": "Too few people said it"}),
 ]
 
+# Matrices (issue 14) ----------------------------------------------------------------------------
+# {matrix} is the lead's, computed: a matrix is private to who asked for it (its numbers are in their
+# scope), so every other member gets 404 on it; exports need the export permission (leads).
+M = S + "/matrices/{matrix}"
+AM = A + "/matrices/{matrix}"
+OWN_MATRIX_PAGE = (404, 200, 404, 404, 404, 404, LOGIN)
+OWN_MATRIX_API = (404, 200, 404, 404, 404, 404, UNAUTH)
+ASK = {"columns": "codes", "rows": "group", "coder": "all"}
+MATRIX += [
+    Row("matrix-list", "GET", S + "/matrices/", TEAM_PAGE),
+    Row("matrix-list", "POST", S + "/matrices/", (403, 302, 302, 302, 403, 404, LOGIN), ASK),
+    Row("matrix-detail", "GET", M + "/", OWN_MATRIX_PAGE),
+    Row("matrix-refresh", "GET", M + "/refresh/", POST_ONLY_GET),
+    Row("matrix-refresh", "POST", M + "/refresh/", (403, 302, 404, 404, 404, 404, LOGIN)),
+    Row("matrix-cell", "GET", M + "/cell/?row=total&column=total", OWN_MATRIX_PAGE),
+    Row("matrix-export", "GET", M + "/export/csv/", (403, 200, 403, 403, 404, 404, LOGIN)),
+    Row("api-matrix-list", "GET", A + "/matrices/", (200, 200, 200, 200, 403, 404, UNAUTH)),
+    Row("api-matrix-list", "POST", A + "/matrices/", (403, 202, 202, 202, 403, 404, UNAUTH), {}),
+    Row("api-matrix-detail", "GET", AM + "/", OWN_MATRIX_API),
+    Row("api-matrix-refresh", "POST", AM + "/refresh/", (403, 200, 404, 404, 404, 404, UNAUTH)),
+    Row("api-matrix-cell", "GET", AM + "/cell/?row=total&column=total", OWN_MATRIX_API),
+    Row("api-matrix-export", "GET", AM + "/export/xlsx/", (403, 200, 403, 403, 404, 404, UNAUTH)),
+]
+
 API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns,
-                               *themes_api_urls.urlpatterns, *interop_api_urls.urlpatterns]} | {
+                               *themes_api_urls.urlpatterns, *interop_api_urls.urlpatterns,
+                               *matrices_api_urls.urlpatterns]} | {
     "api-schema", "api-docs", "api-redoc", "api-agreement-report-download", "api-code-propose",
     "api-transcript-list", "api-code-segments", "api-coding-export"}
 PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns,  # type: ignore[union-attr]
-                                *themes_urls.urlpatterns, *interop_urls.urlpatterns]}
+                                *themes_urls.urlpatterns, *interop_urls.urlpatterns, *matrices_urls.urlpatterns]}
 
 # Roles run least-privileged first within one test (one cast): every denied write is tried, and
 # proven to have written nothing, before the role that may do it changes anything.
@@ -336,7 +363,8 @@ RUN_ORDER = ("anonymous", "outsider", "ppi", "coder_other_site", "coder", "lead"
 
 
 def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, project_import: Any = None,
-          agreement_job: Job | None = None, code: Any = None) -> str:
+          agreement_job: Job | None = None, code: Any = None,
+          matrix: Any = None) -> str:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
@@ -348,6 +376,7 @@ def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, pr
         agreement_job=agreement_job.pk if agreement_job else 0,
         import_=project_import.pk if project_import else 0,
         code=code.pk if code is not None else 0,
+        matrix=matrix.pk if matrix else 0,
         uid=urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)),
         **(board or {}),
     )
@@ -422,6 +451,19 @@ def agreement_job(cast: Any) -> Job:
     )
 
 
+@pytest.fixture
+def lead_matrix(cast: Any, board: dict[str, int]) -> Any:
+    """The lead's code x group matrix over the board's study, computed."""
+    from analysis.matrices import selectors
+    from analysis.matrices.models import Matrix
+
+    lead, spec = cast.users["lead"], selectors.spec_parse({})
+    result = selectors.matrix_compute(user=lead, study_id=cast.study.pk, spec=spec)
+    return Matrix.objects.create(study=cast.study, created_by=lead, spec=spec.as_dict(), key=spec.key,
+                                 data_version=selectors.data_version(study_id=cast.study.pk),
+                                 result=selectors.result_json(result))
+
+
 def _client_for(role: str, cast: Any, *, api: bool) -> Client | APIClient:
     if api:
         c = APIClient()
@@ -473,9 +515,11 @@ def test_role_matrix(row: Row, cast: Any, admin_job: Job, request: pytest.Fixtur
     needs_board = any(f"{{{k}}}" in row.url + str(row.data) for k in BOARD_KEYS) or row.name in THEME_NAMES
     board = request.getfixturevalue("board") if needs_board else None
     lead_import = request.getfixturevalue("lead_import") if "{import}" in row.url else None
+    lead_matrix = request.getfixturevalue("lead_matrix") if "{matrix}" in row.url else None
     agreement_job = request.getfixturevalue("agreement_job") if "{agreement_job}" in row.url else None
     code = request.getfixturevalue("matrix_code") if "{code}" in row.url else None
-    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import, agreement_job, code)
+    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import, agreement_job, code,
+                lead_matrix)
     data = {k: _fill(v, cast, admin_job, board) if isinstance(v, str) and "{" in v else v
             for k, v in (row.data or {}).items()} if row.data is not None else None
     problems = []
@@ -539,7 +583,8 @@ def test_matrix_covers_every_accounts_url() -> None:
     all_patterns = _walk(get_resolver().url_patterns)
     resolver_names = {p.name for p in all_patterns}
     enforced = (PAGE_NAMES | API_NAMES) & resolver_names
-    enforced |= {p.name for p in all_patterns if _module(p).startswith(("accounts.", "jobs.", "analysis.themes.", "interop."))}
+    enforced |= {p.name for p in all_patterns if _module(p).startswith(("accounts.", "jobs.", "analysis.themes.", "interop.",
+                                                                        "analysis.matrices."))}
     assert None not in enforced, "an accounts view is routed without a URL name"
     missing = enforced - covered
     assert not missing, f"add these URL names to MATRIX in {__file__}: {sorted(missing)}"

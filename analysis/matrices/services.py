@@ -55,8 +55,8 @@ def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str |
 
 def matrix_refresh(*, actor: User, study_id: int, matrix_id: Any, ip: str | None = None) -> tuple[Matrix, bool]:
     """The same request again, against today's data (a stale matrix's one-click refresh)."""
-    matrix = selectors.matrix_get(user=actor, study_id=study_id, matrix_id=matrix_id)
     policy.membership_require(user=actor, study_id=study_id, perm=Perm.MATRIX_RUN)
+    matrix = selectors.matrix_get(user=actor, study_id=study_id, matrix_id=matrix_id)
     return matrix_request(actor=actor, study_id=study_id, raw=dict(matrix.spec), ip=ip)
 
 
