@@ -27,7 +27,7 @@ from accounts import policy
 from accounts.models import ParticipantGroup, Site
 from accounts.policy import Perm
 from analysis.coding.models import Code, Coding, CodingEvent
-from analysis.coding.selectors.codings import CONTEXT_CHARS, codings_visible
+from analysis.coding.selectors.codings import CONTEXT_CHARS, blind_exclusion_q
 from analysis.themes.models import Theme
 from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptTurn
 from participants.consent_rules import DataUse, data_use_allowed, participants_usable_q
@@ -158,9 +158,21 @@ def models_value(v: Any) -> Any:
     return Value(v)
 
 
+def _visible(*, user: Any, study_id: int) -> QuerySet[Coding]:
+    """The same rows as ``codings_visible`` (scope, consent for analysis, blind double coding), written
+    on the one join to the participant that the GROUP BY needs anyway. ``codings_visible`` filters by
+    ``transcript IN (subquery)``; with statistics not yet gathered after a bulk import PostgreSQL ran
+    that as a nested loop per coding (1 s for 13k codings instead of 70 ms)."""
+    qs = Coding.objects.filter(study_id=study_id, lost=False).filter(
+        participants_usable_q(DataUse.ANALYSIS, prefix=P))
+    qs = policy.filter_visible(user=user, study=study_id, perm=Perm.MATRIX_VIEW, queryset=qs)
+    hidden = blind_exclusion_q(user=user, study_id=study_id)
+    return qs.exclude(hidden) if hidden else qs
+
+
 def _base(*, user: Any, study_id: int, spec: Spec) -> QuerySet[Coding]:
     """The codings behind the matrix: visible to the user, inside the request's filters."""
-    qs = codings_visible(user=user, study_id=study_id).filter(lost=False)
+    qs = _visible(user=user, study_id=study_id)
     if spec.site_ids:
         qs = qs.filter(**{P + "site_id__in": spec.site_ids})
     if spec.group_ids:
@@ -386,32 +398,50 @@ def cell_segments(*, user: Any, study_id: int, matrix: Matrix, row: Any, column:
     if not 0 < page_n <= 100_000:
         raise ValidationError({"page": "Out of range."})
     qs = _base(user=user, study_id=study_id, spec=spec)
-    qs, col_path = _with_column(qs, spec, study_id=study_id)
     col_label = row_label = "All"
+    col_id = None
     if column != "total":
         idx = _index(column, len(result.get("columns", [])), "column")
         col = result["columns"][idx]
-        qs, col_label = qs.filter(**{col_path: col["id"]}), col["label"]
+        col_id, col_label = col["id"], col["label"]
+    if spec.columns == "themes":
+        # Codes of the theme(s) as a subquery, not a join: a coding whose code is in two themes stays one row,
+        # so no DISTINCT over the page is needed.
+        links = Theme.codes.through.objects.filter(theme__study_id=study_id)
+        if col_id is not None:
+            links = links.filter(theme_id=col_id)
+        elif spec.column_ids:
+            links = links.filter(theme_id__in=spec.column_ids)
+        qs = qs.filter(code_id__in=links.values("code_id"))
+    elif col_id is not None:
+        qs = qs.filter(code_id=col_id)
+    elif spec.column_ids:
+        qs = qs.filter(code_id__in=spec.column_ids)
     if row != "total":
         idx = _index(row, len(result.get("rows", [])), "row")
         r = result["rows"][idx]
         qs = qs.annotate(row=_row_expr(spec)).filter(row=r["id"]) if r["id"] is not None else qs.filter(
             **{P + "site_id__isnull": True})
         row_label = r["label"]
-    qs = qs.distinct() if spec.columns == "themes" else qs
     total = qs.count()
     pages = max(1, -(-total // per_page))
     page_n = min(page_n, pages)
     from django.db.models.functions import Greatest, Least
 
+    # The page's ids first (an index-friendly ordered scan), then text, context and line numbers for those
+    # 20 rows only: computed in the same statement, PostgreSQL would cut and count every row's transcript
+    # before sorting (7.8 s for a 3,000-segment cell of the 65-participant study).
+    ids = list(qs.order_by(P + "pseudonym", "transcript_id", "start", "id")
+               .values_list("id", flat=True)[(page_n - 1) * per_page: page_n * per_page])
     rows = (
-        qs.select_related("code", "transcript__participant__group")
+        Coding.objects.filter(pk__in=ids).select_related("code", "transcript__participant__group")
         .annotate(seg=Substr("transcript__text", F("start") + 1, F("end") - F("start")),
-                  pre=Substr("transcript__text", Greatest(F("start") - CONTEXT_CHARS + 1, 1), Least(F("start"), CONTEXT_CHARS)),
+                  pre=Substr("transcript__text", Greatest(F("start") - CONTEXT_CHARS + 1, 1),
+                             Least(F("start"), CONTEXT_CHARS)),
                   post=Substr("transcript__text", F("end") + 1, CONTEXT_CHARS),
                   line=_line_number())
         .defer("transcript__text")
-        .order_by(P + "pseudonym", "transcript_id", "start", "id")[(page_n - 1) * per_page: page_n * per_page]
+        .order_by(P + "pseudonym", "transcript_id", "start", "id")
     )
     out = CellPage(column=col_label, row=row_label, total=total, page=page_n, pages=pages)
     for c in rows:

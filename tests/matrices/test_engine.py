@@ -133,3 +133,18 @@ def test_data_version_moves_with_codings_themes_and_consent(cast: Any, small: Sm
     small.theme.codes.remove(small.codes["excluded"])
     v2 = selectors.data_version(study_id=sid)
     assert v2 != v1
+
+
+@pytest.mark.parametrize("role", ["admin", "lead", "coder", "coder_other_site"])
+def test_the_matrix_sees_exactly_the_codings_the_reading_pages_show(cast: Any, small: Small, role: str) -> None:
+    from analysis.coding.models import Assignment
+    from analysis.coding.selectors.codings import codings_visible
+
+    # A blind double coding in progress: the coder must not count the lead's codings on SU01's transcript.
+    Assignment.objects.create(study=cast.study, transcript=small.codings[0].transcript, coder_a=cast.users["lead"],
+                              coder_b=cast.users["coder"], created_by=cast.users["lead"])
+    user, sid = cast.users[role], cast.study.pk
+    expected = set(codings_visible(user=user, study_id=sid).filter(lost=False).values_list("pk", flat=True))
+    got = set(selectors._base(user=user, study_id=sid, spec=spec_parse({})).values_list("pk", flat=True))
+    assert got == expected
+    assert compute(cast, role=role).total["segments"] == len(expected)
