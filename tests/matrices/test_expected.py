@@ -39,6 +39,15 @@ def _generate(tmp: Path, *args: str) -> Path:
     return tmp
 
 
+@pytest.fixture(autouse=True)
+def _import_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import job runs in this process (also with REDIS_URL set): a worker could not see the test's
+    transaction."""
+    from interop import tasks
+
+    monkeypatch.setattr(tasks.project_import_task, "delay", lambda job_id: tasks.project_import_task.run(job_id))
+
+
 def _load(cast: Any, folder: Path, capture: Any) -> User:
     study, admin, lead = cast.study, cast.users["admin"], cast.users["lead"]
     with open(folder / "participants.csv", encoding="utf-8") as f:
