@@ -41,8 +41,7 @@ def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str |
         with transaction.atomic():
             matrix = Matrix.objects.create(spec=spec.as_dict(), **lookup)
             job = job_create(study=study, kind=JOB_KIND, created_by=actor, perm=Perm.MATRIX_VIEW,
-                             params={"matrix_id": matrix.pk},
-                             enqueue=lambda job_id: matrix_compute_task.delay(job_id))
+                             params={"matrix_id": matrix.pk}, task=matrix_compute_task)
             Matrix.objects.filter(pk=matrix.pk).update(job=job)
             matrix.job = job
             audit_record(actor=actor, action="matrix.request", study=study, obj=matrix, ip=ip,

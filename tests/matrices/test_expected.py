@@ -40,12 +40,15 @@ def _generate(tmp: Path, *args: str) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _import_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def _import_in_process() -> Any:
     """The import job runs in this process (also with REDIS_URL set): a worker could not see the test's
-    transaction."""
-    from interop import tasks
+    transaction. Jobs are sent by task name, so eager mode."""
+    from config.celery import app
 
-    monkeypatch.setattr(tasks.project_import_task, "delay", lambda job_id: tasks.project_import_task.run(job_id))
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
 
 
 def _load(cast: Any, folder: Path, capture: Any) -> User:

@@ -22,12 +22,15 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _tasks_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The job runs in this process when enqueued (also with REDIS_URL set): the tests read its outcome
-    inside their own transaction, which a worker process cannot see."""
-    from analysis.matrices import tasks
+def _tasks_in_process() -> Any:
+    """The job runs in this process (also with REDIS_URL set): the tests read its outcome inside their
+    own transaction, which a worker process cannot see. Jobs are sent by task name, so eager mode."""
+    from config.celery import app
 
-    monkeypatch.setattr(tasks.matrix_compute_task, "delay", lambda job_id: tasks.matrix_compute_task.run(job_id))
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
 
 
 def ask(cast: Any, role: str = "lead", capture: Any = None, **raw: Any) -> Matrix:
