@@ -20,9 +20,10 @@ from accounts.services import audit_record, client_ip
 from analysis.matrices import selectors, services
 from analysis.matrices.models import Matrix
 from analysis.matrices.views import MEASURES, export_content
+from config.api import StrictFieldsMixin
 
 
-class MatrixRequestSerializer(serializers.Serializer[Any]):
+class MatrixRequestSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     columns = serializers.ChoiceField(choices=list(selectors.COLUMN_KINDS), default="codes")
     column_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
                                        required=False, max_length=selectors.MAX_IDS)
