@@ -1,4 +1,5 @@
-"""Every page and API endpoint of accounts/ (plus the API schema and docs) × every cast role.
+"""Every page and API endpoint of accounts/, jobs/, themes and interop (plus the API schema and docs)
+× every cast role, and the guard that every URL of every app is in some matrix.
 
 The table below is the access contract. Each row is one URL and one HTTP method with the status
 each role must get, in this column order:
@@ -19,87 +20,60 @@ all seven roles against one cast and reports every role that differs from the ta
     GET /studies/1/:
       outsider          expected 404, got 403: ...
 
-The guard tests at the bottom fail when a URL defined in accounts.urls / accounts.api_urls has no
-row here, or when a class-based view implements a method the table does not cover: new endpoints
-must be added to the matrix.
+The machinery lives in tests/roles.py; the other apps' rows in tests/<app>/test_roles_matrix.py. The
+guard tests at the bottom collect the rows of every matrix module and fail when any URL the project
+routes has no row, or when a class-based view implements a method no row covers: new endpoints must be
+added to a matrix.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import importlib
+from pathlib import Path
+from typing import Any
 
 import pytest
-from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+from django.urls import get_resolver
 from rest_framework.views import APIView
 
-from accounts import api_urls as accounts_api_urls
-from accounts import urls as accounts_urls
-from analysis.matrices import api_urls as matrices_api_urls
-from analysis.matrices import urls as matrices_urls
-from analysis.themes import api_urls as themes_api_urls
-from analysis.themes import urls as themes_urls
-from interop import api_urls as interop_api_urls
-from interop import urls as interop_urls
-from jobs import api_urls as jobs_api_urls
-from jobs import urls as jobs_urls
 from jobs.models import Job, JobStatus
 from jobs.services import job_attach_file
 
-from .helpers import db_fingerprint
+from .roles import (
+    ADMIN_API,
+    ADMIN_LEAD_API,
+    ADMIN_LEAD_PAGE,
+    ADMIN_PAGE,
+    ADMIN_WRITE_PAGE,
+    ANY_USER_API,
+    ANY_USER_PAGE,
+    EVERYONE_200,
+    LEAD_PAGE,
+    LEAD_WRITE_PAGE,
+    LOGIN,
+    MEMBERS_API,
+    MEMBERS_PAGE,
+    POST_ONLY_GET,
+    UNAUTH,
+    Row,
+    admin_only,
+    check_well_formed,
+    lead_only,
+    row_ids,
+    run_row,
+    view_class,
+    walk,
+)
 
-ROLES = ("admin", "lead", "coder", "coder_other_site", "ppi", "outsider", "anonymous")
-LOGIN = "LOGIN"  # a 302 to the sign-in page
-UNAUTH = "UNAUTH"  # 401 with a Token challenge and a JSON body
-Expect = int | str
-
-
-class Row(NamedTuple):
-    name: str  # URL name
-    method: str
-    url: str  # with {placeholders}, filled from the cast
-    expect: tuple[Expect, Expect, Expect, Expect, Expect, Expect, Expect]
-    data: dict[str, Any] | None = None
-
-
-# Reusable expectation rows ----------------------------------------------------------------------
-#                    admin lead coder c_o_s ppi  outsider anonymous
-ANY_USER_PAGE = (200, 200, 200, 200, 200, 200, LOGIN)
-EVERYONE_200 = (200, 200, 200, 200, 200, 200, 200)
-MEMBERS_PAGE = (200, 200, 200, 200, 200, 404, LOGIN)
-ADMIN_PAGE = (200, 403, 403, 403, 403, 404, LOGIN)
-ADMIN_WRITE_PAGE = (302, 403, 403, 403, 403, 404, LOGIN)
-POST_ONLY_GET = (405, 405, 405, 405, 405, 404, LOGIN)
-ADMIN_LEAD_PAGE = (200, 200, 403, 403, 403, 404, LOGIN)
 # Jobs are private to who started them (admin here): other members with job.view get 404, ppi lacks it.
 OWN_JOB_PAGE = (200, 404, 404, 404, 403, 404, LOGIN)
+OWN_JOB_API = (200, 404, 404, 404, 403, 404, UNAUTH)
 # The admin's job has finished: Cancel and Retry tell them so (a message and back to the job page,
 # a 400 from the API); nobody else learns it exists.
 OWN_JOB_WRITE = (302, 404, 404, 404, 403, 404, LOGIN)
 JOB_LIST_PAGE = (200, 200, 200, 200, 403, 404, LOGIN)
-
-ANY_USER_API = (200, 200, 200, 200, 200, 200, UNAUTH)
-MEMBERS_API = (200, 200, 200, 200, 200, 404, UNAUTH)
-ADMIN_LEAD_API = (200, 200, 403, 403, 403, 404, UNAUTH)
-ADMIN_API = (200, 403, 403, 403, 403, 404, UNAUTH)
-OWN_JOB_API = (200, 404, 404, 404, 403, 404, UNAUTH)
 OWN_JOB_WRITE_API = (400, 404, 404, 404, 403, 404, UNAUTH)
 JOB_LIST_API = (200, 200, 200, 200, 403, 404, UNAUTH)
-
-
-def admin_only(status: int) -> tuple[Expect, ...]:
-    return (status, 403, 403, 403, 403, 404, UNAUTH)
-
-
-LEAD_PAGE = (403, 200, 403, 403, 403, 404, LOGIN)
-LEAD_WRITE_PAGE = (403, 302, 403, 403, 403, 404, LOGIN)
-
-
-def lead_only(status: int) -> tuple[Expect, ...]:
-    return (403, status, 403, 403, 403, 404, UNAUTH)
-
 
 S = "/studies/{study}"
 A = "/api/v1/studies/{study}"
@@ -211,16 +185,7 @@ MATRIX: list[Row] = [
     Row("api-code-propose", "POST", A + "/codes/propose/", (403, 400, 400, 201, 403, 404, UNAUTH),
         {"name": "Waiting for a call back"}),
     # Retrieval and export of coded material (analysis.coding) ------------------------------
-    # Members who may read transcripts (scope narrows what they get); PPI lacks it.
-    Row("transcript-list", "GET", S + "/transcripts/", (200, 200, 200, 200, 403, 404, LOGIN)),
-    Row("api-transcript-list", "GET", A + "/transcripts/", (200, 200, 200, 200, 403, 404, UNAUTH)),
-    # Uploading is for admins and leads; this participant does not exist, so they get 404.
-    Row("api-transcript-list", "POST", A + "/transcripts/", (404, 404, 403, 403, 403, 404, UNAUTH),
-        {"participant": 999999, "text": "Interviewer: hello"}),
-    Row("codebook", "GET", S + "/codebook/", (200, 200, 200, 200, 403, 404, LOGIN)),
-    # A code is an analysis object asked for by id: a PPI member is not told it exists (404).
-    Row("code-segments", "GET", S + "/codebook/{code}/segments/", (200, 200, 200, 200, 404, 404, LOGIN)),
-    Row("api-code-segments", "GET", A + "/codes/{code}/segments/", (200, 200, 200, 200, 404, 404, UNAUTH)),
+    # (transcript-list, codebook, code-segments and their API: in tests/transcripts and tests/coding)
     Row("coding-export", "GET", S + "/exports/codings/", (200, 200, 200, 200, 403, 404, LOGIN)),
     Row("coding-export", "POST", S + "/exports/codings/", (302, 302, 302, 302, 403, 404, LOGIN), {"format": "csv"}),
     Row("api-coding-export", "POST", A + "/exports/codings/", (202, 202, 202, 202, 403, 404, UNAUTH),
@@ -325,65 +290,9 @@ MATRIX += [
         (403, 200, 403, 403, 403, 404, UNAUTH), {"accept": False, "reason": "Too few people said it"}),
 ]
 
-# Matrices (issue 14) ----------------------------------------------------------------------------
-# {matrix} is the lead's, computed: a matrix is private to who asked for it (its numbers are in their
-# scope), so every other member gets 404 on it; exports need the export permission (leads).
-M = S + "/matrices/{matrix}"
-AM = A + "/matrices/{matrix}"
-OWN_MATRIX_PAGE = (404, 200, 404, 404, 404, 404, LOGIN)
-OWN_MATRIX_API = (404, 200, 404, 404, 404, 404, UNAUTH)
-ASK = {"columns": "codes", "rows": "group", "coder": "all"}
-MATRIX += [
-    Row("matrix-list", "GET", S + "/matrices/", TEAM_PAGE),
-    Row("matrix-list", "POST", S + "/matrices/", (403, 302, 302, 302, 403, 404, LOGIN), ASK),
-    Row("matrix-detail", "GET", M + "/", OWN_MATRIX_PAGE),
-    Row("matrix-refresh", "GET", M + "/refresh/", POST_ONLY_GET),
-    Row("matrix-refresh", "POST", M + "/refresh/", (403, 302, 404, 404, 404, 404, LOGIN)),
-    Row("matrix-cell", "GET", M + "/cell/?row=total&column=total", OWN_MATRIX_PAGE),
-    Row("matrix-export", "GET", M + "/export/csv/", (403, 200, 403, 403, 404, 404, LOGIN)),
-    Row("api-matrix-list", "GET", A + "/matrices/", (200, 200, 200, 200, 403, 404, UNAUTH)),
-    Row("api-matrix-list", "POST", A + "/matrices/", (403, 202, 202, 202, 403, 404, UNAUTH), {}),
-    Row("api-matrix-detail", "GET", AM + "/", OWN_MATRIX_API),
-    Row("api-matrix-refresh", "POST", AM + "/refresh/", (403, 200, 404, 404, 404, 404, UNAUTH)),
-    Row("api-matrix-cell", "GET", AM + "/cell/?row=total&column=total", OWN_MATRIX_API),
-    Row("api-matrix-export", "GET", AM + "/export/xlsx/", (403, 200, 403, 403, 404, 404, UNAUTH)),
-]
-
-API_NAMES = {p.name for p in [*accounts_api_urls.urlpatterns, *jobs_api_urls.urlpatterns,
-                               *themes_api_urls.urlpatterns, *interop_api_urls.urlpatterns,
-                               *matrices_api_urls.urlpatterns]} | {
-    "api-schema", "api-docs", "api-redoc", "api-agreement-report-download", "api-code-propose",
-    "api-transcript-list", "api-code-segments", "api-coding-export"}
-PAGE_NAMES = {p.name for p in [*accounts_urls.urlpatterns, *jobs_urls.urlpatterns,  # type: ignore[union-attr]
-                                *themes_urls.urlpatterns, *interop_urls.urlpatterns, *matrices_urls.urlpatterns]}
-
-# Roles run least-privileged first within one test (one cast): every denied write is tried, and
-# proven to have written nothing, before the role that may do it changes anything.
-RUN_ORDER = ("anonymous", "outsider", "ppi", "coder_other_site", "coder", "lead", "admin")
-
-
-def _fill(url: str, cast: Any, job: Job, board: dict[str, int] | None = None, project_import: Any = None,
-          agreement_job: Job | None = None, code: Any = None,
-          matrix: Any = None) -> str:
-    from django.utils.encoding import force_bytes
-    from django.utils.http import urlsafe_base64_encode
-
-    return url.format(
-        study=cast.study.pk,
-        north=cast.north.pk,
-        coder_membership=cast.memberships["coder"].pk,
-        job=job.pk,
-        agreement_job=agreement_job.pk if agreement_job else 0,
-        import_=project_import.pk if project_import else 0,
-        code=code.pk if code is not None else 0,
-        matrix=matrix.pk if matrix else 0,
-        uid=urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)),
-        **(board or {}),
-    )
-
-
 BOARD_KEYS = ("theme", "quote", "coding", "comment", "suggestion", "group")
-THEME_NAMES = {p.name for p in [*themes_urls.urlpatterns, *themes_api_urls.urlpatterns]}
+THEME_NAMES = {p.name for p in walk(get_resolver().url_patterns)
+               if (view_class(p) or p.callback).__module__.startswith("analysis.themes.")}
 
 
 @pytest.fixture
@@ -452,56 +361,6 @@ def agreement_job(cast: Any) -> Job:
 
 
 @pytest.fixture
-def lead_matrix(cast: Any, board: dict[str, int]) -> Any:
-    """The lead's code x group matrix over the board's study, computed."""
-    from analysis.matrices import selectors
-    from analysis.matrices.models import Matrix
-
-    lead, spec = cast.users["lead"], selectors.spec_parse({})
-    result = selectors.matrix_compute(user=lead, study_id=cast.study.pk, spec=spec)
-    return Matrix.objects.create(study=cast.study, created_by=lead, spec=spec.as_dict(), key=spec.key,
-                                 data_version=selectors.data_version(study_id=cast.study.pk),
-                                 result=selectors.result_json(result))
-
-
-def _client_for(role: str, cast: Any, *, api: bool) -> Client | APIClient:
-    if api:
-        c = APIClient()
-        if role != "anonymous":
-            token, _ = Token.objects.get_or_create(user=cast.users[role])
-            c.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return c
-    c = Client()
-    if role != "anonymous":
-        c.force_login(cast.users[role])
-    return c
-
-
-def _check(row: Row, expected: Expect, response: Any, *, is_api: bool, wrote: bool) -> str | None:
-    """What is wrong with this response for this expectation, or None."""
-    status = response.status_code
-    if expected == LOGIN:
-        if status != 302 or not response["Location"].startswith("/accounts/login/"):
-            return f"expected a redirect to sign in, got {status} {response.get('Location', '')}"
-    elif expected == UNAUTH:
-        if status != 401 or not response["Content-Type"].startswith("application/json"):
-            return f"expected 401 JSON, got {status} {response['Content-Type']}"
-        if response.get("WWW-Authenticate") != "Token":
-            return "a 401 must say how to authenticate (WWW-Authenticate: Token)"
-    elif status != expected:
-        return f"expected {expected}, got {status}: {response.content[:200]!r}"
-    if expected in (LOGIN, UNAUTH, 403, 404, 405) and wrote:
-        return f"denied with {status} but wrote to the database"
-    if is_api and expected in (UNAUTH, 403, 404) and "detail" not in response.json():
-        return "a denied API answer without a JSON detail"
-    if not is_api and expected in (403, 404):
-        heading = "You cannot do this" if expected == 403 else "Page not found"
-        if heading not in response.content.decode():  # our error pages, not Django's bare default
-            return f"{expected} without the “{heading}” page"
-    return None
-
-
-@pytest.fixture
 def matrix_code(cast: Any) -> Any:
     from analysis.coding.models import Code
 
@@ -509,32 +368,24 @@ def matrix_code(cast: Any) -> Any:
     return Code.objects.create(study=cast.study, name="Loss of non-verbal cues", created_by=lead, updated_by=lead)
 
 
-@pytest.mark.parametrize("row", MATRIX, ids=[f"{r.name}-{r.method}" for r in MATRIX])
+
+@pytest.mark.parametrize("row", MATRIX, ids=row_ids(MATRIX))
 def test_role_matrix(row: Row, cast: Any, admin_job: Job, request: pytest.FixtureRequest) -> None:
-    is_api = row.name in API_NAMES
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
     needs_board = any(f"{{{k}}}" in row.url + str(row.data) for k in BOARD_KEYS) or row.name in THEME_NAMES
-    board = request.getfixturevalue("board") if needs_board else None
+    board = request.getfixturevalue("board") if needs_board else {}
     lead_import = request.getfixturevalue("lead_import") if "{import}" in row.url else None
-    lead_matrix = request.getfixturevalue("lead_matrix") if "{matrix}" in row.url else None
     agreement_job = request.getfixturevalue("agreement_job") if "{agreement_job}" in row.url else None
     code = request.getfixturevalue("matrix_code") if "{code}" in row.url else None
-    url = _fill(row.url.replace("{import}", "{import_}"), cast, admin_job, board, lead_import, agreement_job, code,
-                lead_matrix)
-    data = {k: _fill(v, cast, admin_job, board) if isinstance(v, str) and "{" in v else v
-            for k, v in (row.data or {}).items()} if row.data is not None else None
-    problems = []
-    for role in RUN_ORDER:
-        expected = row.expect[ROLES.index(role)]
-        method = getattr(_client_for(role, cast, api=is_api), row.method.lower())
-        before = db_fingerprint()
-        if is_api:
-            response = method(url, data, format="json") if data is not None else method(url)
-        else:
-            response = method(url, data or {})
-        problem = _check(row, expected, response, is_api=is_api, wrote=db_fingerprint() != before)
-        if problem:
-            problems.append(f"  {role:<17} {problem}")
-    assert not problems, f"{row.method} {url}:\n" + "\n".join(problems)
+    values = {
+        "study": cast.study.pk, "north": cast.north.pk, "coder_membership": cast.memberships["coder"].pk,
+        "job": admin_job.pk, "import": lead_import.pk if lead_import else 0,
+        "agreement_job": agreement_job.pk if agreement_job else 0, "code": code.pk if code is not None else 0,
+        "uid": urlsafe_base64_encode(force_bytes(cast.users["coder"].pk)), **board,
+    }
+    run_row(row, cast, values)
 
 
 # Cross-study: an admin of one study is an outsider to every other ------------------------------
@@ -555,61 +406,62 @@ def test_admin_of_one_study_gets_404_on_another(url: str, cast: Any, clients: An
     assert client.get(url).status_code == 404
 
 
-# Guards: the matrix must cover every accounts URL and every method an API view implements -------
+# Guards: every URL the project routes has a row, in this module or an app's matrix module ----------
+# The app modules are found by name (tests/*/test_roles_matrix.py), so an app that adds one is covered
+# without touching this file; a URL that no module covers fails here.
+
+# Django's admin is for staff accounts only (no study member is staff) and is not part of the product.
+NOT_IN_CONTRACT_PREFIXES = ("django.contrib.admin.", "django.contrib.contenttypes.")
+TESTS = Path(__file__).resolve().parent
 
 
-def _walk(patterns: list[Any]) -> list[URLPattern]:
-    out: list[URLPattern] = []
-    for p in patterns:
-        if isinstance(p, URLResolver):
-            out.extend(_walk(p.url_patterns))
-        else:
-            out.append(p)
+def all_rows() -> dict[str, list[Row]]:
+    """Every matrix module's rows, by module."""
+    out = {__name__: MATRIX}
+    for path in sorted(TESTS.glob("*/test_roles_matrix.py")):
+        module = importlib.import_module(f"tests.{path.parent.name}.test_roles_matrix")
+        out[module.__name__] = module.MATRIX
     return out
 
 
-def _view_class(pattern: URLPattern) -> type | None:
-    return getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
+def _contract_patterns() -> list[Any]:
+    patterns = []
+    top = [p for p in get_resolver().url_patterns if getattr(p, "namespace", None) != "admin"]
+    for p in walk(top):
+        module = (view_class(p) or p.callback).__module__
+        if module.startswith(NOT_IN_CONTRACT_PREFIXES):
+            continue
+        patterns.append(p)
+    return patterns
 
 
-def _module(pattern: URLPattern) -> str:
-    return (_view_class(pattern) or pattern.callback).__module__
+def test_every_routed_url_has_a_row() -> None:
+    rows = [row for module_rows in all_rows().values() for row in module_rows]
+    covered = {row.name for row in rows}
+    patterns = _contract_patterns()
+    unnamed = [str(p.pattern) for p in patterns if p.name is None]
+    assert not unnamed, f"URLs routed without a name cannot be in the contract: {unnamed}"
+    routed = {p.name for p in patterns}
+    missing = routed - covered
+    assert not missing, f"add rows for these URL names to a tests/<app>/test_roles_matrix.py: {sorted(missing)}"
+    stale = covered - routed
+    assert not stale, f"rows for URL names that no longer exist: {sorted(stale)}"
 
 
-def test_matrix_covers_every_accounts_url() -> None:
-    """Enforced for names defined in accounts.urls / accounts.api_urls (and the schema/docs), and for
-    any view living in the accounts app wherever it is routed. Other apps keep their own matrices."""
-    covered = {row.name for row in MATRIX}
-    all_patterns = _walk(get_resolver().url_patterns)
-    resolver_names = {p.name for p in all_patterns}
-    enforced = (PAGE_NAMES | API_NAMES) & resolver_names
-    enforced |= {p.name for p in all_patterns if _module(p).startswith(("accounts.", "jobs.", "analysis.themes.", "interop.",
-                                                                        "analysis.matrices."))}
-    assert None not in enforced, "an accounts view is routed without a URL name"
-    missing = enforced - covered
-    assert not missing, f"add these URL names to MATRIX in {__file__}: {sorted(missing)}"
-    stale = covered - resolver_names
-    assert not stale, f"MATRIX rows for URL names that no longer exist: {sorted(stale)}"
-
-
-def test_matrix_covers_every_method_of_class_based_views() -> None:
-    by_name = {p.name: p for p in _walk(get_resolver().url_patterns) if p.name in PAGE_NAMES | API_NAMES}
-    for name, pattern in by_name.items():
-        cls = _view_class(pattern)
+def test_every_method_of_class_based_views_has_a_row() -> None:
+    rows = [row for module_rows in all_rows().values() for row in module_rows]
+    for pattern in _contract_patterns():
+        cls = view_class(pattern)
         if cls is None:
             continue  # function views: their methods are listed in the matrix by hand
         candidates = ("get", "post", "put", "patch", "delete") if issubclass(cls, APIView) else ("get", "post")
         implemented = {m.upper() for m in candidates if m in cls.http_method_names and hasattr(cls, m)}
-        tested = {row.method for row in MATRIX if row.name == name}
-        assert implemented <= tested, f"{name}: methods {sorted(implemented - tested)} are not in MATRIX"
+        tested = {row.method for row in rows if row.name == pattern.name}
+        assert implemented <= tested, f"{pattern.name}: methods {sorted(implemented - tested)} have no row"
 
 
 def test_matrix_rows_are_well_formed() -> None:
-    seen = set()
-    for row in MATRIX:
-        assert len(row.expect) == len(ROLES)
-        assert (row.name, row.method) not in seen, f"duplicate row {row.name} {row.method}"
-        seen.add((row.name, row.method))
-        # Outsiders never learn that a study exists.
-        if "{study}" in row.url and row.expect[ROLES.index("outsider")] not in (405,):
-            assert row.expect[ROLES.index("outsider")] == 404, row
+    for module_rows in all_rows().values():
+        check_well_formed(module_rows)
+    # One row per URL name and method across modules, too.
+    check_well_formed([row for module_rows in all_rows().values() for row in module_rows])
