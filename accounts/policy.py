@@ -149,8 +149,10 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.CODING_EXPORT,
         }
     ),
+    # Coders ask for matrices too (issue 14): the numbers are computed in their own scope.
     Role.CODER: frozenset(_READ_ANALYSIS | {
         Perm.CODING_WRITE, Perm.CODE_PROPOSE, Perm.MEMO_WRITE, Perm.THEME_PROPOSE, Perm.CODING_EXPORT,
+        Perm.MATRIX_RUN,
     }),
     Role.PPI: frozenset({Perm.STUDY_VIEW, Perm.THEME_VIEW, Perm.THEME_COMMENT}),
 }
@@ -376,7 +378,7 @@ def disagreement_access(*, membership: Membership, coder_ids: tuple[int | None, 
 # Ids in a URL that name a piece of the analysis (a transcript, a participant, a code, a theme's team page…).
 ANALYSIS_OBJECT_KWARGS = frozenset({
     "transcript_id", "participant_id", "code_id", "coding_id", "memo_id", "event_id", "edit_id", "batch_id",
-    "attribute_id", "form_id", "key", "theme_id", "quote_id",
+    "attribute_id", "form_id", "key", "theme_id", "quote_id", "matrix_id",
 })
 
 

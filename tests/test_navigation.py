@@ -6,13 +6,13 @@ import pytest
 
 NAV = {
     "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
-              "Themes", "Theme board", "Memos", "Double coding", "Members", "Jobs", "Audit log", "Settings"],
+              "Themes", "Theme board", "Matrices", "Memos", "Double coding", "Members", "Jobs", "Audit log", "Settings"],
     "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
-             "Theme board", "Memos", "Double coding", "Import project", "Export project", "Members", "Jobs"],
+             "Theme board", "Matrices", "Memos", "Double coding", "Import project", "Export project", "Members", "Jobs"],
     "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
-              "Theme board", "Memos", "Double coding", "Jobs"],
+              "Theme board", "Matrices", "Memos", "Double coding", "Jobs"],
     "coder_other_site": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
-                         "Themes", "Theme board", "Memos", "Double coding", "Jobs"],
+                         "Themes", "Theme board", "Matrices", "Memos", "Double coding", "Jobs"],
     "ppi": ["Overview", "Theme board"],
 }
 
@@ -44,6 +44,7 @@ def test_each_role_is_offered_its_sections(cast, clients, role):
         ("themes/new/", "Themes"),
         ("board/settings/", "Theme board"),
         ("jobs/", "Jobs"),
+        ("matrices/", "Matrices"),
     ],
 )
 def test_inner_pages_mark_their_section(cast, clients, path, section):

@@ -72,12 +72,19 @@ def ids(cast: Any) -> dict[str, Any]:
     theme = theme_services.theme_create(actor=lead, study_id=sid, name="Feeling unheard", code_ids=[code.pk])
     quote = theme_services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk)
     comment = theme_services.comment_create(actor=lead, study_id=sid, theme_id=theme.pk, body="A comment")
+    from analysis.matrices import selectors as matrix_selectors
+    from analysis.matrices.models import Matrix
+
+    spec = matrix_selectors.spec_parse({})
+    matrix = Matrix.objects.create(
+        study=cast.study, created_by=lead, spec=spec.as_dict(), key=spec.key, data_version="sweep",
+        result=matrix_selectors.result_json(matrix_selectors.matrix_compute(user=lead, study_id=sid, spec=spec)))
     return {
         "study_id": sid, "transcript_id": t.pk, "code_id": code.pk, "coding_id": coding.pk, "memo_id": memo.pk,
         "membership_id": cast.memberships["coder"].pk, "site_id": cast.north.pk, "participant_id": p.pk,
         "form_id": form.pk, "event_id": ConsentEvent.objects.filter(participant=p).first().pk, "job_id": job.pk,
         "batch_id": batch.pk, "edit_id": edit.pk, "key": f"{code.pk}-30-37", "theme_id": theme.pk,
-        "quote_id": quote.pk, "comment_id": comment.pk, "fmt": "csv",
+        "quote_id": quote.pk, "comment_id": comment.pk, "matrix_id": matrix.pk, "fmt": "csv",
     }
 
 

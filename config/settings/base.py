@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "analysis.transcripts",
     "analysis.coding",
     "analysis.themes",
+    "analysis.matrices",
     "interop",
 ]
 

@@ -1,0 +1,54 @@
+"""The matrix request form. Choices are loaded from the study; the engine's ``spec_parse`` is the one
+validator of the request, so the page and the API refuse the same things."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from accounts.models import ParticipantGroup, Site
+from analysis.coding.models import Code
+from analysis.themes.models import Theme
+from participants.models import AttributeDefinition
+
+
+class MatrixForm(forms.Form):
+    columns = forms.ChoiceField(label="Columns", choices=[("codes", "Codes"), ("themes", "Themes")], initial="codes")
+    codes = forms.MultipleChoiceField(label="Codes (none chosen: all codes)", required=False,
+                                      widget=forms.CheckboxSelectMultiple)
+    themes = forms.MultipleChoiceField(label="Themes (none chosen: all themes)", required=False,
+                                       widget=forms.CheckboxSelectMultiple)
+    rows = forms.ChoiceField(label="Rows", choices=[("group", "Participant groups"), ("site", "Sites"),
+                                                    ("attribute", "A participant attribute"),
+                                                    ("participant", "Individual participants")])
+    attribute = forms.ChoiceField(label="Attribute (for attribute rows)", required=False)
+    coder = forms.ChoiceField(label="Coder")
+    sites = forms.MultipleChoiceField(label="Only these sites (none chosen: all)", required=False,
+                                      widget=forms.CheckboxSelectMultiple)
+    groups = forms.MultipleChoiceField(label="Only these participant groups (none chosen: all)", required=False,
+                                       widget=forms.CheckboxSelectMultiple)
+    skip_interviewer = forms.BooleanField(label="Leave out segments inside interviewer turns", required=False)
+
+    def __init__(self, *args: Any, study_id: int, coders: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        f = self.fields
+        f["codes"].choices = [(str(pk), n) for pk, n in Code.objects.filter(study_id=study_id, is_codable=True)  # type: ignore[attr-defined]
+                              .order_by("name").values_list("pk", "name")]
+        f["themes"].choices = [(str(pk), n) for pk, n in Theme.objects.filter(study_id=study_id)  # type: ignore[attr-defined]
+                               .order_by("position", "name").values_list("pk", "name")]
+        f["attribute"].choices = [("", "—")] + [  # type: ignore[attr-defined]
+            (k, lbl) for k, lbl in AttributeDefinition.objects.filter(study_id=study_id).values_list("key", "label")]
+        f["coder"].choices = [("all", "All coders"), ("agreed", "Agreed: both coders of a double-coded transcript")] + [  # type: ignore[attr-defined]
+            (str(pk), name) for pk, name in coders]
+        f["sites"].choices = [(str(pk), n) for pk, n in Site.objects.filter(study_id=study_id).values_list("pk", "name")]  # type: ignore[attr-defined]
+        f["groups"].choices = [(str(pk), n) for pk, n in ParticipantGroup.objects.filter(study_id=study_id)  # type: ignore[attr-defined]
+                               .order_by("position").values_list("pk", "label")]
+
+    def raw(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {
+            "columns": d["columns"], "column_ids": d["themes"] if d["columns"] == "themes" else d["codes"],
+            "rows": d["rows"], "attribute": d.get("attribute") or "", "coder": d["coder"],
+            "site_ids": d["sites"], "group_ids": d["groups"], "skip_interviewer": d["skip_interviewer"],
+        }

@@ -1,0 +1,75 @@
+"""Asking for a matrix and computing it in a job.
+
+``matrix_request`` reuses a fresh identical result (same member, same normalised request, same data
+version) instead of computing again; two identical requests at once meet on a unique constraint and
+share one row and one job. The job (``jobs``) computes in the member's scope as it is when it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import policy
+from accounts.models import User
+from accounts.policy import Perm
+from accounts.services import audit_record
+
+from . import selectors
+from .models import Matrix
+
+JOB_KIND = "matrix"
+
+
+def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str | None = None) -> tuple[Matrix, bool]:
+    """The matrix for this request: ``(matrix, created)``. A fresh identical one is reused (``created``
+    is False); otherwise a new one is queued. Raises ValidationError for a malformed request."""
+    from jobs.services import job_create
+
+    from .tasks import matrix_compute_task
+
+    study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.MATRIX_RUN)
+    spec = selectors.spec_parse(raw)
+    version = selectors.data_version(study_id=study.pk)
+    lookup = {"study": study, "created_by": actor, "key": spec.key, "data_version": version}
+    existing = Matrix.objects.filter(**lookup).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            matrix = Matrix.objects.create(spec=spec.as_dict(), **lookup)
+            job = job_create(study=study, kind=JOB_KIND, created_by=actor, perm=Perm.MATRIX_VIEW,
+                             params={"matrix_id": matrix.pk}, task=matrix_compute_task)
+            Matrix.objects.filter(pk=matrix.pk).update(job=job)
+            matrix.job = job
+            audit_record(actor=actor, action="matrix.request", study=study, obj=matrix, ip=ip,
+                         details={"columns": spec.columns, "rows": spec.rows})
+    except IntegrityError:
+        # The same request committed a moment ago (another tab, a double click): use its row.
+        return Matrix.objects.get(**lookup), False
+    return matrix, True
+
+
+def matrix_refresh(*, actor: User, study_id: int, matrix_id: Any, ip: str | None = None) -> tuple[Matrix, bool]:
+    """The same request again, against today's data (a stale matrix's one-click refresh)."""
+    policy.membership_require(user=actor, study_id=study_id, perm=Perm.MATRIX_RUN)
+    matrix = selectors.matrix_get(user=actor, study_id=study_id, matrix_id=matrix_id)
+    return matrix_request(actor=actor, study_id=study_id, raw=dict(matrix.spec), ip=ip)
+
+
+def matrix_compute_run(*, job_id: int) -> Any:
+    """The job's work: compute as the member who asked, in their scope today, and store the result."""
+    from jobs.services import job_progress, job_run
+
+    def work(job: Any) -> dict[str, Any]:
+        matrix = Matrix.objects.get(pk=job.params["matrix_id"])
+        job_progress(job_id=job.pk, done=0, total=1)
+        policy.membership_forget(user=job.created_by)
+        result = selectors.matrix_compute(user=job.created_by, study_id=job.study_id, spec=selectors.spec_of(matrix))
+        Matrix.objects.filter(pk=matrix.pk).update(result=selectors.result_json(result), computed_at=timezone.now())
+        job_progress(job_id=job.pk, done=1)
+        return {"rows": len(result.rows), "columns": len(result.columns), "segments": result.total["segments"]}
+
+    return job_run(job_id=job_id, work=work)

@@ -1,0 +1,177 @@
+"""Matrix pages: ask for a matrix, watch its job, read the heatmap, click through a cell, export.
+Thin: parse, call a service or selector, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import policy
+from accounts.models import User
+from accounts.policy import Perm, acting_user
+from accounts.services import audit_record, client_ip
+from analysis.coding.models import Coding
+from config.web import form_errors_apply
+
+from . import exports, selectors, services
+from .forms import MatrixForm
+from .models import Matrix
+
+MEASURES = [("participants", "Participants with a coded segment"), ("segments", "Coded segments"),
+            ("share", "Share of the row's participants"), ("characters", "Coded characters")]
+
+
+def _coders(study_id: int) -> list[tuple[int, str]]:
+    ids = Coding.objects.filter(study_id=study_id).values("coder_id")
+    return [(u.pk, u.display_name) for u in User.objects.filter(pk__in=ids).order_by("email")]
+
+
+def _describe(spec: selectors.Spec, study_id: int) -> str:
+    cols = "Themes" if spec.columns == "themes" else "Codes"
+    rows = {"group": "participant groups", "site": "sites", "participant": "participants",
+            "attribute": f"attribute “{spec.attribute}”"}[spec.rows]
+    coder = {"all": "all coders", "agreed": "agreed segments"}.get(spec.coder)
+    if coder is None:
+        coder = dict(_coders(study_id)).get(int(spec.coder), "one coder")
+    extra = []
+    if spec.site_ids:
+        extra.append(f"{len(spec.site_ids)} site(s)")
+    if spec.group_ids:
+        extra.append(f"{len(spec.group_ids)} group(s)")
+    if spec.skip_interviewer:
+        extra.append("interviewer turns left out")
+    return f"{cols} × {rows}, {coder}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def matrix_list(request: HttpRequest, study_id: int) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_VIEW)
+    can_run = policy.role_allows(membership.role, Perm.MATRIX_RUN)
+    form = MatrixForm(request.POST or None, study_id=study_id, coders=_coders(study_id))
+    if request.method == "POST":
+        policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_RUN)
+        if form.is_valid():
+            try:
+                matrix, created = services.matrix_request(actor=acting_user(request), study_id=study_id,
+                                                          raw=form.raw(), ip=client_ip(request))
+            except ValidationError as exc:
+                form_errors_apply(form, exc)
+            else:
+                if not created:
+                    messages.info(request, "The same matrix on the same data was ready: here it is.")
+                return redirect("matrix-detail", study_id=study_id, matrix_id=matrix.pk)
+    mine = [(m, _describe(selectors.spec_of(m), study_id))
+            for m in selectors.matrices_mine(user=request.user, study_id=study_id)[:30]]
+    return render(request, "matrices/matrix_list.html", {
+        "study": membership.study, "form": form, "can_run": can_run, "mine": mine})
+
+
+def _measure(request: HttpRequest) -> str:
+    m = request.GET.get("measure", "participants")
+    return m if m in dict(MEASURES) else "participants"
+
+
+@login_required
+@require_http_methods(["GET"])
+def matrix_detail(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_VIEW)
+    matrix = selectors.matrix_get(user=request.user, study_id=study_id, matrix_id=matrix_id)
+    measure = _measure(request)
+    ctx: dict[str, Any] = {
+        "study": membership.study, "matrix": matrix, "job": matrix.job, "measure": measure, "measures": MEASURES,
+        "description": _describe(selectors.spec_of(matrix), study_id),
+        "can_run": policy.role_allows(membership.role, Perm.MATRIX_RUN),
+        "can_export": policy.role_allows(membership.role, Perm.EXPORT),
+    }
+    if matrix.result is not None:
+        ctx["stale"] = selectors.matrix_is_stale(matrix=matrix)
+        ctx["table"] = _heat_table(matrix.result, measure)
+    return render(request, "matrices/matrix_detail.html", ctx)
+
+
+def _fmt(value: Any, measure: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0%}" if measure == "share" else f"{value:,}"
+
+
+def _heat_table(result: dict[str, Any], measure: str) -> dict[str, Any]:
+    """Each cell's number, its colour bin (a CSS class) and its row/column index for the click-through."""
+    peak = max((c[measure] or 0 for row in result["cells"] for c in row), default=0)
+    rows = []
+    for i, r in enumerate(result["rows"]):
+        cells = [{"text": _fmt(c[measure], measure), "bin": exports.heat_bin(c[measure], peak), "col": j,
+                  "segments": c["segments"]} for j, c in enumerate(result["cells"][i])]
+        rows.append({"label": r["label"], "index": i, "base": result["row_bases"][i], "cells": cells,
+                     "total": _fmt(result["row_totals"][i][measure], measure),
+                     "total_segments": result["row_totals"][i]["segments"]})
+    return {"columns": [{"label": c["label"], "index": j} for j, c in enumerate(result["columns"])], "rows": rows,
+            "column_totals": [{"text": _fmt(t[measure], measure), "col": j, "segments": t["segments"]}
+                              for j, t in enumerate(result["column_totals"])],
+            "total": _fmt(result["total"][measure], measure), "total_segments": result["total"]["segments"],
+            "base": sum(result["row_bases"])}
+
+
+@login_required
+@require_POST
+def matrix_refresh(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResponse:
+    matrix, _ = services.matrix_refresh(actor=acting_user(request), study_id=study_id, matrix_id=matrix_id,
+                                        ip=client_ip(request))
+    return redirect("matrix-detail", study_id=study_id, matrix_id=matrix.pk)
+
+
+@login_required
+@require_http_methods(["GET"])
+def matrix_cell(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_VIEW)
+    matrix = selectors.matrix_get(user=request.user, study_id=study_id, matrix_id=matrix_id)
+    row, col = request.GET.get("row", "total"), request.GET.get("column", "total")
+    try:
+        if matrix.result is None:
+            raise ValidationError("This matrix has not been computed yet.")
+        page = selectors.cell_segments(user=request.user, study_id=study_id, matrix=matrix, row=row, column=col,
+                                       page=request.GET.get("page", 1))
+    except ValidationError as exc:
+        return render(request, "matrices/matrix_cell.html", {
+            "study": membership.study, "matrix": matrix, "error": " ".join(exc.messages)}, status=400)
+    base = f"?row={row}&column={col}&page="
+    return render(request, "matrices/matrix_cell.html", {
+        "study": membership.study, "matrix": matrix, "cell": page,
+        "prev_url": base + str(page.page - 1) if page.page > 1 else "",
+        "next_url": base + str(page.page + 1) if page.page < page.pages else "",
+        "can_code": policy.role_allows(membership.role, Perm.CODING_WRITE)})
+
+
+@login_required
+@require_http_methods(["GET"])
+def matrix_export(request: HttpRequest, study_id: int, matrix_id: int, fmt: str) -> HttpResponse:
+    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.EXPORT)
+    matrix = selectors.matrix_get(user=request.user, study_id=study_id, matrix_id=matrix_id)
+    if matrix.result is None or fmt not in ("csv", "xlsx", "svg"):
+        return render(request, "matrices/matrix_cell.html", {
+            "study": membership.study, "matrix": matrix,
+            "error": "This matrix has not been computed yet." if matrix.result is None else "Choose CSV, XLSX or SVG."},
+            status=400)
+    content, ctype = export_content(matrix, fmt, _measure(request))
+    audit_record(actor=request.user, action="matrix.export", study=membership.study, obj=matrix,
+                 ip=client_ip(request), details={"format": fmt})
+    response = HttpResponse(content, content_type=ctype)
+    response["Content-Disposition"] = f'attachment; filename="matrix-{matrix.pk}.{fmt}"'
+    return response
+
+
+def export_content(matrix: Matrix, fmt: str, measure: str) -> tuple[bytes, str]:
+    result = matrix.result or {}
+    if fmt == "csv":
+        return exports.matrix_csv(result, measure), "text/csv; charset=utf-8"
+    if fmt == "xlsx":
+        return (exports.matrix_xlsx(result, tuple(dict(MEASURES))),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return exports.matrix_svg(result, measure, title=f"Matrix {matrix.pk}"), "image/svg+xml"

@@ -1,0 +1,175 @@
+"""Benchmark: matrix job time and a cell's first page on a generated study.
+
+    psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE chorus_bench_matrices"   # once
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/chorus_bench_matrices \\
+        .venv/bin/python bench/matrices.py --participants 65 [--reuse]
+
+Generates the study with ../shared/tools/make_study.py (cached under var/bench/), loads its participants
+(consented) and its REFI-QDA project through the real import, adds the candidate themes of themes.json,
+then runs the matrix job's work function (``matrix_compute_run``, in-process) for code × group and
+theme × group, for coder_a and for all coders, and times a cell's first page of segments
+(``cell_segments``). ``--reuse`` keeps a study already loaded by an earlier run. Prints one JSON summary
+with the process's peak memory.
+
+Without --reuse it drops and recreates every table in the target database: point it at a database of
+its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+
+def _shared() -> Path:
+    for folder in ROOT.parents:
+        if (folder / "shared" / "tools" / "make_study.py").exists():
+            return folder / "shared"
+    raise SystemExit("../shared/tools/make_study.py not found")
+
+
+def _load(out: Path) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    if "accounts_user" in connection.introspection.table_names():
+        call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", verbosity=0)
+
+    from accounts.models import Membership, ParticipantGroup, Role, Site, Study, User
+    from analysis.coding.models import Code
+    from analysis.themes.services import theme_create
+    from interop.models import ProjectImportStatus
+    from interop.services import imports
+    from jobs.models import Job
+    from participants.models import Participant
+
+    lead = User.objects.create_user("lead@bench", "bench-password-1", full_name="Lead")
+    study = Study.objects.create(name="Bench", created_by=lead)
+    Membership.objects.create(user=lead, study=study, role=Role.LEAD)
+    groups = {k: ParticipantGroup.objects.create(study=study, key=k, label=k, position=i)
+              for i, k in enumerate(["service_user", "carer", "staff"])}
+    sites: dict[str, Site] = {}
+    with open(out / "participants.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    Participant.objects.bulk_create([
+        Participant(study=study, pseudonym=r["participant_id"], group=groups[r["group"]],
+                    site=sites.get(r["site"]) or sites.setdefault(r["site"], Site.objects.create(study=study, name=r["site"])),
+                    consent_state="consented", created_by=lead, attributes={"age_band": r["age_band"]},
+                    consent_answers={"take_part": True, "transcription": True, "anonymised_quotes": True})
+        for r in rows
+    ], batch_size=1000)
+    record = imports.project_import_preview(actor=lead, study_id=study.pk, filename="study.qdpx",
+                                            data=(out / "study.qdpx").read_bytes())
+    job = Job.objects.create(study=study, kind="project_import", created_by=lead, required_perm="project.import",
+                             params={"import": record.pk})
+    record.job, record.status = job, ProjectImportStatus.QUEUED
+    record.save()
+    imports.project_import_run(job_id=job.pk)
+    codes = {c.name: c.pk for c in Code.objects.filter(study=study, is_codable=True)}
+    for name, members in json.loads((out / "themes.json").read_text(encoding="utf-8")).items():
+        theme_create(actor=lead, study_id=study.pk, name=name, code_ids=[codes[m] for m in members])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--participants", type=int, default=65)
+    ap.add_argument("--chars", type=int, default=30000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--reuse", action="store_true", help="keep the study an earlier run loaded")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    out = ROOT / "var" / "bench" / f"study-{args.participants}-{args.chars}-{args.seed}"
+    if not (out / "study.qdpx").exists():
+        subprocess.run([sys.executable, str(_shared() / "tools" / "make_study.py"), str(out), "--participants",
+                        str(args.participants), "--chars", str(args.chars), "--seed", str(args.seed)], check=True)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    settings.MEDIA_ROOT = ROOT / "var" / "bench-media"
+    t0 = time.perf_counter()
+    if not args.reuse:
+        _load(out)
+    load_s = time.perf_counter() - t0
+
+    from accounts.models import Study, User
+    from analysis.coding.models import Coding
+    from analysis.matrices import selectors
+    from analysis.matrices.models import Matrix
+    from analysis.matrices.services import matrix_compute_run
+    from jobs.models import Job
+
+    study = Study.objects.get(name="Bench")
+    lead = User.objects.get(email="lead@bench")
+    coder_a = User.objects.get(full_name__icontains="coder_a")
+
+    def job_time(raw: dict[str, str]) -> tuple[float, Matrix]:
+        """Median wall time of the matrix job's work (a fresh job each run)."""
+        times, matrix = [], None
+        for _ in range(args.runs):
+            spec = selectors.spec_parse(raw)
+            Matrix.objects.filter(study=study).delete()
+            matrix = Matrix.objects.create(study=study, created_by=lead, spec=spec.as_dict(), key=spec.key,
+                                           data_version="bench")
+            job = Job.objects.create(study=study, kind="matrix", created_by=lead, required_perm="matrix.view",
+                                     params={"matrix_id": matrix.pk})
+            t = time.perf_counter()
+            matrix_compute_run(job_id=job.pk)
+            times.append(time.perf_counter() - t)
+            job.refresh_from_db()
+            assert job.status == "done", job.error
+        assert matrix is not None
+        matrix.refresh_from_db()
+        return statistics.median(times), matrix
+
+    figures: dict[str, float] = {}
+    for label, raw in [
+        ("code_x_group_coder_a", {"coder": str(coder_a.pk)}),
+        ("theme_x_group_coder_a", {"coder": str(coder_a.pk), "columns": "themes"}),
+        ("code_x_group_all_coders", {}),
+        ("theme_x_group_all_coders", {"columns": "themes"}),
+        ("code_x_participant_all_coders", {"rows": "participant"}),
+    ]:
+        s, matrix = job_time(raw)
+        figures[label + "_s"] = round(s, 3)
+    # A cell's first page: the busiest cell of the last theme × group matrix.
+    s, matrix = job_time({"columns": "themes"})
+    result = matrix.result or {}
+    cells = [(c["segments"], i, j) for i, row in enumerate(result["cells"]) for j, c in enumerate(row)]
+    _, i, j = max(cells)
+    pages = []
+    for _ in range(10):
+        t = time.perf_counter()
+        page = selectors.cell_segments(user=lead, study_id=study.pk, matrix=matrix, row=i, column=j, page=1)
+        pages.append(time.perf_counter() - t)
+    summary = {
+        "participants": args.participants, "database": connection.vendor, "load_s": round(load_s, 1),
+        "codings": Coding.objects.filter(study=study).count(),
+        "characters": sum(len(t) for t in study.transcripts.values_list("text", flat=True).iterator()),
+        "job_seconds_median_of_runs": figures,
+        "cell_first_page_ms_median": round(statistics.median(pages) * 1000, 1),
+        "cell_segments": page.total,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Asking for a matrix through the pages and the API: the job, reuse, staleness, the heatmap, the
+click-through, exports and what each role may do."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from analysis.coding.services.codings import coding_create
+from analysis.matrices.models import Matrix
+from analysis.matrices.services import matrix_request
+from jobs.models import Job, JobStatus
+
+from .conftest import Small
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process() -> Any:
+    """The job runs in this process (also with REDIS_URL set): the tests read its outcome inside their
+    own transaction, which a worker process cannot see. Jobs are sent by task name, so eager mode."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
+def ask(cast: Any, role: str = "lead", capture: Any = None, **raw: Any) -> Matrix:
+    with capture(execute=True):
+        m, _ = matrix_request(actor=cast.users[role], study_id=cast.study.pk, raw=raw)
+    m.refresh_from_db()
+    return m
+
+
+def test_page_asks_runs_the_job_and_shows_a_heatmap_with_totals(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    url = f"/studies/{cast.study.pk}/matrices/"
+    page = clients["coder"].get(url)
+    assert page.status_code == 200
+    assert "Loss of non-verbal cues" in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = clients["coder"].post(url, {"columns": "codes", "rows": "group", "coder": "all"})
+    assert r.status_code == 302
+    matrix = Matrix.objects.get(created_by=cast.users["coder"])
+    assert matrix.job is not None
+    assert Job.objects.get(pk=matrix.job.pk).status == JobStatus.DONE
+    html = clients["coder"].get(r["Location"] + "?measure=segments").content.decode()
+    assert "<table class=\"heatmap\">" in html
+    assert 'scope="row">Service user</th>' in html
+    assert "heat-" in html
+    assert "style=" not in html
+    # Row and column totals, and the whole: 7 segments (CA02 withdrew with deletion and is not there).
+    assert re.search(r'<td class="total">7</td></tr></tfoot>', html)
+    assert "CA02" not in html
+
+
+def test_identical_requests_reuse_and_a_change_makes_it_stale(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    first = ask(cast, capture=django_capture_on_commit_callbacks, rows="site")
+    again = ask(cast, capture=django_capture_on_commit_callbacks, rows="site")
+    assert again.pk == first.pk
+    assert Job.objects.filter(kind="matrix").count() == 1
+    # A new coding: the stored matrix says it is out of date and one click computes it again.
+    t = small.codings[0].transcript
+    coding_create(actor=cast.users["lead"], study_id=cast.study.pk, transcript_id=t.pk,
+                  code_id=small.codes["tech"].pk, start=0, end=9)
+    url = f"/studies/{cast.study.pk}/matrices/{first.pk}/"
+    assert "Out of date" in clients["lead"].get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = clients["lead"].post(url + "refresh/")
+    fresh = Matrix.objects.exclude(pk=first.pk).get()
+    assert r["Location"].endswith(f"/matrices/{fresh.pk}/")
+    assert "Out of date" not in clients["lead"].get(r["Location"]).content.decode()
+
+
+def test_two_identical_requests_at_once_share_one_row(cast: Any, small: Small) -> None:
+    """The second insert meets the unique constraint and reuses the first (no second job)."""
+    from analysis.matrices import selectors
+
+    spec = selectors.spec_parse({})
+    version = selectors.data_version(study_id=cast.study.pk)
+    Matrix.objects.create(study=cast.study, created_by=cast.users["lead"], spec=spec.as_dict(), key=spec.key,
+                          data_version=version)
+    _m, created = matrix_request(actor=cast.users["lead"], study_id=cast.study.pk, raw={})
+    assert not created
+    assert Matrix.objects.count() == 1
+    assert not Job.objects.filter(kind="matrix").exists()
+
+
+def test_cell_click_through_pages_segments_with_context_and_consent(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    m = ask(cast, capture=django_capture_on_commit_callbacks, columns="themes")
+    rows = [r["label"] for r in m.result["rows"]]
+    base = f"/studies/{cast.study.pk}/matrices/{m.pk}/cell/"
+    su = clients["lead"].get(base, {"row": rows.index("Service user"), "column": 0}).content.decode()
+    assert "On the phone you cannot see if someone is tearful." in su
+    assert "line 4" in su
+    assert f"/transcripts/{small.codings[0].transcript_id}/?at=" in su
+    carer = clients["lead"].get(base, {"row": rows.index("Carer"), "column": 0}).content.decode()
+    # CA01 withdrew and kept their data: the segment counts, its words are not shown.
+    assert "CA01" in carer
+    assert "left outside the call" not in carer
+    assert "no longer shown" in carer
+    for bad in ({"row": 99, "column": 0}, {"row": "x", "column": 0}, {"row": 0, "column": 0, "page": "9" * 30}):
+        assert clients["lead"].get(base, bad).status_code == 400
+    api = cast  # the same through the API
+    data = clients["lead"].get(f"/api/v1/studies/{api.study.pk}/matrices/{m.pk}/cell/",
+                               {"row": rows.index("Service user"), "column": 0}).json()
+    assert data["total"] == 2
+    assert data["segments"][0]["shown"] is True
+
+
+def test_exports_keep_numbers_as_numbers_and_text_formula_safe(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from analysis.coding.services.codebook import code_create
+
+    code_create(actor=cast.users["lead"], study_id=cast.study.pk, name="=HYPERLINK(1)")
+    m = ask(cast, capture=django_capture_on_commit_callbacks)
+    base = f"/studies/{cast.study.pk}/matrices/{m.pk}/export/"
+    text = clients["lead"].get(base + "csv/", {"measure": "segments"}).content.decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(text)))
+    assert "'=HYPERLINK(1)" in table[0]
+    assert table[-1][0] == "Total"
+    assert table[-1][-1] == "7"
+    wb = load_workbook(io.BytesIO(clients["lead"].get(base + "xlsx/").content))
+    assert wb.sheetnames == ["Participants", "Segments", "Share", "Characters"]
+    ws = wb["Segments"]
+    assert ws.cell(row=2, column=len(table[0]) - 1).value == "'=HYPERLINK(1)"
+    assert isinstance(ws.cell(row=3, column=2).value, int)
+    svg = clients["lead"].get(base + "svg/").content.decode()
+    assert svg.startswith("<svg")
+    assert "<title" in svg
+    assert clients["lead"].get(base + "pdf/").status_code == 400
+    assert clients["coder"].get(base + "csv/").status_code == 403
+
+
+def test_api_request_poll_and_reuse(cast: Any, small: Small, api: Any, django_capture_on_commit_callbacks: Any) -> None:
+    url = f"/api/v1/studies/{cast.study.pk}/matrices/"
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api["coder"].post(url, {"columns": "themes", "rows": "participant"}, format="json")
+    assert r.status_code == 202, r.content
+    detail = api["coder"].get(f"{url}{r.json()['id']}/").json()
+    assert detail["status"] == "done"
+    assert detail["stale"] is False
+    assert {row["label"] for row in detail["result"]["rows"]} == {"SU01", "ST01", "CA01"}
+    assert api["coder"].post(url, {"columns": "themes", "rows": "participant"}, format="json").status_code == 200
+    for bad in ({"columns": "x"}, {"column_ids": [2**70]}, {"rows": "attribute"}, {"coder": "a\x00"},
+                {"site_ids": "nope"}):
+        assert api["coder"].post(url, bad, format="json").status_code == 400, bad
+    # Matrices are private to who asked: another member's id is a 404.
+    assert api["lead"].get(f"{url}{r.json()['id']}/").status_code == 404
+
+
+def test_scoped_coder_sees_only_their_site(cast: Any, small: Small, django_capture_on_commit_callbacks: Any) -> None:
+    m = ask(cast, "coder_other_site", capture=django_capture_on_commit_callbacks)
+    assert [r["label"] for r in m.result["rows"]] == ["Staff"]
+    assert m.result["total"]["segments"] == 3
