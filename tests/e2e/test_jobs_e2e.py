@@ -13,7 +13,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_jobs_from_the_navigation_and_retry_with_the_keyboard(browser: Any, live_server: Any,
-                                                                transactional_db: None) -> None:
+                                                                transactional_db: None,
+                                                                celery_worker_process: Any) -> None:
+    # celery_worker_process: with REDIS_URL set (CI) the retried job needs a real worker to finish.
     from django.core.management import call_command
 
     from accounts.management.commands.demo_data import DEMO_PASSWORD

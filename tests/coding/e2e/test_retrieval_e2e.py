@@ -24,7 +24,8 @@ def violations(page: Any) -> list[str]:
 
 
 def test_coder_clicks_from_the_codebook_to_segments_and_an_export(login: Any, cast: Any, book: Any, t_north: Any,
-                                                                   t_south: Any) -> None:
+                                                                   t_south: Any, celery_worker_process: Any) -> None:
+    # celery_worker_process: with REDIS_URL set (CI) the export job needs a real worker to finish.
     for t, words in ((t_north, "you cannot see if someone is tearful"), (t_south, "no training for video calls")):
         s, e = span_of(t, words)
         coding_services.coding_create(actor=cast.users["lead"], study_id=cast.study.pk, transcript_id=t.pk,
