@@ -93,10 +93,10 @@ def test_first_time_coder_from_the_overview_to_a_saved_coding(login: Any, cast: 
     select_then_release(page, after_emoji, 3, len(after_emoji) - 2)
     wait_until(page, "document.getElementById('sel-summary').textContent.includes('“phoning the café”')")
     assert page.input_value("#code-search") == ""
-    page.click("#code-search")
-    page.keyboard.type("tailored")
+    # fill, not click + type: under load the click's focus could land after the first keys (a flake seen once).
+    page.fill("#code-search", "tailored")
     wait_until(page, "document.getElementById('code-search').value === 'tailored'")
-    page.keyboard.press("Enter")
+    page.press("#code-search", "Enter")
     wait_until(page, "document.getElementById('coding-msg').textContent.includes('No codable code matches “tailored”')")
     assert Coding.objects.count() == 1
     # "New code from here": the coder proposes "tailored care" and the selection is coded with it.
