@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -199,7 +199,7 @@ class FrameworkExportAPI(APIView):
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
                    summary="The chart as xlsx (one sheet per theme) or csv (the whole chart); synchronous")
-    def get(self, request: Request, study_id: int, chart_id: int, fmt: str) -> HttpResponse:
+    def get(self, request: Request, study_id: int, chart_id: int, fmt: str) -> HttpResponse | FileResponse:
         chart = selectors.chart_get(user=request.user, study_id=study_id, chart_id=chart_id)
         if fmt not in ("xlsx", "csv"):
             raise serializers.ValidationError({"format": "Choose xlsx or csv."})

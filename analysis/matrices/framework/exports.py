@@ -64,7 +64,8 @@ def chart_xlsx(data: ChartData, *, chart_name: str) -> IO[bytes]:
             ws.append([csv_safe_cell(p.pseudonym), csv_safe_cell(p.group.label),
                        csv_safe_cell(p.site.name if p.site else ""), csv_safe_cell(cell.summary),
                        cell.segments, csv_safe_cell("; ".join(refs))])
-    out = tempfile.TemporaryFile()
+    # Handed to the streamed response, which closes it when sent (so not a with-block here).
+    out = tempfile.TemporaryFile()  # noqa: SIM115
     wb.save(out)
     out.seek(0)
     return out

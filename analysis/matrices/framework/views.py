@@ -129,7 +129,7 @@ def framework_cell(request: HttpRequest, study_id: int, chart_id: int, participa
 
 @login_required
 @require_http_methods(["GET"])
-def framework_export(request: HttpRequest, study_id: int, chart_id: int, fmt: str) -> HttpResponse:
+def framework_export(request: HttpRequest, study_id: int, chart_id: int, fmt: str) -> HttpResponse | FileResponse:
     policy.membership_require(user=request.user, study_id=study_id, perm=Perm.EXPORT)
     chart = selectors.chart_get(user=request.user, study_id=study_id, chart_id=chart_id)
     if fmt not in ("xlsx", "csv"):
@@ -137,7 +137,7 @@ def framework_export(request: HttpRequest, study_id: int, chart_id: int, fmt: st
     return export_response(request, chart, fmt)
 
 
-def export_response(request: Any, chart: FrameworkChart, fmt: str) -> HttpResponse:
+def export_response(request: Any, chart: FrameworkChart, fmt: str) -> HttpResponse | FileResponse:
     """Shared by the page and the API: the file, streamed, with its audit event."""
     data = exports.chart_data(user=request.user, study_id=chart.study_id, chart=chart)
     services.framework_export_record(actor=acting_user(request), chart=chart, fmt=fmt, rows=len(data.grid.rows),
