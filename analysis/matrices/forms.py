@@ -12,6 +12,8 @@ from analysis.coding.models import Code
 from analysis.themes.models import Theme
 from participants.models import AttributeDefinition
 
+from . import bands
+
 
 class MatrixForm(forms.Form):
     columns = forms.ChoiceField(label="Columns", choices=[("codes", "Codes"), ("themes", "Themes")], initial="codes")
@@ -23,6 +25,8 @@ class MatrixForm(forms.Form):
                                                     ("attribute", "A participant attribute"),
                                                     ("participant", "Individual participants")])
     attribute = forms.ChoiceField(label="Attribute (for attribute rows)", required=False)
+    bands = forms.CharField(label="Bands (for a number or date attribute)", required=False, max_length=500,
+                            help_text=bands.HINT + " Values outside every band form their own row.")
     coder = forms.ChoiceField(label="Coder")
     sites = forms.MultipleChoiceField(label="Only these sites (none chosen: all)", required=False,
                                       widget=forms.CheckboxSelectMultiple)
@@ -49,6 +53,7 @@ class MatrixForm(forms.Form):
         d = self.cleaned_data
         return {
             "columns": d["columns"], "column_ids": d["themes"] if d["columns"] == "themes" else d["codes"],
-            "rows": d["rows"], "attribute": d.get("attribute") or "", "coder": d["coder"],
+            "rows": d["rows"], "attribute": d.get("attribute") or "", "bands": d.get("bands") or "",
+            "coder": d["coder"],
             "site_ids": d["sites"], "group_ids": d["groups"], "skip_interviewer": d["skip_interviewer"],
         }

@@ -35,7 +35,7 @@ def _coders(study_id: int) -> list[tuple[int, str]]:
 def _describe(spec: selectors.Spec, study_id: int) -> str:
     cols = "Themes" if spec.columns == "themes" else "Codes"
     rows = {"group": "participant groups", "site": "sites", "participant": "participants",
-            "attribute": f"attribute “{spec.attribute}”"}[spec.rows]
+            "attribute": f"attribute “{spec.attribute}”" + (f" in bands ({spec.bands})" if spec.bands else "")}[spec.rows]
     coder = {"all": "all coders", "agreed": "agreed segments"}.get(spec.coder)
     if coder is None:
         coder = dict(_coders(study_id)).get(int(spec.coder), "one coder")

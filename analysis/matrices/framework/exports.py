@@ -24,11 +24,12 @@ class ChartData:
     references: dict[tuple[int, int], list[str]]
 
 
-def chart_data(*, user: Any, study_id: int, chart: FrameworkChart) -> ChartData:
+def chart_data(*, user: Any, study_id: int, chart: FrameworkChart, references: bool = True) -> ChartData:
+    """The grid and, for the XLSX, where each supporting segment is (the CSV holds summaries only)."""
     grid = selectors.chart_grid(user=user, study_id=study_id, chart=chart)
     refs = selectors.chart_references(user=user, study_id=study_id,
                                       participant_ids=[r.participant.pk for r in grid.rows],
-                                      theme_ids=[t.pk for t in grid.themes])
+                                      theme_ids=[t.pk for t in grid.themes]) if references else {}
     return ChartData(grid, refs)
 
 

@@ -10,6 +10,7 @@ same base as the matrix engine (``selectors._visible``), so a chart and a matrix
 from __future__ import annotations
 
 import bisect
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from .. import selectors as engine
 from .models import FrameworkCell, FrameworkCellEdit, FrameworkChart
 
 SEGMENTS_PER_PAGE = 10
+_NEWLINE = re.compile("\n")
 
 
 def _pk(value: Any, what: str) -> int:
@@ -211,9 +213,7 @@ def cell_segments(*, user: Any, study_id: int, view: CellView, page: Any = 1,
 
 
 def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
-    return starts
+    return [0, *(m.end() for m in _NEWLINE.finditer(text))]
 
 
 def chart_references(*, user: Any, study_id: int, participant_ids: list[int],

@@ -139,7 +139,7 @@ def framework_export(request: HttpRequest, study_id: int, chart_id: int, fmt: st
 
 def export_response(request: Any, chart: FrameworkChart, fmt: str) -> HttpResponse | FileResponse:
     """Shared by the page and the API: the file, streamed, with its audit event."""
-    data = exports.chart_data(user=request.user, study_id=chart.study_id, chart=chart)
+    data = exports.chart_data(user=request.user, study_id=chart.study_id, chart=chart, references=fmt == "xlsx")
     services.framework_export_record(actor=acting_user(request), chart=chart, fmt=fmt, rows=len(data.grid.rows),
                                      ip=client_ip(request))
     filename = f"framework-chart-{chart.pk}.{fmt}"
