@@ -116,3 +116,29 @@ def test_form_shows_the_band_error(cast: Any, small: Small, clients: Any) -> Non
         "columns": "codes", "rows": "attribute", "attribute": "age", "coder": "all", "bands": "45, 30"})
     assert r.status_code == 200
     assert "Edges must go up: 30 comes after 45." in r.content.decode()
+
+
+@pytest.mark.django_db
+def test_transcript_filter_in_the_form_is_scoped_and_recorded(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from analysis.matrices.models import Matrix
+    from analysis.transcripts.models import Transcript
+
+    url = f"/studies/{cast.study.pk}/matrices/"
+    t_st = Transcript.objects.get(participant=small.people["ST01"])
+    t_su = Transcript.objects.get(participant=small.people["SU01"])
+    south = clients["coder_other_site"].get(url).content.decode()
+    assert 'name="transcripts"' in south
+    assert f'name="transcripts" value="{t_st.pk}"' in south
+    assert f'name="transcripts" value="{t_su.pk}"' not in south  # a North transcript: not even its name is offered
+    assert "checklist-filter.js" in south
+    with django_capture_on_commit_callbacks(execute=True):
+        r = clients["lead"].post(url, {"columns": "codes", "rows": "group", "coder": "all",
+                                       "transcripts": [str(t_st.pk)]})
+    assert r.status_code == 302
+    m = Matrix.objects.get(created_by=cast.users["lead"])
+    assert m.spec["transcript_ids"] == [t_st.pk]
+    m.refresh_from_db()
+    assert m.result is not None
+    assert [row["label"] for row in m.result["rows"]] == ["Staff"]
+    assert "1 transcript(s)" in clients["lead"].get(r["Location"]).content.decode()
