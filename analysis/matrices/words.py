@@ -30,7 +30,7 @@ def reporting_sentences(result: dict[str, Any], *, rows: str) -> list[str]:
         return []
     out = []
     for j, column in enumerate(result.get("columns", [])):
-        parts = []
+        parts: list[str] = []
         for i, row in enumerate(result.get("rows", [])):
             base = result["row_bases"][i]
             if not base:
