@@ -37,6 +37,7 @@ FRAMEWORK: list[Row] = [
     # so the lead's version 1 is stale and answers 409 with the coder's text: the conflict is the contract.
     Row("framework-cell", "POST", S + C, (403, 409, 302, 404, 404, 404, LOGIN), {"summary": "Misses faces.", "version": 1}),
     Row("framework-export", "GET", S + "/{chart}/export/xlsx/", (403, 200, 403, 403, 404, 404, LOGIN)),
+    Row("framework-export", "POST", S + "/{chart}/export/csv/", (403, 302, 403, 403, 404, 404, LOGIN)),
     Row("api-framework-list", "GET", A + "/", (200, 200, 200, 200, 403, 404, UNAUTH)),
     Row("api-framework-list", "POST", A + "/", (403, 201, 201, 201, 403, 404, UNAUTH), {"name": "Another chart"}),
     Row("api-framework-detail", "GET", A + "/{chart}/", (200, 200, 200, 200, 404, 404, UNAUTH)),
@@ -46,6 +47,7 @@ FRAMEWORK: list[Row] = [
         {"summary": "Misses faces.", "version": 1}),
     Row("api-framework-segments", "GET", A + C + "segments/", NORTH_CELL_API),
     Row("api-framework-export", "GET", A + "/{chart}/export/csv/", (403, 200, 403, 403, 404, 404, UNAUTH)),
+    Row("api-framework-export", "POST", A + "/{chart}/export/xlsx/", (403, 202, 403, 403, 404, 404, UNAUTH)),
 ]
 
 

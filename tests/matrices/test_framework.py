@@ -210,3 +210,36 @@ def test_withdrawal_with_deletion_purges_summaries_and_history(
     assert not FrameworkCell.objects.filter(participant=su).exists()
     assert not FrameworkCellEdit.objects.filter(cell__participant=su).exists()
     assert FrameworkCell.objects.filter(participant=small.people["ST01"]).count() == 1
+
+
+def test_export_as_a_job_and_large_charts_refuse_the_synchronous_file(
+        cast: Any, small: Small, clients: Any, api: Any, monkeypatch: Any,
+        django_capture_on_commit_callbacks: Any) -> None:
+    from jobs.models import Job
+
+    c = chart(cast, small)
+    write(cast, "lead", c, "ST01", small, 0, "Dropped calls")
+    page = f"/studies/{cast.study.pk}/matrices/framework/{c.pk}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        r = clients["lead"].post(page + "export/xlsx/")
+    assert r.status_code == 302
+    job = Job.objects.get(kind=services.EXPORT_KIND)
+    assert r["Location"] == f"/studies/{cast.study.pk}/jobs/{job.pk}/"
+    assert job.status == "done", job.error
+    assert job.result == {"participants": 3, "themes": 1}
+    wb = load_workbook(job.result_file.path)
+    assert wb.sheetnames == ["Chart", "Seeing each other"]
+    assert any(row[3] == "Dropped calls" for row in wb["Seeing each other"].iter_rows(values_only=True))
+    assert AuditEvent.objects.filter(action="framework.export", details__job=job.pk).exists()
+    # A large chart: no synchronous file (400 saying to use the job), and the page offers the job buttons.
+    monkeypatch.setattr(services, "SYNC_MAX_ROWS", 2)
+    assert clients["lead"].get(page + "export/xlsx/").status_code == 400
+    r = api["lead"].get(f"/api/v1/studies/{cast.study.pk}/matrices/framework/{c.pk}/export/csv/")
+    assert r.status_code == 400
+    assert "POST" in r.json()["detail"]
+    assert "Make the Excel workbook" in clients["lead"].get(page).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api["lead"].post(f"/api/v1/studies/{cast.study.pk}/matrices/framework/{c.pk}/export/csv/")
+    assert r.status_code == 202
+    assert r.json()["kind"] == services.EXPORT_KIND
+    assert Job.objects.get(pk=r.json()["id"]).status == "done"

@@ -20,10 +20,11 @@ from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.matrices.api import SegmentSerializer
 from config.api import StrictFieldsMixin
+from jobs.api import JobSerializer
 
 from . import selectors, services
 from .models import FrameworkCell, FrameworkChart
-from .views import export_response
+from .views import export_response, export_too_large
 
 BIG = 2**63 - 1
 
@@ -198,9 +199,19 @@ class FrameworkExportAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.EXPORT)]
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
-                   summary="The chart as xlsx (one sheet per theme) or csv (the whole chart); synchronous")
+                   summary="The chart as xlsx (one sheet per theme) or csv (the whole chart), now; a chart of more "
+                           f"than {services.SYNC_MAX_ROWS} participants answers 400: POST for a job")
     def get(self, request: Request, study_id: int, chart_id: int, fmt: str) -> HttpResponse | FileResponse:
         chart = selectors.chart_get(user=request.user, study_id=study_id, chart_id=chart_id)
-        if fmt not in ("xlsx", "csv"):
+        if fmt not in services.EXPORT_FORMATS:
             raise serializers.ValidationError({"format": "Choose xlsx or csv."})
+        if export_too_large(request, chart):
+            raise serializers.ValidationError({"detail": "This chart is large: POST to make the file in a job."})
         return export_response(request, chart, fmt)
+
+    @extend_schema(request=None, responses={202: JobSerializer},
+                   summary="Make the file in a job (any size): poll the job, then download its file")
+    def post(self, request: Request, study_id: int, chart_id: int, fmt: str) -> Response:
+        job = services.framework_export_start(actor=acting_user(request), study_id=study_id, chart_id=chart_id,
+                                              fmt=fmt, ip=client_ip(request))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -20,6 +20,11 @@ from participants.models import Participant
 from . import selectors
 from .models import FrameworkCell, FrameworkCellEdit, FrameworkChart
 
+EXPORT_KIND = "framework_export"
+EXPORT_FORMATS = ("xlsx", "csv")
+# Above this many participants in the chart the file is made by a job (bench/framework.py: about 1.5 s
+# for 65 participants × 7 themes on the shared machine, growing with the participants).
+SYNC_MAX_ROWS = 150
 NAME_MAX = 200
 SUMMARY_MAX = 5_000
 MAX_IDS = 500
@@ -153,6 +158,49 @@ def framework_cell_write(*, actor: User, study_id: int, chart_id: Any, participa
 def framework_export_record(*, actor: User, chart: FrameworkChart, fmt: str, rows: int, ip: str | None = None) -> None:
     audit_record(actor=actor, action="framework.export", study=chart.study, obj=chart, ip=ip,
                  details={"name": chart.name, "format": fmt, "participants": rows})
+
+
+def framework_export_start(*, actor: User, study_id: int, chart_id: Any, fmt: Any, ip: str | None = None) -> Any:
+    """Make the chart's file in a job (any size; the page offers it for large charts): the job's creator
+    downloads it from the job page, as every export."""
+    from jobs.services import job_create
+
+    from ..tasks import framework_export_task
+
+    study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.EXPORT)
+    chart = selectors.chart_get(user=actor, study_id=study_id, chart_id=chart_id)
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationError({"format": "Choose xlsx or csv."})
+    with transaction.atomic():
+        job = job_create(study=study, kind=EXPORT_KIND, created_by=actor, perm=Perm.EXPORT,
+                         params={"chart_id": chart.pk, "format": fmt}, task=framework_export_task)
+        audit_record(actor=actor, action="framework.export", study=study, obj=chart, ip=ip,
+                     details={"name": chart.name, "format": fmt, "job": job.pk})
+    return job
+
+
+def framework_export_run(*, job_id: int) -> Any:
+    from jobs.services import job_attach_file, job_progress, job_run
+
+    from . import exports
+
+    def work(job: Any) -> dict[str, Any]:
+        fmt = job.params.get("format")
+        job_progress(job_id=job.pk, done=0, total=1)
+        # As its creator may see the chart now: scope and consent are read when the job runs.
+        policy.membership_forget(user=job.created_by)
+        chart = selectors.chart_get(user=job.created_by, study_id=job.study_id, chart_id=job.params.get("chart_id"))
+        data = exports.chart_data(user=job.created_by, study_id=job.study_id, chart=chart, references=fmt == "xlsx")
+        if fmt == "xlsx":
+            with exports.chart_xlsx(data, chart_name=chart.name) as f:
+                content = f.read()
+        else:
+            content = exports.chart_csv(data)
+        job_attach_file(job=job, name=f"framework-chart-{chart.pk}.{fmt}", content=content)
+        job_progress(job_id=job.pk, done=1)
+        return {"participants": len(data.grid.rows), "themes": len(data.grid.themes)}
+
+    return job_run(job_id=job_id, work=work)
 
 
 def framework_cells_purge(*, participant: Participant) -> dict[str, int]:

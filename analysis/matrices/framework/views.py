@@ -67,6 +67,7 @@ def _chart_ctx(request: HttpRequest, study_id: int, chart_id: int) -> tuple[dict
 def framework_detail(request: HttpRequest, study_id: int, chart_id: int) -> HttpResponse:
     ctx, chart = _chart_ctx(request, study_id, chart_id)
     ctx["grid"] = selectors.chart_grid(user=request.user, study_id=study_id, chart=chart)
+    ctx["export_by_job"] = len(ctx["grid"].rows) > services.SYNC_MAX_ROWS
     return render(request, "matrices/framework_detail.html", ctx)
 
 
@@ -128,13 +129,26 @@ def framework_cell(request: HttpRequest, study_id: int, chart_id: int, participa
 
 
 @login_required
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
 def framework_export(request: HttpRequest, study_id: int, chart_id: int, fmt: str) -> HttpResponse | FileResponse:
+    """GET: the file now (charts of up to ``SYNC_MAX_ROWS`` participants); POST: a job that makes it."""
     policy.membership_require(user=request.user, study_id=study_id, perm=Perm.EXPORT)
     chart = selectors.chart_get(user=request.user, study_id=study_id, chart_id=chart_id)
-    if fmt not in ("xlsx", "csv"):
+    if fmt not in services.EXPORT_FORMATS:
         raise BadRequest("Choose XLSX or CSV.")
+    if request.method == "POST":
+        job = services.framework_export_start(actor=acting_user(request), study_id=study_id, chart_id=chart.pk,
+                                              fmt=fmt, ip=client_ip(request))
+        messages.success(request, "The file is being made: it will be ready to download on this page.")
+        return redirect("job-detail", study_id=study_id, job_id=job.pk)
+    if export_too_large(request, chart):
+        raise BadRequest("This chart is large: make the file with the button on the chart page (a job).")
     return export_response(request, chart, fmt)
+
+
+def export_too_large(request: Any, chart: FrameworkChart) -> bool:
+    return selectors.chart_participants(user=request.user, study_id=chart.study_id, chart=chart).count() \
+        > services.SYNC_MAX_ROWS
 
 
 def export_response(request: Any, chart: FrameworkChart, fmt: str) -> HttpResponse | FileResponse:
