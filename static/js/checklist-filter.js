@@ -5,7 +5,7 @@
  */
 (function () {
   "use strict";
-  const LONG = 12;
+  const LONG = 8;
 
   function attach(fieldset) {
     const items = [...fieldset.querySelectorAll(".checkbox")];

@@ -40,6 +40,16 @@ def test_lead_charts_writes_a_summary_and_exports(browser: Any, live_server: Any
     page.click("button[type=submit]")
     page.goto(f"/studies/{study.pk}/")
     page.click(".study-nav a:text-is('Matrices')")
+    # The matrix form's transcript filter: a find box narrows the long list, ticked ones stay.
+    boxes = page.locator("input[name=transcripts]")
+    assert boxes.count() >= 8
+    boxes.first.check()
+    page.fill("#transcripts-filter", "SU0")
+    visible = [b for b in boxes.all() if b.is_visible()]
+    assert 1 < len(visible) < boxes.count()
+    assert boxes.first.is_visible()
+    assert "shown" in page.locator(".checklist-filter .hint").inner_text()
+    assert _violations(page) == []
     page.click("a:text-is('Framework charts')")
     assert page.locator("h1").inner_text() == "Framework charts"
     assert _violations(page) == []
