@@ -32,7 +32,7 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Codebook", "codebook", Perm.CODEBOOK_VIEW, ("code-", "codebook-", "coding-export")),
     NavItem("Themes", "theme-list", Perm.THEME_ANALYSE, ("theme-",)),
     NavItem("Theme board", "board", Perm.THEME_VIEW, ("board-",)),
-    NavItem("Matrices", "matrix-list", Perm.MATRIX_VIEW, ("matrix-",)),
+    NavItem("Matrices", "matrix-list", Perm.MATRIX_VIEW, ("matrix-", "framework-")),
     NavItem("Memos", "memo-list", Perm.TRANSCRIPT_VIEW),
     NavItem("Double coding", "double-coding", policy.double_coding_visible),
     NavItem("Import project", "project-import", Perm.PROJECT_IMPORT, ("project-import-",)),

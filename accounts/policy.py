@@ -378,7 +378,7 @@ def disagreement_access(*, membership: Membership, coder_ids: tuple[int | None, 
 # Ids in a URL that name a piece of the analysis (a transcript, a participant, a code, a theme's team page…).
 ANALYSIS_OBJECT_KWARGS = frozenset({
     "transcript_id", "participant_id", "code_id", "coding_id", "memo_id", "event_id", "edit_id", "batch_id",
-    "attribute_id", "form_id", "key", "theme_id", "quote_id", "matrix_id",
+    "attribute_id", "form_id", "key", "theme_id", "quote_id", "matrix_id", "chart_id",
 })
 
 

@@ -48,7 +48,8 @@ def row_ids(rows: list[Row]) -> list[str]:
 
 # Every table a request could write to: the project's apps plus tokens. Sessions, axes' sign-in log and
 # Django's own tables are left out (signing the cast in writes sessions before any request is made).
-_WATCHED = ("accounts", "jobs", "participants", "transcripts", "coding", "themes", "interop", "authtoken")
+_WATCHED = ("accounts", "jobs", "participants", "transcripts", "coding", "themes", "interop", "matrices",
+            "authtoken")
 
 
 def db_snapshot() -> list[Any]:

@@ -29,6 +29,9 @@ class MatrixRequestSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
                                        required=False, max_length=selectors.MAX_IDS)
     rows = serializers.ChoiceField(choices=list(selectors.ROW_KINDS), default="group")
     attribute = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    bands = serializers.CharField(required=False, allow_blank=True, max_length=500,
+                                  help_text="For a number or date attribute: lower edges in order (18,30,45 or "
+                                            "2020-01-01,2020-07-01), or year, or quarter")
     coder = serializers.CharField(required=False, max_length=20, help_text="all, agreed or a coder's user id")
     site_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
                                      required=False, max_length=selectors.MAX_IDS)

@@ -41,8 +41,9 @@ def matrix_csv(result: dict[str, Any], measure: str) -> bytes:
     return csv_bytes(header, rows)
 
 
-def matrix_xlsx(result: dict[str, Any], measures: tuple[str, ...]) -> bytes:
-    """One sheet per measure; numbers stay numbers, text is formula-safe."""
+def matrix_xlsx(result: dict[str, Any], measures: tuple[str, ...], sentences: list[str] | None = None) -> bytes:
+    """One sheet per measure, then a "Summary" sheet with the reporting words when there are any; numbers
+    stay numbers, text is formula-safe."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -54,6 +55,11 @@ def matrix_xlsx(result: dict[str, Any], measures: tuple[str, ...]) -> bytes:
         ws.append([csv_safe_cell(h) for h in header])
         for row in rows:
             ws.append([csv_safe_cell(v) for v in row])
+    if sentences:
+        ws = wb.create_sheet(title="Summary")
+        ws.append(["In words: participants with a coded segment, of the participants in each row"])
+        for sentence in sentences:
+            ws.append([csv_safe_cell(sentence)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

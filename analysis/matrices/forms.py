@@ -12,6 +12,8 @@ from analysis.coding.models import Code
 from analysis.themes.models import Theme
 from participants.models import AttributeDefinition
 
+from . import bands
+
 
 class MatrixForm(forms.Form):
     columns = forms.ChoiceField(label="Columns", choices=[("codes", "Codes"), ("themes", "Themes")], initial="codes")
@@ -23,14 +25,19 @@ class MatrixForm(forms.Form):
                                                     ("attribute", "A participant attribute"),
                                                     ("participant", "Individual participants")])
     attribute = forms.ChoiceField(label="Attribute (for attribute rows)", required=False)
+    bands = forms.CharField(label="Bands (for a number or date attribute)", required=False, max_length=500,
+                            help_text=bands.HINT + " Values outside every band form their own row.")
     coder = forms.ChoiceField(label="Coder")
     sites = forms.MultipleChoiceField(label="Only these sites (none chosen: all)", required=False,
                                       widget=forms.CheckboxSelectMultiple)
     groups = forms.MultipleChoiceField(label="Only these participant groups (none chosen: all)", required=False,
                                        widget=forms.CheckboxSelectMultiple)
+    transcripts = forms.MultipleChoiceField(label="Only these transcripts (none chosen: all)", required=False,
+                                            widget=forms.CheckboxSelectMultiple)
     skip_interviewer = forms.BooleanField(label="Leave out segments inside interviewer turns", required=False)
 
-    def __init__(self, *args: Any, study_id: int, coders: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, study_id: int, coders: list[tuple[int, str]],
+                 transcripts: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         f = self.fields
         f["codes"].choices = [(str(pk), n) for pk, n in Code.objects.filter(study_id=study_id, is_codable=True)  # type: ignore[attr-defined]
@@ -42,6 +49,8 @@ class MatrixForm(forms.Form):
         f["coder"].choices = [("all", "All coders"), ("agreed", "Agreed: both coders of a double-coded transcript")] + [  # type: ignore[attr-defined]
             (str(pk), name) for pk, name in coders]
         f["sites"].choices = [(str(pk), n) for pk, n in Site.objects.filter(study_id=study_id).values_list("pk", "name")]  # type: ignore[attr-defined]
+        # The transcripts the member may see (the view passes them): a scoped coder never sees other titles.
+        f["transcripts"].choices = [(str(pk), label) for pk, label in transcripts or []]  # type: ignore[attr-defined]
         f["groups"].choices = [(str(pk), n) for pk, n in ParticipantGroup.objects.filter(study_id=study_id)  # type: ignore[attr-defined]
                                .order_by("position").values_list("pk", "label")]
 
@@ -49,6 +58,7 @@ class MatrixForm(forms.Form):
         d = self.cleaned_data
         return {
             "columns": d["columns"], "column_ids": d["themes"] if d["columns"] == "themes" else d["codes"],
-            "rows": d["rows"], "attribute": d.get("attribute") or "", "coder": d["coder"],
-            "site_ids": d["sites"], "group_ids": d["groups"], "skip_interviewer": d["skip_interviewer"],
+            "rows": d["rows"], "attribute": d.get("attribute") or "", "bands": d.get("bands") or "",
+            "coder": d["coder"],
+            "site_ids": d["sites"], "group_ids": d["groups"], "transcript_ids": d["transcripts"], "skip_interviewer": d["skip_interviewer"],
         }

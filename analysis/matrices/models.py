@@ -37,3 +37,9 @@ class Matrix(models.Model):
 
     def __str__(self) -> str:
         return f"Matrix {self.pk}"
+
+
+# Framework charts live in their own sub-package; imported here so Django registers them with this app.
+from .framework.models import FrameworkCell, FrameworkCellEdit, FrameworkChart  # noqa: E402
+
+__all__ = ["FrameworkCell", "FrameworkCellEdit", "FrameworkChart", "Matrix"]

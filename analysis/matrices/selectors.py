@@ -31,8 +31,9 @@ from analysis.coding.selectors.codings import CONTEXT_CHARS, blind_exclusion_q
 from analysis.themes.models import Theme
 from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptTurn
 from participants.consent_rules import DataUse, data_use_allowed, participants_usable_q
-from participants.models import ConsentEvent, Participant
+from participants.models import AttributeDefinition, ConsentEvent, Participant
 
+from . import bands
 from .models import Matrix
 
 COLUMN_KINDS = ("codes", "themes")
@@ -56,13 +57,19 @@ class Spec:
     group_ids: tuple[int, ...] = ()
     transcript_ids: tuple[int, ...] = ()
     skip_interviewer: bool = False
+    # Bands for a number or date attribute (``bands.py``), normalised: "18,30,45", "year", "quarter" or
+    # "2020-01-01,2020-07-01"; empty: every value its own row.
+    bands: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+        d = self.as_dict()
+        if not d["bands"]:
+            del d["bands"]  # requests from before bands existed keep their key (and their fresh results)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
 def _ids(value: Any, field_name: str) -> tuple[int, ...]:
@@ -112,14 +119,23 @@ def spec_parse(raw: dict[str, Any]) -> Spec:
     if coder not in ("all", "agreed"):
         _ids([coder], "coder")
     skip = raw.get("skip_interviewer")
+    band_text = bands.bands_parse(raw.get("bands")) if rows == "attribute" else ""
     return Spec(
         columns=_choice(raw.get("columns"), COLUMN_KINDS, "columns", "codes"),
         column_ids=_ids(raw.get("column_ids"), "column_ids"),
         rows=rows, attribute=attribute if rows == "attribute" else "", coder=coder,
         site_ids=_ids(raw.get("site_ids"), "site_ids"), group_ids=_ids(raw.get("group_ids"), "group_ids"),
         transcript_ids=_ids(raw.get("transcript_ids"), "transcript_ids"),
-        skip_interviewer=skip in (True, "1", "on", "true", "yes"),
+        skip_interviewer=skip in (True, "1", "on", "true", "yes"), bands=band_text,
     )
+
+
+def spec_check(*, study_id: int, spec: Spec) -> None:
+    """What needs the study to check: bands only on an attribute of their kind (numbers or dates)."""
+    if spec.bands:
+        kind = AttributeDefinition.objects.filter(study_id=study_id, key=spec.attribute).values_list(
+            "kind", flat=True).first()
+        bands.bands_check(spec.bands, kind=kind or "")
 
 
 def data_version(*, study_id: int) -> str:
@@ -146,12 +162,15 @@ def _row_expr(spec: Spec) -> Any:
         return F(P + "site_id")
     if spec.rows == "participant":
         return F("transcript__participant_id")
-    return _attribute_expr(spec.attribute, P + "attributes")
+    return _attribute_expr(spec, P + "attributes")
 
 
-def _attribute_expr(key: str, path: str) -> Any:
-    """A participant attribute as text ("" when not recorded), the row key of attribute rows."""
-    return Coalesce(KeyTextTransform(key, path), models_value(""), output_field=TextField())
+def _attribute_expr(spec: Spec, path: str) -> Any:
+    """A participant attribute as text ("" when not recorded), the row key of attribute rows; with bands,
+    the label of the value's band ("" when outside every band or not recorded)."""
+    if spec.bands:
+        return bands.band_expr(spec.bands, KeyTextTransform(spec.attribute, path))
+    return Coalesce(KeyTextTransform(spec.attribute, path), models_value(""), output_field=TextField())
 
 
 def models_value(v: Any) -> Any:
@@ -262,7 +281,7 @@ def _row_base(*, user: Any, study_id: int, spec: Spec) -> dict[Any, int]:
         qs = qs.filter(group_id__in=spec.group_ids)
     expr: Any = {"group": F("group_id"), "site": F("site_id"), "participant": F("pk")}.get(spec.rows)
     if expr is None:
-        expr = _attribute_expr(spec.attribute, "attributes")
+        expr = _attribute_expr(spec, "attributes")
     return {r["row"]: r["n"] for r in qs.annotate(row=expr).values("row").annotate(n=Count("pk", distinct=True)).order_by()}
 
 
@@ -277,6 +296,10 @@ def _row_headers(*, study_id: int, spec: Spec, keys: set[Any]) -> list[Header]:
     if spec.rows == "participant":
         return [Header(pk, name) for pk, name in Participant.objects.filter(study_id=study_id, pk__in=keys)
                 .order_by("pseudonym").values_list("pk", "pseudonym")]
+    if spec.bands:
+        order = {label: i for i, label in enumerate(bands.band_order(spec.bands))}
+        return [Header(k, k or "Outside every band or not recorded")
+                for k in sorted(keys, key=lambda k: (k == "", order.get(k, len(order)), str(k)))]
     return [Header(k, k or "Not recorded") for k in sorted(keys, key=lambda k: (k == "", str(k)))]
 
 

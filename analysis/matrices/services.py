@@ -32,6 +32,7 @@ def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str |
 
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.MATRIX_RUN)
     spec = selectors.spec_parse(raw)
+    selectors.spec_check(study_id=study.pk, spec=spec)
     version = selectors.data_version(study_id=study.pk)
     lookup = {"study": study, "created_by": actor, "key": spec.key, "data_version": version}
     existing = Matrix.objects.filter(**lookup).first()

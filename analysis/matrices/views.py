@@ -17,9 +17,10 @@ from accounts.models import User
 from accounts.policy import Perm, acting_user
 from accounts.services import audit_record, client_ip
 from analysis.coding.models import Coding
+from analysis.transcripts.selectors import transcripts_visible
 from config.web import form_errors_apply
 
-from . import exports, selectors, services
+from . import exports, selectors, services, words
 from .forms import MatrixForm
 from .models import Matrix
 
@@ -32,10 +33,17 @@ def _coders(study_id: int) -> list[tuple[int, str]]:
     return [(u.pk, u.display_name) for u in User.objects.filter(pk__in=ids).order_by("email")]
 
 
+def _transcripts(user: Any, study_id: int) -> list[tuple[int, str]]:
+    """The transcripts the member may count, labelled by pseudonym and title, for the transcript filter."""
+    qs = transcripts_visible(user=user, study_id=study_id, perm=Perm.MATRIX_VIEW).select_related("participant")
+    return [(t.pk, f"{t.participant.pseudonym}: {t.title}" if t.title else t.participant.pseudonym)
+            for t in qs.order_by("participant__pseudonym", "title", "pk")]
+
+
 def _describe(spec: selectors.Spec, study_id: int) -> str:
     cols = "Themes" if spec.columns == "themes" else "Codes"
     rows = {"group": "participant groups", "site": "sites", "participant": "participants",
-            "attribute": f"attribute “{spec.attribute}”"}[spec.rows]
+            "attribute": f"attribute “{spec.attribute}”" + (f" in bands ({spec.bands})" if spec.bands else "")}[spec.rows]
     coder = {"all": "all coders", "agreed": "agreed segments"}.get(spec.coder)
     if coder is None:
         coder = dict(_coders(study_id)).get(int(spec.coder), "one coder")
@@ -44,6 +52,8 @@ def _describe(spec: selectors.Spec, study_id: int) -> str:
         extra.append(f"{len(spec.site_ids)} site(s)")
     if spec.group_ids:
         extra.append(f"{len(spec.group_ids)} group(s)")
+    if spec.transcript_ids:
+        extra.append(f"{len(spec.transcript_ids)} transcript(s)")
     if spec.skip_interviewer:
         extra.append("interviewer turns left out")
     return f"{cols} × {rows}, {coder}" + (f" ({', '.join(extra)})" if extra else "")
@@ -54,7 +64,8 @@ def _describe(spec: selectors.Spec, study_id: int) -> str:
 def matrix_list(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_VIEW)
     can_run = policy.role_allows(membership.role, Perm.MATRIX_RUN)
-    form = MatrixForm(request.POST or None, study_id=study_id, coders=_coders(study_id))
+    form = MatrixForm(request.POST or None, study_id=study_id, coders=_coders(study_id),
+                      transcripts=_transcripts(request.user, study_id))
     if request.method == "POST":
         policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_RUN)
         if form.is_valid():
@@ -93,6 +104,7 @@ def matrix_detail(request: HttpRequest, study_id: int, matrix_id: int) -> HttpRe
     if matrix.result is not None:
         ctx["stale"] = selectors.matrix_is_stale(matrix=matrix)
         ctx["table"] = _heat_table(matrix.result, measure)
+        ctx["sentences"] = words.reporting_sentences(matrix.result, rows=selectors.spec_of(matrix).rows)
     return render(request, "matrices/matrix_detail.html", ctx)
 
 
@@ -172,6 +184,7 @@ def export_content(matrix: Matrix, fmt: str, measure: str) -> tuple[bytes, str]:
     if fmt == "csv":
         return exports.matrix_csv(result, measure), "text/csv; charset=utf-8"
     if fmt == "xlsx":
-        return (exports.matrix_xlsx(result, tuple(dict(MEASURES))),
+        sentences = words.reporting_sentences(result, rows=selectors.spec_of(matrix).rows)
+        return (exports.matrix_xlsx(result, tuple(dict(MEASURES)), sentences=sentences),
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     return exports.matrix_svg(result, measure, title=f"Matrix {matrix.pk}"), "image/svg+xml"

@@ -391,6 +391,7 @@ CHORUS_PURGERS: list[str] = [
     "analysis.coding.services.codings.codings_purge", "analysis.themes.services.quotes_purge",
     "analysis.transcripts.services.transcripts.transcripts_purge",
     "jobs.purge.job_results_purge",
+    "analysis.matrices.framework.services.framework_cells_purge",
 ]
 
 # Models holding a span [start, end) of a transcript ("app_label.Model"): a redaction re-anchors them

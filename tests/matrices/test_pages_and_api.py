@@ -131,7 +131,9 @@ def test_exports_keep_numbers_as_numbers_and_text_formula_safe(
     assert table[-1][0] == "Total"
     assert table[-1][-1] == "7"
     wb = load_workbook(io.BytesIO(clients["lead"].get(base + "xlsx/").content))
-    assert wb.sheetnames == ["Participants", "Segments", "Share", "Characters"]
+    assert wb.sheetnames == ["Participants", "Segments", "Share", "Characters", "Summary"]
+    summary = [r[0] for r in wb["Summary"].iter_rows(values_only=True)]
+    assert any(str(line).startswith("'=HYPERLINK(1): 0 of 1 participants in Service user (0 %)") for line in summary)
     ws = wb["Segments"]
     assert ws.cell(row=2, column=len(table[0]) - 1).value == "'=HYPERLINK(1)"
     assert isinstance(ws.cell(row=3, column=2).value, int)

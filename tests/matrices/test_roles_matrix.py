@@ -58,3 +58,9 @@ def test_role_matrix(row: Row, cast: Any) -> None:
     values = analysis_world(cast)
     values["matrix"] = _lead_matrix(cast).pk
     run_row(row, cast, values)
+
+
+# Framework charts: their rows and their world live beside this file; the guard reads MATRIX.
+from tests.matrices.framework_roles import FRAMEWORK, test_framework_role_matrix  # noqa: E402, F401
+
+MATRIX = MATRIX + FRAMEWORK
