@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+os.environ.setdefault("CHORUS_IMPORT_CHUNK", "25")  # production's chunk; the test settings' 1 is a commit per file
 
 # Run by the Taguette interpreter: one round of uploads, printed as JSON.
 TAGUETTE_ROUND = r"""
