@@ -46,6 +46,7 @@ SHARED = Path(os.environ.get("CHORUS_SHARED") or next(
     (p / "shared" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "tools").exists()), ROOT.parent / "shared"))
 sys.path.insert(0, str(SHARED / "tools"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+os.environ.setdefault("CHORUS_IMPORT_CHUNK", "25")  # production's chunk; the test settings' 1 is a commit per file
 SEED = 20261127  # taguette_bench.py's default seed
 TAG_NO = 3  # taguette_bench.py lists the highlights of its fourth tag
 
@@ -286,15 +287,18 @@ def export_child(fmt: str, ctx: dict[str, Any]) -> None:
     req = exports.ExportRequest(fmt=fmt, codes=tuple(ctx.get("export_codes") or ()))
     job = Job.objects.create(study_id=ctx["study"], kind=exports.KIND, created_by=lead, required_perm="coding.export",
                              params=req.as_params())
-    t0 = time.perf_counter()
+    from transcripts import _db_cpu_s, _diff  # bench/transcripts.py
+
+    t0, c0, db0 = time.perf_counter(), time.process_time(), _db_cpu_s()
     job = exports.coded_export_run(job_id=job.pk)
-    dt = time.perf_counter() - t0
+    dt, cpu, db = time.perf_counter() - t0, time.process_time() - c0, _diff(db0, _db_cpu_s())
     assert job is not None, "the export job was not claimed"
     assert job.status == "done", job.error
     size = job.result_file.size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": round(dt, 2), "rows": job.result["Codings exported"], "bytes": size,
-                      "peak_rss_MiB": round(peak, 1)}))
+    print(json.dumps({"seconds": round(dt, 2), "cpu_s": round(cpu, 2), "database_cpu_s": db,
+                      "rows": job.result["Codings exported"],
+                      "bytes": size, "peak_rss_MiB": round(peak, 1), "load": os.getloadavg()}))
 
 
 def main() -> None:

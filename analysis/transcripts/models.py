@@ -177,6 +177,9 @@ class TranscriptImportItem(models.Model):
     characters = models.PositiveIntegerField(default=0)
     turn_count = models.PositiveIntegerField(default=0)
     speakers = models.JSONField(default=dict, blank=True)
+    # The preview's parse result (importers.parsed_dump) while the file waits for the import: the job uses
+    # it instead of parsing the file again. Cleared once the file is imported, failed or cancelled.
+    parsed = models.BinaryField(null=True, blank=True, editable=False)
     transcript = models.ForeignKey(Transcript, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:

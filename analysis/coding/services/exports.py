@@ -2,8 +2,8 @@
 site, transcript, speaker, line numbers, memo) as CSV or XLSX, in a background job.
 
 Constant memory whatever the size: transcripts are read a batch at a time (their text once, for
-the line numbers and the coded text), rows are written straight to a file (openpyxl in write-only
-mode keeps each sheet in a temporary file), and the file is copied to storage in chunks.
+the line numbers and the coded text), rows are written straight to a file (``jobs.xlsx`` keeps each
+sheet in a temporary file), and the file is copied to storage in chunks.
 
 The job runs as the member who asked: the policy module and :func:`codings_visible` decide what it
 holds (scope, consent — withdrawn with deletion never appears — and blind double coding), again
@@ -36,6 +36,7 @@ from analysis.transcripts.models import Transcript, TranscriptTurn
 from jobs.csv import csv_safe_cell
 from jobs.models import Job
 from jobs.services import JobError, job_create, job_progress, job_run
+from jobs.xlsx import XlsxSheet, XlsxStream
 
 KIND = "coded_material_export"
 FORMATS = ("csv", "xlsx")
@@ -45,7 +46,6 @@ BATCH = 25  # transcripts read at a time: ~1.5 MB of text at 60,000 characters e
 XLSX_CELL_MAX = 32_767  # Excel refuses longer cells
 FILTERS = ("codes", "coders", "groups", "sites", "transcripts")
 MAX_FILTER_IDS = 5_000
-_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -227,20 +227,13 @@ def _write_csv(path: str, rows: Iterator[tuple[int, list[Any]]]) -> int:
     return n
 
 
-def _xlsx_value(value: Any, ws: Any) -> Any:
-    from openpyxl.cell import WriteOnlyCell
-
+def _xlsx_value(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    value = _XLSX_ILLEGAL.sub("", value)
     if len(value) > XLSX_CELL_MAX:
         note = f" … [cut: {len(value)} characters in all; the CSV export holds the whole text]"
         value = value[:XLSX_CELL_MAX - len(note)] + note
-    if value.startswith("="):
-        # openpyxl would store it as a formula: write it as a plain (inline) string instead.
-        cell = WriteOnlyCell(ws, value=value)
-        cell.data_type = "s"
-        return cell
+    # Every text is written as an inline string (jobs.xlsx): "=…" stays text, never a formula.
     return value
 
 
@@ -255,28 +248,26 @@ def _sheet_title(name: str, used: set[str]) -> str:
 
 
 def _write_xlsx(path: str, rows: Iterator[tuple[int, list[Any]]], *, sheet_per_code: bool, names: dict[int, str]) -> int:
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    sheets: dict[int, Any] = {}
+    wb = XlsxStream(path)
+    sheets: dict[int, XlsxSheet] = {}
     used: set[str] = set()
     single = None
     if not sheet_per_code:
-        single = wb.create_sheet("Codings")
-        single.append(list(HEADER))
+        single = wb.add_sheet("Codings")
+        single.append(HEADER)
     n = 0
     for code_id, row in rows:
         ws = single
         if ws is None:
             ws = sheets.get(code_id)
             if ws is None:
-                ws = sheets[code_id] = wb.create_sheet(_sheet_title(names.get(code_id, "Code"), used))
-                ws.append(list(HEADER))
-        ws.append([_xlsx_value(v, ws) for v in row])
+                ws = sheets[code_id] = wb.add_sheet(_sheet_title(names.get(code_id, "Code"), used))
+                ws.append(HEADER)
+        ws.append([_xlsx_value(v) for v in row])
         n += 1
     if single is None and not sheets:
-        wb.create_sheet("Codings").append(list(HEADER))
-    wb.save(path)
+        wb.add_sheet("Codings").append(HEADER)
+    wb.close()
     return n
 
 

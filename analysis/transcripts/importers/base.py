@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import zlib
 from dataclasses import dataclass, field
 
 from analysis.transcripts.text import normalise_text
@@ -42,6 +44,29 @@ class ParsedTranscript:
             if t.speaker:
                 out.setdefault(t.speaker, t.role)
         return out
+
+
+def parsed_dump(parsed: ParsedTranscript) -> bytes:
+    """The parse result, compact (zlib-compressed JSON, ~1/3 of the text's size), so the import job reuses
+    the preview's parse instead of parsing every file a second time."""
+    doc = {"v": 1, "text": parsed.text, "format": parsed.format, "encoding": parsed.encoding,
+           "warnings": parsed.warnings,
+           "turns": [[t.speaker, t.role, t.start, t.end, t.time_ms] for t in parsed.turns]}
+    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(), 1)
+
+
+def parsed_load(blob: bytes | memoryview) -> ParsedTranscript:
+    """The inverse of :func:`parsed_dump`; ValueError for anything else (the caller parses the file again)."""
+    try:
+        doc = json.loads(zlib.decompress(bytes(blob)))
+    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError("not a stored parse") from exc
+    if not isinstance(doc, dict) or doc.get("v") != 1:
+        raise ValueError("not a stored parse")
+    return ParsedTranscript(
+        text=doc["text"], format=doc["format"], encoding=doc["encoding"], warnings=list(doc["warnings"]),
+        turns=[ParsedTurn(speaker=s, role=r, start=a, end=b, time_ms=t) for s, r, a, b, t in doc["turns"]],
+    )
 
 
 ENCODINGS = {
@@ -104,12 +129,14 @@ _ASK = (
 )
 
 
+_BINARY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")  # below 32, not tab, newline, CR or form feed
+
+
 def _looks_binary(text: str) -> bool:
     sample = text[:20000]
     if not sample:
         return False
-    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\t\n\r\f")
-    return controls / len(sample) > 0.01
+    return len(_BINARY_CONTROL.findall(sample)) / len(sample) > 0.01
 
 
 def check_not_binary(text: str) -> None:
@@ -194,9 +221,9 @@ def turns_from_lines(text: str, *, fmt: str, encoding: str, pseudonym: str | Non
     if not text.strip():
         raise ImportRefused("The file is empty (it contains no text).")
     lines = text.split("\n")
+    labels = [split_label(line) for line in lines]  # once: the regex was a third of an import's parsing
     candidates: dict[str, int] = {}
-    for line in lines:
-        parsed = split_label(line)
+    for parsed in labels:
         if parsed:
             candidates[parsed[0]] = candidates.get(parsed[0], 0) + 1
     # A label counts as a speaker when it recurs, or names a known role: "Note: ..." once does not.
@@ -207,9 +234,8 @@ def turns_from_lines(text: str, *, fmt: str, encoding: str, pseudonym: str | Non
     turns: list[ParsedTurn] = []
     at = 0
     current: ParsedTurn | None = None
-    for line in lines:
+    for line, parsed in zip(lines, labels, strict=True):
         line_end = at + len(line)
-        parsed = split_label(line)
         if parsed and parsed[0] in speakers:
             label, rest = parsed
             current = ParsedTurn(label, speaker_role(label, pseudonym), line_end - len(rest), line_end)

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import Http404
 
 from accounts import policy
@@ -25,10 +25,12 @@ from accounts.services import audit_record
 from analysis.transcripts.importers import (
     FORMATS,
     ImportRefused,
+    ParsedTranscript,
     max_file_bytes,
     parse_transcript,
     zip_limits,
 )
+from analysis.transcripts.importers.base import parsed_dump, parsed_load
 from analysis.transcripts.importers.safezip import is_docx_zip, is_zip, open_zip, read_member
 from analysis.transcripts.models import (
     ImportStatus,
@@ -38,7 +40,7 @@ from analysis.transcripts.models import (
     TranscriptImportItem,
     TranscriptTurn,
 )
-from analysis.transcripts.services.transcripts import consent_refusal, transcript_create
+from analysis.transcripts.services.transcripts import NewTranscript, consent_refusal, transcripts_create_bulk
 from config.db import tables_refresh_statistics
 from config.input_guard import format_bytes
 from jobs.models import Job
@@ -148,15 +150,16 @@ def import_preview(
         Transcript.objects.filter(study_id=study_id).values_list("participant_id", "original_sha256")
     )
     claimed: dict[int, str] = {}
+    items: list[TranscriptImportItem] = []
     for pos, entry in enumerate(expanded):
         item = TranscriptImportItem(batch=batch, position=pos)
+        items.append(item)
         if isinstance(entry, tuple):
             item.filename, item.status, item.message = entry[0][:255], ItemStatus.REFUSED, entry[1]
-            item.save()
             continue
         item.filename, item.size = entry.name[:255], len(entry.data)
         _check_item(item, entry, participants, existing, claimed, encoding)
-        item.save()
+    TranscriptImportItem.objects.bulk_create(items, batch_size=200)
     counts = {s: batch.items.filter(status=s).count() for s in (ItemStatus.READY, ItemStatus.REFUSED)}
     audit_record(actor=actor, action="transcript.import_preview", study=membership.study, obj=batch, ip=ip,
                  details={"files": len(expanded), "ready": counts[ItemStatus.READY],
@@ -208,6 +211,7 @@ def _check_item(
     if not parsed.turns or not any(t.speaker for t in parsed.turns):
         notes.append("No speaker labels were recognised (expected lines like “Interviewer: …”).")
     item.message = " ".join(notes)
+    item.parsed = parsed_dump(parsed)
     item.staged_file.save("staged", ContentFile(up.data), save=False)
 
 
@@ -250,7 +254,7 @@ def import_cancel(*, actor: User, study_id: int, batch_id: int, ip: str | None =
         raise ValidationError("Only an import waiting for confirmation can be cancelled.")
     staged = [i.staged_file for i in batch.items.exclude(staged_file="")]
     names = [(f.storage, f.name) for f in staged if f.name]
-    batch.items.update(staged_file="")
+    batch.items.update(staged_file="", parsed=None)
     batch.status = ImportStatus.CANCELLED
     batch.save(update_fields=["status"])
 
@@ -281,19 +285,20 @@ def import_run(*, job_id: int) -> Job | None:
         chunk_size = max(1, int(settings.CHORUS_IMPORT_CHUNK))
         try:
             job_progress(job_id=job.pk, done=done, total=total)
-            # Files are committed a chunk at a time: one commit per file was most of an import's time on
-            # PostgreSQL. Each file is all or nothing (a savepoint) and is marked imported in the same
-            # transaction, so a job taken over after its worker died never imports a file twice.
+            # A chunk of files is one transaction, written in a fixed number of statements (one commit and
+            # a few statements per file were most of an import's time on PostgreSQL). Files are marked
+            # imported in the same transaction, so a job taken over after its worker died never imports a
+            # file twice, and a chunk that fails half-way leaves nothing behind.
             for first in range(0, len(items), chunk_size):
                 chunk = items[first:first + chunk_size]
                 with transaction.atomic():
-                    for item in chunk:
-                        _import_item(job=job, batch=batch, item=item)
+                    _bulk_write_session()
+                    _import_chunk(job=job, batch=batch, item_ids=[item.pk for item in chunk])
                 done += len(chunk)
                 job_progress(job_id=job.pk, done=done)  # the checkpoint: Cancel stops here
         except JobCancelled:
             batch.items.filter(status=ItemStatus.READY).update(
-                status=ItemStatus.FAILED, message="Not imported: the import was cancelled."
+                status=ItemStatus.FAILED, message="Not imported: the import was cancelled.", parsed=None,
             )
             TranscriptImport.objects.filter(pk=batch.pk).update(status=ImportStatus.DONE)
             raise
@@ -307,29 +312,80 @@ def import_run(*, job_id: int) -> Job | None:
 
 
 
-def _import_item(*, job: Job, batch: TranscriptImport, item: TranscriptImportItem) -> None:
-    """Import one staged file as the job's creator and record the outcome on its item, in one savepoint."""
-    try:
-        with transaction.atomic():
-            # Locked and re-read: a second worker that took the job over must not import it again.
-            if not TranscriptImportItem.objects.select_for_update().filter(pk=item.pk, status=ItemStatus.READY).exists():
-                return
+def _import_chunk(*, job: Job, batch: TranscriptImport, item_ids: list[int]) -> None:
+    """Import staged files as the job's creator (their permission and scope, and each participant's consent,
+    checked again) and record each file's outcome, inside the caller's transaction. A file that cannot be
+    imported is marked failed with the reason; the others are imported together."""
+    # Locked and re-read: a second worker that took the job over must not import them again.
+    items = list(
+        TranscriptImportItem.objects.select_for_update(of=("self",)).select_related("participant")
+        .filter(pk__in=item_ids, status=ItemStatus.READY).order_by("position")
+    )
+    failed: dict[int, str] = {}
+    ready: list[tuple[TranscriptImportItem, NewTranscript]] = []
+    for item in items:
+        try:
             if item.participant_id is None:
                 raise ValidationError("The participant no longer exists.")
-            with item.staged_file.open("rb") as f:
-                data = f.read()
-            parsed = parse_transcript(
-                data, filename=item.filename, pseudonym=item.participant.pseudonym if item.participant else None,
-                encoding=batch.encoding or None,
-            )
-            transcript = transcript_create(
-                actor=job.created_by, study_id=job.study_id, participant_id=item.participant_id, parsed=parsed,
-                original=data, original_name=item.filename, stored_name=item.staged_file.name, via="bulk",
-            )
-            TranscriptImportItem.objects.filter(pk=item.pk).update(status=ItemStatus.IMPORTED, transcript=transcript)
-    except (ValidationError, ImportRefused, Http404, OSError) as exc:
-        msg = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc) or "Not allowed."
-        TranscriptImportItem.objects.filter(pk=item.pk).update(status=ItemStatus.FAILED, message=msg)
+            ready.append((item, NewTranscript(
+                participant_id=item.participant_id, parsed=_item_parsed(batch=batch, item=item),
+                original_name=item.filename, stored_name=item.staged_file.name, sha256=item.sha256, size=item.size,
+            )))
+        except (ValidationError, ImportRefused, OSError) as exc:
+            failed[item.pk] = _reason(exc)
+    results: list[Any]
+    try:
+        results = transcripts_create_bulk(
+            actor=job.created_by, study_id=job.study_id, entries=[e for _, e in ready], via="bulk",
+        ) if ready else []
+    except Http404 as exc:  # the creator is no longer a member of the study
+        results = [exc] * len(ready)
+    for (item, _), result in zip(ready, results, strict=True):
+        if isinstance(result, Transcript):
+            item.status, item.transcript = ItemStatus.IMPORTED, result
+        else:
+            failed[item.pk] = _reason(result)
+    for item in items:
+        if item.pk in failed:
+            item.status, item.message = ItemStatus.FAILED, failed[item.pk]
+        item.parsed = None
+    TranscriptImportItem.objects.bulk_update(items, ["status", "message", "transcript", "parsed"])
+
+
+def _bulk_write_session() -> None:
+    """PostgreSQL, for the current transaction only: do not wait for the commit's WAL flush (a crash of the
+    database server can lose the last chunks committed, files and their 'imported' mark together, so the
+    job imports them again; the job's final status commit flushes everything before it), and let the
+    search index collect the chunk's entries in its pending list, merged once at the end of the job
+    (``_flush_search_index``) instead of every 4 MB. Waiting for 40 flushes was ~9 s of a 1,000-file import."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL synchronous_commit = off")
+        cur.execute("SET LOCAL gin_pending_list_limit = '64MB'")
+
+
+def _item_parsed(*, batch: TranscriptImport, item: TranscriptImportItem) -> ParsedTranscript:
+    """The preview's parse of the staged file, or a new parse (an import previewed before the parse was
+    kept). The staged file must still be there: it becomes the transcript's original."""
+    storage, name = item.staged_file.storage, item.staged_file.name
+    if not name or not storage.exists(name):
+        raise OSError("The uploaded file is no longer available; upload it again.")
+    if item.parsed is not None:
+        try:
+            return parsed_load(item.parsed)
+        except ValueError:
+            pass
+    with item.staged_file.open("rb") as f:
+        data = f.read()
+    return parse_transcript(
+        data, filename=item.filename, pseudonym=item.participant.pseudonym if item.participant else None,
+        encoding=batch.encoding or None,
+    )
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc) or "Not allowed."
 
 
 def _flush_search_index() -> None:

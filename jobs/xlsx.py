@@ -1,0 +1,142 @@
+"""A write-only XLSX writer for large exports: rows of text and numbers, one or more sheets, nothing else.
+
+openpyxl's write-only mode (and XlsxWriter's constant-memory mode, measured too) spend ~15 µs of Python per
+cell; 77,720 codings × 13 columns took 24 s of a 35 s export. Here a row is one string join: every text is an
+inline string (``t="inlineStr"``), so no cell can ever be read as a formula and no shared-string table has to
+be held in memory; numbers are numbers. Each sheet's rows go to its own temporary file as they come (rows of
+different sheets may interleave), and :meth:`XlsxStream.close` zips the parts. Memory stays constant whatever
+the number of rows.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from typing import IO, Any
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+# Not allowed in XML 1.0 at all (a control character in a coded text would make the file unreadable).
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_STYLES = (
+    f'{_HEAD}<styleSheet xmlns="{_MAIN}"><fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/>'
+    '</fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+)
+
+
+def _column(n: int) -> str:
+    name = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        name = chr(65 + r) + name
+    return name
+
+
+def xml_text(value: str) -> str:
+    return _ILLEGAL.sub("", value).translate(_ESCAPE)
+
+
+class XlsxSheet:
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.rows = 0
+        # Open for the sheet's life (rows come until the workbook is closed); XlsxStream.close closes it.
+        self._file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self._columns: list[str] = []
+
+    def append(self, values: Iterable[Any]) -> None:
+        """One row: ``str`` as text, ``int``/``float`` as numbers, ``None`` and ``""`` as an empty cell."""
+        self.rows += 1
+        r = str(self.rows)
+        cells = []
+        for i, v in enumerate(values):
+            if i >= len(self._columns):
+                self._columns.append(_column(i))
+            if v is None or v == "":
+                continue
+            ref = self._columns[i] + r
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                cells.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{xml_text(str(v))}</t></is></c>')
+            else:
+                cells.append(f'<c r="{ref}"><v>{v!r}</v></c>')
+        self._file.write(f'<row r="{r}">{"".join(cells)}</row>')
+
+    def _copy_into(self, out: IO[bytes]) -> None:
+        out.write(f'{_HEAD}<worksheet xmlns="{_MAIN}"><sheetData>'.encode())
+        self._file.flush()
+        raw = self._file.buffer  # type: ignore[attr-defined]
+        raw.seek(0)
+        shutil.copyfileobj(raw, out, 1 << 20)
+        out.write(b"</sheetData></worksheet>")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class XlsxStream:
+    """``XlsxStream(path)``; ``add_sheet(title)`` (titles already valid: ≤ 31 characters, unique, none of
+    ``[]:*?/\\``); ``sheet.append(row)``; ``close()`` writes the workbook to ``path``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.sheets: list[XlsxSheet] = []
+
+    def add_sheet(self, title: str) -> XlsxSheet:
+        sheet = XlsxSheet(title)
+        self.sheets.append(sheet)
+        return sheet
+
+    def close(self) -> None:
+        if not self.sheets:
+            self.add_sheet("Sheet1")
+        try:
+            self._write()
+        finally:
+            for sheet in self.sheets:
+                sheet.close()
+
+    def _write(self) -> None:
+        n = len(self.sheets)
+        overrides = "".join(
+            f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_CT}.worksheet+xml"/>'
+            for i in range(1, n + 1))
+        parts = {
+            "[Content_Types].xml": (
+                f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                f'<Default Extension="xml" ContentType="application/xml"/>'
+                f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+                f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>{overrides}</Types>'),
+            "_rels/.rels": (
+                f'{_HEAD}<Relationships xmlns="{_PKG_REL}"><Relationship Id="rId1" '
+                f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+            "xl/workbook.xml": (
+                f'{_HEAD}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>'
+                + "".join(f'<sheet name="{xml_text(s.title).replace(chr(34), "&quot;")}" sheetId="{i}" r:id="rId{i}"/>'
+                          for i, s in enumerate(self.sheets, 1))
+                + "</sheets></workbook>"),
+            "xl/_rels/workbook.xml.rels": (
+                f'{_HEAD}<Relationships xmlns="{_PKG_REL}">'
+                + "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+                          for i in range(1, n + 1))
+                + f'<Relationship Id="rId{n + 1}" Type="{_REL}/styles" Target="styles.xml"/></Relationships>'),
+            "xl/styles.xml": _STYLES,
+        }
+        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            for name, text in parts.items():
+                zf.writestr(name, text)
+            for i, sheet in enumerate(self.sheets, 1):
+                with zf.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as out:
+                    sheet._copy_into(out)
