@@ -14,8 +14,14 @@ from rest_framework.views import APIView
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
-from analysis.themes import selectors, services
+from analysis.themes import selectors
 from analysis.themes.models import Comment, CommentKind, ReactionValue, Theme, ThemeStatus
+from analysis.themes.services import board as board_services
+from analysis.themes.services import comments as comment_services
+from analysis.themes.services import common as service_limits
+from analysis.themes.services import quotes as quote_services
+from analysis.themes.services import reports as report_services
+from analysis.themes.services import themes as theme_services
 from config.api import StrictFieldsMixin
 
 BIG = 2**31 - 1
@@ -56,9 +62,9 @@ class ThemeRowSerializer(serializers.Serializer[Any]):
 
 
 class ThemeCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=services.NAME_MAX)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=services.TEXT_MAX)
-    plain_description = serializers.CharField(required=False, allow_blank=True, max_length=services.TEXT_MAX)
+    name = serializers.CharField(max_length=service_limits.NAME_MAX)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=service_limits.TEXT_MAX)
+    plain_description = serializers.CharField(required=False, allow_blank=True, max_length=service_limits.TEXT_MAX)
     status = serializers.ChoiceField(choices=ThemeStatus.choices, required=False)
     on_board = serializers.BooleanField(required=False)
     parent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)  # type: ignore[assignment]
@@ -67,7 +73,7 @@ class ThemeCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
 
 
 class ThemeUpdateSerializer(ThemeCreateSerializer):
-    name = serializers.CharField(max_length=services.NAME_MAX, required=False)
+    name = serializers.CharField(max_length=service_limits.NAME_MAX, required=False)
     position = serializers.IntegerField(required=False, min_value=0, max_value=BIG)
     version = serializers.IntegerField(min_value=1, max_value=BIG, help_text="The version you read; a stale one answers 409.")
 
@@ -136,14 +142,14 @@ class QuoteCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     start = serializers.IntegerField(required=False, min_value=0, max_value=BIG, help_text="code points")
     end = serializers.IntegerField(required=False, min_value=0, max_value=BIG)
     text = serializers.CharField(required=False, max_length=100_000, help_text="or the trimmed words of the segment")
-    content_note = serializers.CharField(required=False, allow_blank=True, max_length=services.NOTE_MAX)
+    content_note = serializers.CharField(required=False, allow_blank=True, max_length=service_limits.NOTE_MAX)
 
 
 class QuoteUpdateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     start = serializers.IntegerField(required=False, min_value=0, max_value=BIG)
     end = serializers.IntegerField(required=False, min_value=0, max_value=BIG)
     text = serializers.CharField(required=False, max_length=100_000)
-    content_note = serializers.CharField(required=False, allow_blank=True, max_length=services.NOTE_MAX)
+    content_note = serializers.CharField(required=False, allow_blank=True, max_length=service_limits.NOTE_MAX)
 
 
 class BoardQuoteSerializer(serializers.Serializer[Any]):
@@ -199,15 +205,15 @@ class CommentSerializer(serializers.ModelSerializer[Comment]):
 
 
 class CommentCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
-    body = serializers.CharField(max_length=services.COMMENT_MAX, help_text="plain text or simple Markdown")
+    body = serializers.CharField(max_length=service_limits.COMMENT_MAX, help_text="plain text or simple Markdown")
     parent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)  # type: ignore[assignment]
     quote = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
     kind = serializers.ChoiceField(choices=CommentKind.choices, default=CommentKind.COMMENT)
-    suggested_name = serializers.CharField(required=False, allow_blank=True, max_length=services.NAME_MAX)
+    suggested_name = serializers.CharField(required=False, allow_blank=True, max_length=service_limits.NAME_MAX)
 
 
 class CommentUpdateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
-    body = serializers.CharField(max_length=services.COMMENT_MAX)
+    body = serializers.CharField(max_length=service_limits.COMMENT_MAX)
 
 
 class CommentResolveSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
@@ -216,7 +222,7 @@ class CommentResolveSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
 
 class SuggestionDecisionSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     accept = serializers.BooleanField()
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=services.COMMENT_MAX)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=service_limits.COMMENT_MAX)
 
 
 class ReactionSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
@@ -224,10 +230,10 @@ class ReactionSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
 
 
 class BoardSettingsSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
-    support_line = serializers.CharField(allow_blank=True, max_length=services.SUPPORT_MAX)
+    support_line = serializers.CharField(allow_blank=True, max_length=service_limits.SUPPORT_MAX)
 
 
-def _conflict(exc: services.ConflictError) -> Response:
+def _conflict(exc: theme_services.ConflictError) -> Response:
     return Response({"detail": str(exc), "current": ThemeSerializer(exc.current).data},
                     status=status.HTTP_409_CONFLICT)
 
@@ -249,7 +255,7 @@ class ThemeListAPI(APIView):
                    summary="Create a theme (leads) or propose one (coders: always a candidate, off the board)")
     def post(self, request: Request, study_id: int) -> Response:
         d = _validated(ThemeCreateSerializer(data=request.data))
-        theme = services.theme_create(
+        theme = theme_services.theme_create(
             actor=acting_user(request), study_id=study_id, name=d["name"], description=d.get("description", ""),
             plain_description=d.get("plain_description", ""), status=d.get("status", ThemeStatus.CANDIDATE),
             on_board=d.get("on_board", False), parent_id=d.get("parent"), code_ids=d.get("codes", []),
@@ -275,15 +281,15 @@ class ThemeDetailAPI(APIView):
         if version is None:
             raise serializers.ValidationError({"version": "Send the version you read."})
         try:
-            theme = services.theme_update(actor=acting_user(request), study_id=study_id, theme_id=theme_id,
+            theme = theme_services.theme_update(actor=acting_user(request), study_id=study_id, theme_id=theme_id,
                                           version=version, changes=d, ip=client_ip(request))
-        except services.ConflictError as exc:
+        except theme_services.ConflictError as exc:
             return _conflict(exc)
         return Response(ThemeSerializer(theme).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, study_id: int, theme_id: int) -> Response:
-        services.theme_delete(actor=acting_user(request), study_id=study_id, theme_id=theme_id, ip=client_ip(request))
+        theme_services.theme_delete(actor=acting_user(request), study_id=study_id, theme_id=theme_id, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -332,7 +338,7 @@ class QuoteListAPI(APIView):
     @extend_schema(request=QuoteCreateSerializer, responses={201: TeamQuoteSerializer})
     def post(self, request: Request, study_id: int, theme_id: int) -> Response:
         d = _validated(QuoteCreateSerializer(data=request.data))
-        quote = services.quote_create(
+        quote = quote_services.quote_create(
             actor=acting_user(request), study_id=study_id, theme_id=theme_id, coding_id=d["coding"],
             start=d.get("start"), end=d.get("end"), text=d.get("text"), content_note=d.get("content_note", ""),
             ip=client_ip(request))
@@ -347,7 +353,7 @@ class QuoteDetailAPI(APIView):
     @extend_schema(request=QuoteUpdateSerializer, responses=TeamQuoteSerializer)
     def patch(self, request: Request, study_id: int, theme_id: int, quote_id: int) -> Response:
         d = _validated(QuoteUpdateSerializer(data=request.data))
-        quote = services.quote_update(
+        quote = quote_services.quote_update(
             actor=acting_user(request), study_id=study_id, theme_id=theme_id, quote_id=quote_id,
             content_note=d.get("content_note"), text=d.get("text"), start=d.get("start"), end=d.get("end"),
             ip=client_ip(request))
@@ -357,7 +363,7 @@ class QuoteDetailAPI(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, study_id: int, theme_id: int, quote_id: int) -> Response:
-        services.quote_remove(actor=acting_user(request), study_id=study_id, theme_id=theme_id, quote_id=quote_id,
+        quote_services.quote_remove(actor=acting_user(request), study_id=study_id, theme_id=theme_id, quote_id=quote_id,
                               ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -377,7 +383,7 @@ class ThemeReportAPI(APIView):
                    summary="Start writing the themes report; follow the job at the returned job URL")
     def post(self, request: Request, study_id: int) -> Response:
         d = _validated(ThemeReportSerializer(data=request.data))
-        job = services.themes_report_start(actor=acting_user(request), study_id=study_id, fmt=d["format"],
+        job = report_services.themes_report_start(actor=acting_user(request), study_id=study_id, fmt=d["format"],
                                            audience=d["audience"], ip=client_ip(request))
         return Response({"job": job.pk, "url": f"/api/v1/studies/{study_id}/jobs/{job.pk}/"},
                         status=status.HTTP_202_ACCEPTED)
@@ -419,7 +425,7 @@ class BoardSettingsAPI(APIView):
     @extend_schema(request=BoardSettingsSerializer, responses=BoardSettingsSerializer)
     def put(self, request: Request, study_id: int) -> Response:
         d = _validated(BoardSettingsSerializer(data=request.data))
-        row = services.board_settings_update(actor=acting_user(request), study_id=study_id,
+        row = board_services.board_settings_update(actor=acting_user(request), study_id=study_id,
                                              support_line=d["support_line"], ip=client_ip(request))
         return Response({"support_line": row.support_line})
 
@@ -438,7 +444,7 @@ class CommentListAPI(APIView):
     def post(self, request: Request, study_id: int, theme_id: int) -> Response:
         selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
         d = _validated(CommentCreateSerializer(data=request.data))
-        comment = services.comment_create(
+        comment = comment_services.comment_create(
             actor=acting_user(request), study_id=study_id, theme_id=theme_id, body=d["body"],
             parent_id=d.get("parent"), quote_id=d.get("quote"), kind=d["kind"],
             suggested_name=d.get("suggested_name", ""), ip=client_ip(request))
@@ -454,13 +460,13 @@ class CommentDetailAPI(APIView):
     def patch(self, request: Request, study_id: int, comment_id: int) -> Response:
         selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
         d = _validated(CommentUpdateSerializer(data=request.data))
-        comment = services.comment_update(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
+        comment = comment_services.comment_update(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                           body=d["body"], ip=client_ip(request))
         return Response(CommentSerializer(comment, context={"user_id": request.user.pk}).data)
 
     @extend_schema(responses={204: None}, summary="Delete a comment (its author, or a lead)")
     def delete(self, request: Request, study_id: int, comment_id: int) -> Response:
-        services.comment_delete(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
+        comment_services.comment_delete(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                 ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -471,7 +477,7 @@ class CommentResolveAPI(APIView):
     @extend_schema(request=CommentResolveSerializer, responses=CommentSerializer, summary="Resolve or reopen a thread (leads)")
     def post(self, request: Request, study_id: int, comment_id: int) -> Response:
         d = _validated(CommentResolveSerializer(data=request.data))
-        comment = services.comment_resolve(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
+        comment = comment_services.comment_resolve(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                            resolved=d["resolved"], ip=client_ip(request))
         return Response(CommentSerializer(comment, context={"user_id": request.user.pk}).data)
 
@@ -483,7 +489,7 @@ class SuggestionDecisionAPI(APIView):
                    summary="Accept or decline a suggestion (leads; a reason is needed to decline)")
     def post(self, request: Request, study_id: int, comment_id: int) -> Response:
         d = _validated(SuggestionDecisionSerializer(data=request.data))
-        comment = services.suggestion_decide(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
+        comment = comment_services.suggestion_decide(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                              accept=d["accept"], reason=d.get("reason", ""), ip=client_ip(request))
         return Response(CommentSerializer(comment, context={"user_id": request.user.pk}).data)
 
@@ -495,7 +501,7 @@ class ReactionAPI(APIView):
                    summary="Your reaction to a theme: rings_true, not_sure, not_true, or empty to take it back")
     def put(self, request: Request, study_id: int, theme_id: int) -> Response:
         d = _validated(ReactionSerializer(data=request.data))
-        reaction = services.reaction_set(actor=acting_user(request), study_id=study_id, theme_id=theme_id,
+        reaction = comment_services.reaction_set(actor=acting_user(request), study_id=study_id, theme_id=theme_id,
                                          value=d["value"])
         return Response({"value": reaction.value if reaction else ""})
 

@@ -11,7 +11,7 @@ class ThemesConfig(AppConfig):
         # A theme lists the codes it draws on: the codebook's delete page counts the links it removes,
         # and a merge hands the source code's themes to the target.
         from analysis.coding.dependents import CodeDependent, code_dependent_register
-        from analysis.themes.services import theme_codes_count, theme_codes_move_for_merge
+        from analysis.themes.services.themes import theme_codes_count, theme_codes_move_for_merge
 
         code_dependent_register(CodeDependent(
             key="theme_links", label="theme link", count=theme_codes_count, merge=theme_codes_move_for_merge,

@@ -23,8 +23,13 @@ from accounts import policy
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding.models import Code
-from analysis.themes import forms, selectors, services
+from analysis.themes import forms, selectors
 from analysis.themes.models import PLAIN_STATUS, Comment, Decision, ReactionValue, Theme
+from analysis.themes.services import board as board_services
+from analysis.themes.services import comments as comment_services
+from analysis.themes.services import quotes as quote_services
+from analysis.themes.services import reports as report_services
+from analysis.themes.services import themes as theme_services
 from config.web import form_errors_apply
 from participants.consent_rules import DataUse
 
@@ -55,7 +60,7 @@ def _page(value: Any) -> int:
 @require_POST
 def theme_report(request: HttpRequest, study_id: int) -> HttpResponse:
     try:
-        job = services.themes_report_start(actor=acting_user(request), study_id=study_id,
+        job = report_services.themes_report_start(actor=acting_user(request), study_id=study_id,
                                            fmt=request.POST.get("format"), audience=request.POST.get("audience"),
                                            ip=client_ip(request))
     except ValidationError as exc:
@@ -96,7 +101,7 @@ def theme_create(request: HttpRequest, study_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         v = _theme_values(form)
         try:
-            theme = services.theme_create(
+            theme = theme_services.theme_create(
                 actor=acting_user(request), study_id=study_id, name=v["name"], description=v["description"],
                 plain_description=v["plain_description"], status=v.get("status", "candidate"),
                 on_board=v.get("on_board", False), parent_id=v["parent"], code_ids=v["codes"], ip=client_ip(request))
@@ -120,10 +125,10 @@ def theme_edit(request: HttpRequest, study_id: int, theme_id: int) -> HttpRespon
     conflict_message = ""
     if request.method == "POST" and form.is_valid():
         try:
-            theme = services.theme_update(
+            theme = theme_services.theme_update(
                 actor=acting_user(request), study_id=study_id, theme_id=theme.pk,
                 version=form.cleaned_data.get("version") or 0, changes=_theme_values(form), ip=client_ip(request))
-        except services.ConflictError as exc:
+        except theme_services.ConflictError as exc:
             conflict, conflict_message = exc.current, str(exc)
             data = request.POST.copy()
             data["version"] = str(conflict.version)  # "Save my version" re-applies this person's values
@@ -146,7 +151,7 @@ def theme_delete(request: HttpRequest, study_id: int, theme_id: int) -> HttpResp
     ctx = _ctx(request, study_id, Perm.THEME_EDIT)
     theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_EDIT)
     if request.method == "POST":
-        services.theme_delete(actor=acting_user(request), study_id=study_id, theme_id=theme.pk, ip=client_ip(request))
+        theme_services.theme_delete(actor=acting_user(request), study_id=study_id, theme_id=theme.pk, ip=client_ip(request))
         messages.success(request, f"Theme “{theme.name}” deleted.")
         return redirect("theme-list", study_id=study_id)
     return render(request, "themes/theme_delete.html", {
@@ -197,7 +202,7 @@ def quote_create(request: HttpRequest, study_id: int, theme_id: int) -> HttpResp
     form = forms.QuoteForm(request.POST or None, initial={"text": segment})
     if request.method == "POST" and form.is_valid():
         try:
-            services.quote_create(
+            quote_services.quote_create(
                 actor=acting_user(request), study_id=study_id, theme_id=theme.pk, coding_id=coding.pk,
                 text=form.cleaned_data["text"], content_note=form.cleaned_data["content_note"], ip=client_ip(request))
         except ValidationError as exc:
@@ -224,7 +229,7 @@ def quote_edit(request: HttpRequest, study_id: int, theme_id: int, quote_id: int
     form = forms.QuoteForm(request.POST or None, initial={"text": view.text, "content_note": view.quote.content_note})
     if request.method == "POST" and form.is_valid():
         try:
-            services.quote_update(
+            quote_services.quote_update(
                 actor=acting_user(request), study_id=study_id, theme_id=theme.pk, quote_id=quote_id,
                 text=form.cleaned_data["text"], content_note=form.cleaned_data["content_note"], ip=client_ip(request))
         except ValidationError as exc:
@@ -240,7 +245,7 @@ def quote_edit(request: HttpRequest, study_id: int, theme_id: int, quote_id: int
 @login_required
 @require_POST
 def quote_remove(request: HttpRequest, study_id: int, theme_id: int, quote_id: int) -> HttpResponse:
-    services.quote_remove(actor=acting_user(request), study_id=study_id, theme_id=theme_id, quote_id=quote_id,
+    quote_services.quote_remove(actor=acting_user(request), study_id=study_id, theme_id=theme_id, quote_id=quote_id,
                           ip=client_ip(request))
     messages.success(request, "Quote removed from the theme.")
     return redirect(reverse("theme-detail", kwargs={"study_id": study_id, "theme_id": theme_id}) + "#quotes")
@@ -264,7 +269,7 @@ def board(request: HttpRequest, study_id: int) -> HttpResponse:
     live = Comment.objects.filter(theme_id__in=ids, deleted_at__isnull=True)
     comments = dict(live.values("theme_id").annotate(n=Count("id")).values_list("theme_id", "n"))
     me = acting_user(request)
-    seen = services.board_visit_record(actor=me, study_id=study_id)
+    seen = board_services.board_visit_record(actor=me, study_id=study_id)
     fresh = live.exclude(author=me).filter(**({"created_at__gt": seen} if seen else {}))
     new = dict(fresh.values("theme_id").annotate(n=Count("id")).values_list("theme_id", "n"))
     items = [{"theme": t, "quotes": len(quotes.get(t.pk, [])), "comments": comments.get(t.pk, 0),
@@ -306,7 +311,7 @@ def board_theme(request: HttpRequest, study_id: int, theme_id: int) -> HttpRespo
     theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id)
     if not theme.on_board:  # the board shows what the PPI group sees, to the team as well
         raise Http404("This theme is not on the board.")
-    seen = services.board_visit_record(actor=acting_user(request), study_id=study_id)
+    seen = board_services.board_visit_record(actor=acting_user(request), study_id=study_id)
     return render(request, "themes/board_theme.html", _board_theme_context(request, study_id, theme, seen=seen))
 
 
@@ -321,7 +326,7 @@ def board_react(request: HttpRequest, study_id: int, theme_id: int) -> HttpRespo
     theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
     value = request.POST.get("value", "")
     try:
-        services.reaction_set(actor=acting_user(request), study_id=study_id, theme_id=theme.pk, value=value)
+        comment_services.reaction_set(actor=acting_user(request), study_id=study_id, theme_id=theme.pk, value=value)
     except ValidationError:
         messages.error(request, "Choose one of the three answers.")
         return redirect(_board_theme_url(study_id, theme.pk, "#react"))
@@ -341,7 +346,7 @@ def comment_create(request: HttpRequest, study_id: int, theme_id: int) -> HttpRe
     if form.is_valid():
         d = form.cleaned_data
         try:
-            comment = services.comment_create(
+            comment = comment_services.comment_create(
                 actor=acting_user(request), study_id=study_id, theme_id=theme.pk, body=d["body"],
                 parent_id=d.get("parent"), quote_id=d.get("quote"), kind=d.get("kind") or "comment",
                 suggested_name=d.get("suggested_name", ""), ip=client_ip(request))
@@ -367,7 +372,7 @@ def comment_edit(request: HttpRequest, study_id: int, comment_id: int) -> HttpRe
     form = forms.CommentEditForm(request.POST or None, initial={"body": comment.body})
     if request.method == "POST" and form.is_valid():
         try:
-            services.comment_update(actor=acting_user(request), study_id=study_id, comment_id=comment.pk,
+            comment_services.comment_update(actor=acting_user(request), study_id=study_id, comment_id=comment.pk,
                                     body=form.cleaned_data["body"], ip=client_ip(request))
         except ValidationError as exc:
             form_errors_apply(form, exc)
@@ -381,7 +386,7 @@ def comment_edit(request: HttpRequest, study_id: int, comment_id: int) -> HttpRe
 @board_page
 @require_POST
 def comment_delete(request: HttpRequest, study_id: int, comment_id: int) -> HttpResponse:
-    comment = services.comment_delete(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
+    comment = comment_services.comment_delete(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                       ip=client_ip(request))
     messages.success(request, "The comment is deleted.")
     return redirect(_board_theme_url(study_id, comment.theme_id, f"#comment-{comment.pk}"))
@@ -392,7 +397,7 @@ def comment_delete(request: HttpRequest, study_id: int, comment_id: int) -> Http
 def comment_resolve(request: HttpRequest, study_id: int, comment_id: int) -> HttpResponse:
     resolved = request.POST.get("resolved") == "yes"
     try:
-        comment = services.comment_resolve(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
+        comment = comment_services.comment_resolve(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                            resolved=resolved, ip=client_ip(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -413,7 +418,7 @@ def suggestion_decide(request: HttpRequest, study_id: int, comment_id: int) -> H
     form = forms.DecisionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.suggestion_decide(
+            comment_services.suggestion_decide(
                 actor=acting_user(request), study_id=study_id, comment_id=comment.pk,
                 accept=form.cleaned_data["decision"] == "accept", reason=form.cleaned_data["reason"],
                 ip=client_ip(request))
@@ -430,7 +435,7 @@ def suggestion_decide(request: HttpRequest, study_id: int, comment_id: int) -> H
 @require_POST
 def board_digest(request: HttpRequest, study_id: int) -> HttpResponse:
     wanted = request.POST.get("digest") == "yes"
-    services.board_digest_choose(actor=acting_user(request), study_id=study_id, digest=wanted)
+    board_services.board_digest_choose(actor=acting_user(request), study_id=study_id, digest=wanted)
     messages.success(request, "You will get an e-mail when there is something new on the board." if wanted
                      else "You will not get e-mails about the board.")
     return redirect("board", study_id=study_id)
@@ -444,7 +449,7 @@ def board_settings(request: HttpRequest, study_id: int) -> HttpResponse:
                                    initial={"support_line": selectors.support_line(study_id=study_id)})
     if request.method == "POST" and form.is_valid():
         try:
-            services.board_settings_update(actor=acting_user(request), study_id=study_id,
+            board_services.board_settings_update(actor=acting_user(request), study_id=study_id,
                                            support_line=form.cleaned_data["support_line"], ip=client_ip(request))
         except ValidationError as exc:
             form_errors_apply(form, exc)

@@ -388,7 +388,7 @@ CHORUS_DEMO_STEPS: list[str] = [
 # paths of callables `purger(*, participant) -> dict[str, int]`; later apps append theirs.
 # Codings and memos go first so their counts are reported before transcripts cascade them away.
 CHORUS_PURGERS: list[str] = [
-    "analysis.coding.services.codings.codings_purge", "analysis.themes.services.quotes_purge",
+    "analysis.coding.services.codings.codings_purge", "analysis.themes.services.quotes.quotes_purge",
     "analysis.transcripts.services.transcripts.transcripts_purge",
     "jobs.purge.job_results_purge",
 ]

@@ -1,0 +1,210 @@
+"""Threaded comments and suggestions on themes, and reactions to themes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+
+from accounts import policy
+from accounts.models import User
+from accounts.policy import Perm
+from accounts.services import audit_record
+from analysis.themes import selectors
+from analysis.themes.models import (
+    Comment,
+    CommentKind,
+    CommentRevision,
+    Decision,
+    Reaction,
+    ReactionValue,
+    Theme,
+)
+from analysis.themes.services.common import (
+    COMMENT_MAX,
+    NAME_MAX,
+    TEXT_MAX,
+    _id,
+    _membership,
+    _name,
+    _text,
+)
+from analysis.themes.services.themes import _apply, theme_create
+
+# Comments ---------------------------------------------------------------------------------------
+
+
+def _theme_readable(*, actor: User, study_id: int, theme_id: Any) -> Theme:
+    theme = selectors.theme_get(user=actor, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
+    return Theme.objects.select_for_update().get(pk=theme.pk)
+
+
+@transaction.atomic
+def comment_create(
+    *, actor: User, study_id: int, theme_id: Any, body: Any, parent_id: Any = None, quote_id: Any = None,
+    kind: str = CommentKind.COMMENT, suggested_name: Any = "", ip: str | None = None,
+) -> Comment:
+    membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
+    theme = _theme_readable(actor=actor, study_id=study_id, theme_id=theme_id)
+    text = _text(body, field="body", limit=COMMENT_MAX, required=True, label="A comment")
+    if kind not in CommentKind.values:
+        raise ValidationError({"kind": "Choose a comment or one of the suggestions."})
+    parent = None
+    if parent_id not in (None, ""):
+        parent = Comment.objects.filter(theme=theme, pk=_id(parent_id, field="parent")).first()
+        if parent is None:
+            raise Http404("No such comment on this theme.")
+        if parent.deleted_at is not None:
+            raise ValidationError({"parent": "This comment was deleted: you cannot reply to it."})
+        parent = parent if parent.parent_id is None else parent.parent  # threads are one level deep
+        if kind != CommentKind.COMMENT:
+            raise ValidationError({"kind": "A reply is a comment; make a suggestion as a new comment."})
+    quote = None
+    if quote_id not in (None, ""):
+        shown = selectors.quotes_shown(user=actor, study_id=study_id, theme=theme)
+        quote = shown.filter(pk=_id(quote_id, field="quote")).first()
+        if quote is None:
+            raise Http404("No such quote on this theme.")
+    name = ""
+    if kind in (CommentKind.RENAME, CommentKind.NEW_THEME):
+        name = _name(suggested_name, field="suggested_name")
+    elif suggested_name not in (None, ""):
+        _text(suggested_name, field="suggested_name", limit=NAME_MAX)
+    comment = Comment.objects.create(
+        study_id=study_id, theme=theme, quote=quote, parent=parent, author=actor, body=text, kind=kind,
+        suggested_name=name, decision="" if kind == CommentKind.COMMENT else Decision.OPEN,
+    )
+    if kind != CommentKind.COMMENT:
+        audit_record(actor=actor, action="suggestion.create", study=membership.study, obj=comment, ip=ip,
+                     details={"theme": theme.name, "kind": kind})
+    return comment
+
+
+def _comment_locked(*, actor: User, study_id: int, comment_id: Any) -> Comment:
+    try:
+        pk = int(comment_id)
+    except (TypeError, ValueError):
+        raise Http404("No such comment.") from None
+    if not 0 < pk < 2**63:
+        raise Http404("No such comment.")
+    readable = selectors.themes_readable(user=actor, study_id=study_id, perm=Perm.THEME_COMMENT).values("pk")
+    comment = Comment.objects.select_for_update().filter(study_id=study_id, theme__in=readable, pk=pk).first()
+    if comment is None:
+        raise Http404("No such comment.")
+    return comment
+
+
+@transaction.atomic
+def comment_update(*, actor: User, study_id: int, comment_id: Any, body: Any, ip: str | None = None) -> Comment:
+    """Only the author changes their words; the text before each edit is kept."""
+    membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
+    comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
+    if not policy.may_edit_comment(membership=membership, author_id=comment.author_id):
+        raise PermissionDenied("Only the person who wrote a comment can change it.")
+    if comment.deleted_at is not None:
+        raise ValidationError({"body": "This comment was deleted."})
+    text = _text(body, field="body", limit=COMMENT_MAX, required=True, label="A comment")
+    if text != comment.body:
+        CommentRevision.objects.create(comment=comment, body=comment.body)
+        comment.body, comment.edited_at = text, timezone.now()
+        comment.save(update_fields=["body", "edited_at"])
+    return comment
+
+
+@transaction.atomic
+def comment_delete(*, actor: User, study_id: int, comment_id: Any, ip: str | None = None) -> Comment:
+    """The comment stays in its thread as “deleted”, without its words or their history."""
+    membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
+    comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
+    if not policy.may_delete_comment(membership=membership, author_id=comment.author_id):
+        raise PermissionDenied("Only its author or a lead can delete a comment.")
+    if comment.deleted_at is None:
+        CommentRevision.objects.filter(comment=comment).delete()
+        comment.body, comment.deleted_at = "", timezone.now()
+        comment.save(update_fields=["body", "deleted_at"])
+        if comment.author_id != actor.pk:
+            audit_record(actor=actor, action="comment.delete", study=membership.study, obj=comment, ip=ip,
+                         details={"theme": comment.theme.name})
+    return comment
+
+
+@transaction.atomic
+def comment_resolve(
+    *, actor: User, study_id: int, comment_id: Any, resolved: bool, ip: str | None = None,
+) -> Comment:
+    membership = _membership(actor=actor, study_id=study_id, perm=Perm.COMMENT_MODERATE)
+    comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
+    if comment.parent_id is not None:
+        raise ValidationError({"comment": "Resolve the thread from its first comment."})
+    if not isinstance(resolved, bool):
+        raise ValidationError({"resolved": "Must be true or false."})
+    if resolved == (comment.resolved_at is not None):
+        return comment
+    comment.resolved_at = timezone.now() if resolved else None
+    comment.resolved_by = actor if resolved else None
+    comment.save(update_fields=["resolved_at", "resolved_by"])
+    audit_record(actor=actor, action="comment.resolve" if resolved else "comment.reopen", study=membership.study,
+                 obj=comment, ip=ip, details={"theme": comment.theme.name})
+    return comment
+
+
+@transaction.atomic
+def suggestion_decide(
+    *, actor: User, study_id: int, comment_id: Any, accept: bool, reason: Any = "", ip: str | None = None,
+) -> Comment:
+    """Accept or decline a suggestion. Accepting a new name renames the theme; accepting a new theme
+    creates it as a candidate. The outcome is written in the board's words for the person who suggested it."""
+    membership = _membership(actor=actor, study_id=study_id, perm=Perm.COMMENT_MODERATE)
+    comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
+    if not comment.is_suggestion:
+        raise ValidationError({"comment": "This comment is not a suggestion."})
+    if comment.deleted_at is not None:
+        raise ValidationError({"comment": "This suggestion was deleted."})
+    if comment.decision != Decision.OPEN:
+        raise ValidationError({"comment": "This suggestion has already been decided."})
+    if not isinstance(accept, bool):
+        raise ValidationError({"accept": "Must be true or false."})
+    why = _text(reason, field="reason", limit=COMMENT_MAX, required=not accept, label="A reason")
+    theme = Theme.objects.select_for_update().get(pk=comment.theme_id)
+    if accept:
+        if comment.kind == CommentKind.RENAME:
+            old = theme.name
+            _apply(actor=actor, theme=theme, clean={"name": _name(comment.suggested_name)})
+            outcome = f"The team renamed this theme from “{old}” to “{theme.name}” after this suggestion."
+        elif comment.kind == CommentKind.NEW_THEME:
+            new = theme_create(actor=actor, study_id=study_id, name=comment.suggested_name,
+                               plain_description=comment.body[:TEXT_MAX], ip=ip)
+            outcome = f"The team added a new theme, “{new.name}”, after this suggestion."
+        elif comment.kind == CommentKind.MERGE:
+            outcome = "The team agreed to join this theme with another after this suggestion."
+        else:
+            outcome = "The team agreed to split this theme after this suggestion."
+    else:
+        outcome = "The team decided not to make this change."
+    now = timezone.now()
+    comment.decision = Decision.ACCEPTED if accept else Decision.DECLINED
+    comment.decision_reason, comment.decided_by, comment.decided_at = why, actor, now
+    comment.outcome = outcome[:300]
+    comment.resolved_at, comment.resolved_by = now, actor
+    comment.save()
+    audit_record(actor=actor, action="suggestion.decide", study=membership.study, obj=comment, ip=ip,
+                 details={"theme": theme.name, "kind": comment.kind, "decision": comment.decision, "reason": why})
+    return comment
+
+
+@transaction.atomic
+def reaction_set(*, actor: User, study_id: int, theme_id: Any, value: Any) -> Reaction | None:
+    """One reaction per person and theme; an empty value takes it back."""
+    _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
+    theme = _theme_readable(actor=actor, study_id=study_id, theme_id=theme_id)
+    if value in (None, ""):
+        Reaction.objects.filter(theme=theme, user=actor).delete()
+        return None
+    if value not in ReactionValue.values:
+        raise ValidationError({"value": "Choose rings true, not sure or doesn’t ring true."})
+    reaction, _ = Reaction.objects.update_or_create(
+        theme=theme, user=actor, defaults={"value": value, "updated_at": timezone.now()})
+    return reaction
