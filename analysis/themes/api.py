@@ -15,7 +15,7 @@ from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.themes import selectors
-from analysis.themes.models import Comment, CommentKind, ReactionValue, Theme, ThemeStatus
+from analysis.themes.models import Comment, CommentKind, DigestEvery, ReactionValue, Theme, ThemeStatus
 from analysis.themes.services import board as board_services
 from analysis.themes.services import comments as comment_services
 from analysis.themes.services import common as service_limits
@@ -186,7 +186,7 @@ class CommentSerializer(serializers.ModelSerializer[Comment]):
 
     class Meta:
         model = Comment
-        fields = ["id", "theme", "quote", "parent", "author", "mine", "body", "kind", "suggested_name",
+        fields = ["id", "theme", "code", "quote", "parent", "author", "mine", "body", "kind", "suggested_name",
                   "decision", "decision_reason", "decided_by", "decided_at", "outcome", "resolved", "resolved_at",
                   "created_at", "edited_at", "deleted"]
         read_only_fields = fields
@@ -223,6 +223,35 @@ class CommentResolveSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
 class SuggestionDecisionSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     accept = serializers.BooleanField()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=service_limits.COMMENT_MAX)
+
+
+class CodeCommentCreateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+    body = serializers.CharField(max_length=service_limits.COMMENT_MAX, help_text="plain text or simple Markdown")
+    parent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)  # type: ignore[assignment]
+
+
+class DigestSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+    every = serializers.ChoiceField(choices=DigestEvery.choices, help_text="off, daily or weekly")
+
+
+class NotificationSerializer(serializers.Serializer[Any]):
+    comment = serializers.IntegerField(source="comment.pk")
+    author = serializers.CharField(source="comment.author.display_name")
+    created_at = serializers.DateTimeField(source="comment.created_at")
+    theme = serializers.IntegerField(source="comment.theme_id", allow_null=True)
+    code = serializers.IntegerField(source="comment.code_id", allow_null=True)
+    where = serializers.CharField()
+    reply = serializers.BooleanField()
+    new = serializers.BooleanField()
+
+
+class NotificationsSerializer(serializers.Serializer[Any]):
+    board = NotificationSerializer(many=True)
+    codes = NotificationSerializer(many=True)
+    waiting = serializers.SerializerMethodField()
+
+    def get_waiting(self, obj: Any) -> list[int]:
+        return [c.pk for c in obj.waiting]
 
 
 class ReactionSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
@@ -506,4 +535,85 @@ class ReactionAPI(APIView):
         return Response({"value": reaction.value if reaction else ""})
 
 
+# Comments on codes (the team) and notifications --------------------------------------------------
 
+
+class CodeCommentListAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CODEBOOK_VIEW, methods=("GET",)),
+                          StudyPermission(Perm.CODE_COMMENT, methods=("POST",))]
+
+    @extend_schema(responses=CommentSerializer(many=True),
+                   summary="The team's comments on a code, oldest first (threads: parent)")
+    def get(self, request: Request, study_id: int, code_id: int) -> Response:
+        rows = selectors.code_comments(user=request.user, study_id=study_id, code_id=code_id)
+        return Response(CommentSerializer(rows, many=True, context={"user_id": request.user.pk}).data)
+
+    @extend_schema(request=CodeCommentCreateSerializer, responses={201: CommentSerializer},
+                   summary="Comment on a code, or reply to a comment on it (leads and coders)")
+    def post(self, request: Request, study_id: int, code_id: int) -> Response:
+        comment_services.code_comment_allowed(actor=acting_user(request), study_id=study_id, code_id=code_id)
+        d = _validated(CodeCommentCreateSerializer(data=request.data))
+        comment = comment_services.comment_create(
+            actor=acting_user(request), study_id=study_id, code_id=code_id, body=d["body"],
+            parent_id=d.get("parent"), ip=client_ip(request))
+        return Response(CommentSerializer(comment, context={"user_id": request.user.pk}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class CodeCommentDetailAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CODEBOOK_VIEW)]
+
+    @extend_schema(request=CommentUpdateSerializer, responses=CommentSerializer,
+                   summary="Change your own comment on a code (its earlier text is kept)")
+    def patch(self, request: Request, study_id: int, code_id: int, comment_id: int) -> Response:
+        selectors.code_comment_get(user=request.user, study_id=study_id, code_id=code_id, comment_id=comment_id)
+        d = _validated(CommentUpdateSerializer(data=request.data))
+        comment = comment_services.comment_update(actor=acting_user(request), study_id=study_id,
+                                                  comment_id=comment_id, body=d["body"], ip=client_ip(request))
+        return Response(CommentSerializer(comment, context={"user_id": request.user.pk}).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a comment on a code (its author, or a lead)")
+    def delete(self, request: Request, study_id: int, code_id: int, comment_id: int) -> Response:
+        selectors.code_comment_get(user=request.user, study_id=study_id, code_id=code_id, comment_id=comment_id)
+        comment_services.comment_delete(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
+                                        ip=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CodeCommentResolveAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CODEBOOK_VIEW),
+                          StudyPermission(Perm.COMMENT_MODERATE)]
+
+    @extend_schema(request=CommentResolveSerializer, responses=CommentSerializer,
+                   summary="Resolve or reopen a thread on a code (leads)")
+    def post(self, request: Request, study_id: int, code_id: int, comment_id: int) -> Response:
+        selectors.code_comment_get(user=request.user, study_id=study_id, code_id=code_id, comment_id=comment_id)
+        d = _validated(CommentResolveSerializer(data=request.data))
+        comment = comment_services.comment_resolve(actor=acting_user(request), study_id=study_id,
+                                                   comment_id=comment_id, resolved=d["resolved"], ip=client_ip(request))
+        return Response(CommentSerializer(comment, context={"user_id": request.user.pk}).data)
+
+
+class NotificationsAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_VIEW)]
+
+    @extend_schema(responses=NotificationsSerializer,
+                   summary="Latest comments by others on the board and (the team) on codes; suggestions waiting "
+                           "(leads). Reading it does not mark them read: the notifications page does")
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(NotificationsSerializer(selectors.notifications(user=request.user, study_id=study_id)).data)
+
+
+class DigestAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.THEME_VIEW)]
+
+    @extend_schema(responses=DigestSerializer, summary="How often you get the e-mail summary")
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response({"every": selectors.digest_choice(user=request.user, study_id=study_id)})
+
+    @extend_schema(request=DigestSerializer, responses=DigestSerializer,
+                   summary="Choose the e-mail summary: off, daily or weekly")
+    def put(self, request: Request, study_id: int) -> Response:
+        d = _validated(DigestSerializer(data=request.data))
+        board_services.board_digest_choose(actor=acting_user(request), study_id=study_id, every=d["every"])
+        return Response({"every": selectors.digest_choice(user=request.user, study_id=study_id)})

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from analysis.themes.models import CommentKind, ReactionValue, Theme, ThemeStatus
+from analysis.themes.models import CommentKind, DigestEvery, ReactionValue, Theme, ThemeStatus
 from analysis.themes.services import common as service_limits
 
 
@@ -100,3 +100,17 @@ class BoardSettingsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Who readers can contact if something on the board upsets them, for example a phone number "
                   "and hours.")
+
+
+class CodeCommentForm(forms.Form):
+    body = forms.CharField(
+        label="Your comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=service_limits.COMMENT_MAX,
+        help_text="Seen by the analysis team only. Plain text; you can use *italics*, **bold** and lists "
+                  "starting with “- ”.")
+
+
+class DigestForm(forms.Form):
+    every = forms.ChoiceField(label="E-mail me a summary of what is new", choices=DigestEvery.choices,
+                              widget=forms.RadioSelect,
+                              help_text="The e-mail says only how many new comments there are and where, "
+                                        "never what anyone wrote.")

@@ -351,13 +351,53 @@ def theme_threads(*, user: Any, study_id: int, theme: Theme) -> list[Comment]:
     )
 
 
+def comments_readable(*, user: Any, study_id: int) -> QuerySet[Comment]:
+    """Comments the user may read: those on the themes they can read, and (for readers of the codebook)
+    those on codes. A board-only member never gets a code's comment, even by its id."""
+    membership = policy.membership_require(user=user, study_id=study_id, perm=Perm.STUDY_VIEW)
+    q = Q(theme__isnull=False, theme__in=themes_readable(user=user, study_id=study_id).values("pk"))
+    if policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
+        q |= Q(code__isnull=False)
+    return Comment.objects.filter(study_id=membership.study_id).filter(q)
+
+
 def comment_get(*, user: Any, study_id: int, comment_id: Any) -> Comment:
-    readable = themes_readable(user=user, study_id=study_id).values("pk")
-    comment = (Comment.objects.filter(study_id=study_id, theme__in=readable, pk=_pk(comment_id))
-               .select_related("author", "theme").first())
+    comment = (comments_readable(user=user, study_id=study_id).filter(pk=_pk(comment_id))
+               .select_related("author", "theme", "code").first())
     if comment is None:
         raise Http404("No such comment.")
     return comment
+
+
+def code_comments(*, user: Any, study_id: int, code_id: Any) -> QuerySet[Comment]:
+    """Every comment on a code (replies and deleted ones too, in order), for a reader of the codebook."""
+    from analysis.coding.models import Code
+
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.CODEBOOK_VIEW)
+    code = Code.objects.filter(study_id=study_id, pk=_pk(code_id)).first()
+    if code is None:
+        raise Http404("No such code.")
+    return (Comment.objects.filter(study_id=study_id, code=code).select_related("author", "decided_by")
+            .order_by("created_at", "id"))
+
+
+def code_comment_get(*, user: Any, study_id: int, code_id: Any, comment_id: Any) -> Comment:
+    comment = code_comments(user=user, study_id=study_id, code_id=code_id).filter(pk=_pk(comment_id)).first()
+    if comment is None:
+        raise Http404("No such comment on this code.")
+    return comment
+
+
+def code_threads(*, user: Any, study_id: int, code: Any) -> list[Comment]:
+    """The team's threads on a code (top-level comments with ``thread_replies``), oldest first."""
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.CODEBOOK_VIEW)
+    replies = Comment.objects.select_related("author").prefetch_related("revisions").order_by("created_at", "id")
+    return list(
+        Comment.objects.filter(study_id=study_id, code=code, parent__isnull=True)
+        .select_related("author", "resolved_by")
+        .prefetch_related("revisions", Prefetch("replies", queryset=replies, to_attr="thread_replies"))
+        .order_by("created_at", "id")
+    )
 
 
 def reaction_counts(*, theme_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -375,16 +415,31 @@ def my_reactions(*, user: Any, theme_ids: list[int]) -> dict[int, str]:
 class BoardNews:
     new_comments: int
     open_suggestions: int
+    new_code_comments: int = 0
 
     @property
     def any(self) -> bool:
-        return bool(self.new_comments or self.open_suggestions)
+        return bool(self.new_comments or self.open_suggestions or self.new_code_comments)
+
+
+def _others_new(*, user: Any, since: Any) -> QuerySet[Comment]:
+    qs = Comment.objects.filter(deleted_at__isnull=True).exclude(author=user)
+    return qs.filter(created_at__gt=since) if since is not None else qs
+
+
+def _visit_times(*, user: Any, study_id: int) -> dict[str, Any]:
+    """When the member last read the board (``seen_at``) and code comments (``codes_seen_at``); empty if never."""
+    from analysis.themes.models import BoardVisit
+
+    row = BoardVisit.objects.filter(user=user, study_id=study_id).values("seen_at", "codes_seen_at").first()
+    return dict(row) if row else {}
 
 
 def board_news(*, user: Any, study_id: int) -> BoardNews | None:
-    """What is new on the board for this member since their last visit: others' comments and replies on the
-    themes they can read, and (for a lead) suggestions waiting for a decision. None without board access."""
-    from analysis.themes.models import BoardVisit, Decision
+    """What is new for this member: others' comments and replies on the themes they can read since their
+    last visit to the board, others' comments on codes (for the team) since they last opened their
+    notifications, and (for a lead) suggestions waiting for a decision. None without board access."""
+    from analysis.themes.models import Decision
 
     membership = policy.membership_get(user=user, study_id=study_id)
     if membership is None or not policy.role_allows(membership.role, Perm.THEME_VIEW):
@@ -392,15 +447,63 @@ def board_news(*, user: Any, study_id: int) -> BoardNews | None:
     readable = Theme.objects.filter(study_id=membership.study_id)
     if not policy.role_allows(membership.role, Perm.THEME_ANALYSE):
         readable = readable.filter(on_board=True)
-    comments = Comment.objects.filter(theme__in=readable.values("pk"), deleted_at__isnull=True).exclude(author=user)
-    seen = BoardVisit.objects.filter(user=user, study_id=membership.study_id).values_list("seen_at", flat=True).first()
-    if seen is not None:
-        comments = comments.filter(created_at__gt=seen)
+    visit = _visit_times(user=user, study_id=membership.study_id)
+    comments = _others_new(user=user, since=visit.get("seen_at")).filter(theme__in=readable.values("pk"))
+    on_codes = 0
+    if policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
+        on_codes = _others_new(user=user, since=visit.get("codes_seen_at")).filter(
+            study_id=membership.study_id, code__isnull=False).count()
     waiting = 0
     if policy.role_allows(membership.role, Perm.COMMENT_MODERATE):
         waiting = Comment.objects.filter(study_id=membership.study_id, decision=Decision.OPEN,
                                          deleted_at__isnull=True).count()
-    return BoardNews(new_comments=comments.count(), open_suggestions=waiting)
+    return BoardNews(new_comments=comments.count(), open_suggestions=waiting, new_code_comments=on_codes)
+
+
+@dataclass
+class Notification:
+    """One line of the notifications list: what, where (a theme or a code, by name), who and when."""
+    comment: Comment
+    where: str
+    on_code: bool
+    reply: bool
+    new: bool
+
+
+@dataclass
+class Notifications:
+    board: list[Notification]
+    codes: list[Notification]
+    waiting: list[Comment]
+
+
+NOTIFICATIONS_SHOWN = 50
+
+
+def notifications(*, user: Any, study_id: int) -> Notifications:
+    """The notifications list: the latest others' comments on the board and (for the team) on codes,
+    the unread ones marked, and suggestions waiting for a lead's decision."""
+    from analysis.themes.models import Decision
+
+    membership = policy.membership_require(user=user, study_id=study_id, perm=Perm.THEME_VIEW)
+    visit = _visit_times(user=user, study_id=study_id)
+    board_q = themes_readable(user=user, study_id=study_id).values("pk")
+
+    def rows(qs: QuerySet[Comment], since: Any, on_code: bool) -> list[Notification]:
+        qs = qs.exclude(author=user).filter(deleted_at__isnull=True).select_related("author", "theme", "code")
+        return [Notification(comment=c, where=c.target_name, on_code=on_code, reply=c.parent_id is not None,
+                             new=since is None or c.created_at > since)
+                for c in qs.order_by("-created_at", "-id")[:NOTIFICATIONS_SHOWN]]
+
+    board = rows(Comment.objects.filter(study_id=study_id, theme__in=board_q), visit.get("seen_at"), False)
+    codes: list[Notification] = []
+    if policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
+        codes = rows(Comment.objects.filter(study_id=study_id, code__isnull=False), visit.get("codes_seen_at"), True)
+    waiting: list[Comment] = []
+    if policy.role_allows(membership.role, Perm.COMMENT_MODERATE):
+        waiting = list(Comment.objects.filter(study_id=study_id, decision=Decision.OPEN, deleted_at__isnull=True)
+                       .select_related("author", "theme").order_by("created_at", "id"))
+    return Notifications(board=board, codes=codes, waiting=waiting)
 
 
 @dataclass
@@ -408,10 +511,16 @@ class DigestNews:
     new_comments: int
     open_suggestions: int
     by_theme: list[tuple[str, int]]
+    by_code: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def items(self) -> int:
+        return self.new_comments + self.open_suggestions + sum(n for _, n in self.by_code)
 
 
-def board_news_since(*, user: Any, study_id: int, since: Any) -> DigestNews | None:
-    """Others' comments since ``since`` per theme the member can read, and suggestions waiting (leads)."""
+def board_news_since(*, user: Any, study_id: int, since: Any, codes_since: Any = None) -> DigestNews | None:
+    """Others' comments since ``since`` per theme the member can read (board themes only for a board-only
+    member), per code for the team, and suggestions waiting (leads). None for a former member."""
     from analysis.themes.models import Decision
 
     policy.membership_forget(user=user)
@@ -419,19 +528,28 @@ def board_news_since(*, user: Any, study_id: int, since: Any) -> DigestNews | No
     if membership is None or not policy.role_allows(membership.role, Perm.THEME_VIEW):
         return None
     readable = themes_readable(user=user, study_id=study_id)
-    rows = (Comment.objects.filter(theme__in=readable.values("pk"), deleted_at__isnull=True, created_at__gt=since)
-            .exclude(author=user).values("theme__name").annotate(n=Count("id")).order_by("theme__name"))
+    fresh = _others_new(user=user, since=since)
+    rows = (fresh.filter(theme__in=readable.values("pk")).values("theme__name").annotate(n=Count("id"))
+            .order_by("theme__name"))
     by_theme = [(r["theme__name"], r["n"]) for r in rows]
+    by_code: list[tuple[str, int]] = []
+    if policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
+        per_code = (_others_new(user=user, since=codes_since or since).filter(study_id=study_id, code__isnull=False)
+                    .values_list("code__name").annotate(n=Count("id")).order_by("code__name"))
+        by_code = [(name, n) for name, n in per_code]
     waiting = 0
     if policy.role_allows(membership.role, Perm.COMMENT_MODERATE):
         waiting = Comment.objects.filter(study_id=study_id, decision=Decision.OPEN, deleted_at__isnull=True).count()
-    return DigestNews(new_comments=sum(n for _, n in by_theme), open_suggestions=waiting, by_theme=by_theme)
+    return DigestNews(new_comments=sum(n for _, n in by_theme), open_suggestions=waiting, by_theme=by_theme,
+                      by_code=by_code)
 
 
-def digest_chosen(*, user: Any, study_id: int) -> bool:
-    from analysis.themes.models import BoardVisit
+def digest_choice(*, user: Any, study_id: int) -> str:
+    """How often the member wants the e-mail digest (``off`` until they choose)."""
+    from analysis.themes.models import BoardVisit, DigestEvery
 
-    return BoardVisit.objects.filter(user=user, study_id=study_id, digest=True).exists()
+    return BoardVisit.objects.filter(user=user, study_id=study_id).values_list(
+        "digest_every", flat=True).first() or DigestEvery.OFF
 
 
 def support_line(*, study_id: int) -> str:

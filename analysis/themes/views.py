@@ -276,7 +276,7 @@ def board(request: HttpRequest, study_id: int) -> HttpResponse:
               "new": new.get(t.pk, 0)} for t in themes]
     return render(request, "themes/board.html", {
         **ctx, "items": items, "support_line": selectors.support_line(study_id=study_id),
-        "digest": selectors.digest_chosen(user=me, study_id=study_id)})
+        "digest": selectors.digest_choice(user=me, study_id=study_id)})
 
 
 def _board_theme_context(request: HttpRequest, study_id: int, theme: Theme, seen: Any = None,
@@ -317,6 +317,14 @@ def board_theme(request: HttpRequest, study_id: int, theme_id: int) -> HttpRespo
 
 def _board_theme_url(study_id: int, theme_id: int, anchor: str = "") -> str:
     return reverse("board-theme", kwargs={"study_id": study_id, "theme_id": theme_id}) + anchor
+
+
+def _comment_url(study_id: int, comment: Comment, anchor: str = "") -> str:
+    """Where a comment is read: its code's page for the team's comments on a code, else the board."""
+    if comment.code_id is not None:
+        return reverse("code-detail", kwargs={"study_id": study_id, "code_id": comment.code_id}) + anchor
+    assert comment.theme_id is not None  # one target (the comment_one_target constraint)
+    return _board_theme_url(study_id, comment.theme_id, anchor)
 
 
 @board_page
@@ -367,7 +375,8 @@ def comment_create(request: HttpRequest, study_id: int, theme_id: int) -> HttpRe
 def comment_edit(request: HttpRequest, study_id: int, comment_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.THEME_COMMENT)
     comment = selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
-    if not policy.may_edit_comment(membership=ctx["membership"], author_id=comment.author_id):
+    if not policy.may_edit_comment(membership=ctx["membership"], author_id=comment.author_id,
+                                   on_code=comment.code_id is not None):
         raise PermissionDenied("Only the person who wrote a comment can change it.")
     form = forms.CommentEditForm(request.POST or None, initial={"body": comment.body})
     if request.method == "POST" and form.is_valid():
@@ -378,8 +387,9 @@ def comment_edit(request: HttpRequest, study_id: int, comment_id: int) -> HttpRe
             form_errors_apply(form, exc)
         else:
             messages.success(request, "Your comment is saved.")
-            return redirect(_board_theme_url(study_id, comment.theme_id, f"#comment-{comment.pk}"))
+            return redirect(_comment_url(study_id, comment, f"#comment-{comment.pk}"))
     return render(request, "themes/comment_edit.html", {**ctx, "comment": comment, "form": form,
+                                                        "back": _comment_url(study_id, comment, f"#comment-{comment.pk}"),
                                                         "revisions": comment.revisions.all()})
 
 
@@ -389,7 +399,7 @@ def comment_delete(request: HttpRequest, study_id: int, comment_id: int) -> Http
     comment = comment_services.comment_delete(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                       ip=client_ip(request))
     messages.success(request, "The comment is deleted.")
-    return redirect(_board_theme_url(study_id, comment.theme_id, f"#comment-{comment.pk}"))
+    return redirect(_comment_url(study_id, comment, f"#comment-{comment.pk}"))
 
 
 @board_page
@@ -404,7 +414,7 @@ def comment_resolve(request: HttpRequest, study_id: int, comment_id: int) -> Htt
         comment = selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
     else:
         messages.success(request, "Marked as dealt with." if resolved else "Reopened.")
-    return redirect(_board_theme_url(study_id, comment.theme_id, f"#comment-{comment.pk}"))
+    return redirect(_comment_url(study_id, comment, f"#comment-{comment.pk}"))
 
 
 @board_page
@@ -414,7 +424,7 @@ def suggestion_decide(request: HttpRequest, study_id: int, comment_id: int) -> H
     comment = selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
     if not comment.is_suggestion or comment.decision != Decision.OPEN:
         messages.error(request, "This is not a suggestion waiting for a decision.")
-        return redirect(_board_theme_url(study_id, comment.theme_id, f"#comment-{comment.pk}"))
+        return redirect(_comment_url(study_id, comment, f"#comment-{comment.pk}"))
     form = forms.DecisionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -426,19 +436,89 @@ def suggestion_decide(request: HttpRequest, study_id: int, comment_id: int) -> H
             form_errors_apply(form, exc)
         else:
             messages.success(request, "Decision saved; the board shows it to everyone.")
-            return redirect(_board_theme_url(study_id, comment.theme_id, f"#comment-{comment.pk}"))
+            return redirect(_comment_url(study_id, comment, f"#comment-{comment.pk}"))
     return render(request, "themes/suggestion_decide.html", {**ctx, "comment": comment, "form": form},
                   status=400 if request.method == "POST" else 200)
 
 
 @board_page
-@require_POST
+@require_http_methods(["GET", "POST"])
 def board_digest(request: HttpRequest, study_id: int) -> HttpResponse:
-    wanted = request.POST.get("digest") == "yes"
-    board_services.board_digest_choose(actor=acting_user(request), study_id=study_id, digest=wanted)
-    messages.success(request, "You will get an e-mail when there is something new on the board." if wanted
-                     else "You will not get e-mails about the board.")
-    return redirect("board", study_id=study_id)
+    """How often this member gets the e-mail summary (reachable from the notifications list and the board)."""
+    ctx = _ctx(request, study_id, Perm.THEME_VIEW)
+    me = acting_user(request)
+    form = forms.DigestForm(request.POST or None, initial={"every": selectors.digest_choice(user=me, study_id=study_id)})
+    if request.method == "POST" and form.is_valid():
+        every = form.cleaned_data["every"]
+        board_services.board_digest_choose(actor=me, study_id=study_id, every=every)
+        messages.success(request, {"off": "You will not get e-mails about what is new.",
+                                   "daily": "You will get an e-mail once a day when there is something new.",
+                                   "weekly": "You will get an e-mail once a week when there is something new."}[every])
+        return redirect("notifications", study_id=study_id)
+    return render(request, "themes/digest.html", {**ctx, "form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+@board_page
+@require_http_methods(["GET"])
+def notifications(request: HttpRequest, study_id: int) -> HttpResponse:
+    """What is new for this member: comments on the board, on codes (the team) and suggestions waiting
+    (leads). Opening it marks them read."""
+    ctx = _ctx(request, study_id, Perm.THEME_VIEW)
+    me = acting_user(request)
+    notes = selectors.notifications(user=me, study_id=study_id)
+    board_services.notifications_visit_record(actor=me, study_id=study_id)
+    return render(request, "themes/notifications.html", {
+        **ctx, "notes": notes, "digest": selectors.digest_choice(user=me, study_id=study_id),
+        "can_read_codes": Perm.CODEBOOK_VIEW in ctx["perms"]})
+
+
+# Comments on codes (the team) --------------------------------------------------------------------
+
+
+def code_comments_panel(request: HttpRequest, study_id: int, code: Code) -> tuple[str, dict[str, Any]] | None:
+    """The code page's panel of the team's comments (registered in apps.py: the codebook does not import
+    this app). None for a member who may not read the codebook (they never reach the page anyway)."""
+    membership = policy.membership_get(user=request.user, study_id=study_id)
+    if membership is None or not policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
+        return None
+    threads = selectors.code_threads(user=request.user, study_id=study_id, code=code)
+    for c in [c for t in threads for c in (t, *t.thread_replies)]:  # type: ignore[attr-defined]
+        live = c.deleted_at is None
+        c.may_edit = live and policy.may_edit_comment(membership=membership, author_id=c.author_id, on_code=True)
+        c.may_delete = live and policy.may_delete_comment(membership=membership, author_id=c.author_id, on_code=True)
+    return "themes/_code_comments.html", {
+        "code": code, "threads": threads, "can_comment": policy.role_allows(membership.role, Perm.CODE_COMMENT),
+        "can_moderate": policy.role_allows(membership.role, Perm.COMMENT_MODERATE),
+        "form": forms.CodeCommentForm(),
+    }
+
+
+@login_required
+@require_POST
+def code_comment_create(request: HttpRequest, study_id: int, code_id: int) -> HttpResponse:
+    is_reply = "parent" in request.POST
+    form: Form = forms.ReplyForm(request.POST) if is_reply else forms.CodeCommentForm(request.POST)
+    back = reverse("code-detail", kwargs={"study_id": study_id, "code_id": code_id})
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            comment = comment_services.comment_create(
+                actor=acting_user(request), study_id=study_id, code_id=code_id, body=d["body"],
+                parent_id=d.get("parent"), ip=client_ip(request))
+        except ValidationError as exc:
+            form_errors_apply(form, exc)
+        else:
+            messages.success(request, "Your reply is posted." if is_reply else "Your comment is posted.")
+            return redirect(back + f"#comment-{comment.pk}")
+    else:
+        # The form's own checks come after the policy's: someone who may not comment here learns nothing
+        # from a validation message.
+        comment_services.code_comment_allowed(actor=acting_user(request), study_id=study_id, code_id=code_id)
+    ctx = _ctx(request, study_id, Perm.CODE_COMMENT)
+    code = Code.objects.get(study_id=study_id, pk=code_id)  # the service found it in this study
+    return render(request, "themes/code_comment_form.html", {**ctx, "code": code, "form": form, "back": back,
+                                                             "is_reply": is_reply}, status=400)
 
 
 @login_required

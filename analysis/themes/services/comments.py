@@ -13,6 +13,7 @@ from accounts import policy
 from accounts.models import User
 from accounts.policy import Perm
 from accounts.services import audit_record
+from analysis.coding.models import Code
 from analysis.themes import selectors
 from analysis.themes.models import (
     Comment,
@@ -42,28 +43,61 @@ def _theme_readable(*, actor: User, study_id: int, theme_id: Any) -> Theme:
     return Theme.objects.select_for_update().get(pk=theme.pk)
 
 
+def _code_commentable(*, actor: User, study_id: int, code_id: Any) -> Code:
+    """The code, for a member who may comment on it. Someone who may not read the codebook (a PPI
+    co-designer) is told nothing, not even that the code exists (404); a reader who may not comment, 403."""
+    membership = policy.membership_require(user=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
+    if not policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
+        raise Http404("No such code.")
+    code = Code.objects.select_for_update().filter(study_id=study_id, pk=_id(code_id, field="code")).first()
+    if code is None:
+        raise Http404("No such code.")
+    _membership(actor=actor, study_id=study_id, perm=Perm.CODE_COMMENT)
+    return code
+
+
+def code_comment_allowed(*, actor: User, study_id: int, code_id: Any) -> None:
+    """Raise as :func:`comment_create` would for who may comment on which code (before any input check)."""
+    with transaction.atomic():
+        _code_commentable(actor=actor, study_id=study_id, code_id=code_id)
+
+
 @transaction.atomic
 def comment_create(
-    *, actor: User, study_id: int, theme_id: Any, body: Any, parent_id: Any = None, quote_id: Any = None,
-    kind: str = CommentKind.COMMENT, suggested_name: Any = "", ip: str | None = None,
+    *, actor: User, study_id: int, body: Any, theme_id: Any = None, code_id: Any = None, parent_id: Any = None,
+    quote_id: Any = None, kind: str = CommentKind.COMMENT, suggested_name: Any = "", ip: str | None = None,
 ) -> Comment:
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
-    theme = _theme_readable(actor=actor, study_id=study_id, theme_id=theme_id)
+    """A comment (or a reply) on a theme, by anyone on the board, or on a code, by the team. Suggestions
+    and comments about a quote are for themes only."""
+    if (theme_id in (None, "")) == (code_id in (None, "")):
+        raise ValidationError({"target": "A comment is about one theme or one code."})
+    on_code = code_id not in (None, "")
+    if on_code:
+        code: Code | None = _code_commentable(actor=actor, study_id=study_id, code_id=code_id)
+        theme: Theme | None = None
+        membership = _membership(actor=actor, study_id=study_id, perm=Perm.CODE_COMMENT)
+    else:
+        membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
+        theme, code = _theme_readable(actor=actor, study_id=study_id, theme_id=theme_id), None
     text = _text(body, field="body", limit=COMMENT_MAX, required=True, label="A comment")
     if kind not in CommentKind.values:
         raise ValidationError({"kind": "Choose a comment or one of the suggestions."})
+    if on_code and kind != CommentKind.COMMENT:
+        raise ValidationError({"kind": "Suggestions are made on a theme; on a code, write a comment."})
+    if on_code and quote_id not in (None, ""):
+        raise ValidationError({"quote": "Quotes belong to themes, not codes."})
     parent = None
     if parent_id not in (None, ""):
-        parent = Comment.objects.filter(theme=theme, pk=_id(parent_id, field="parent")).first()
+        parent = Comment.objects.filter(theme=theme, code=code, pk=_id(parent_id, field="parent")).first()
         if parent is None:
-            raise Http404("No such comment on this theme.")
+            raise Http404(f"No such comment on this {'code' if on_code else 'theme'}.")
         if parent.deleted_at is not None:
             raise ValidationError({"parent": "This comment was deleted: you cannot reply to it."})
         parent = parent if parent.parent_id is None else parent.parent  # threads are one level deep
         if kind != CommentKind.COMMENT:
             raise ValidationError({"kind": "A reply is a comment; make a suggestion as a new comment."})
     quote = None
-    if quote_id not in (None, ""):
+    if quote_id not in (None, "") and theme is not None:
         shown = selectors.quotes_shown(user=actor, study_id=study_id, theme=theme)
         quote = shown.filter(pk=_id(quote_id, field="quote")).first()
         if quote is None:
@@ -74,35 +108,41 @@ def comment_create(
     elif suggested_name not in (None, ""):
         _text(suggested_name, field="suggested_name", limit=NAME_MAX)
     comment = Comment.objects.create(
-        study_id=study_id, theme=theme, quote=quote, parent=parent, author=actor, body=text, kind=kind,
+        study_id=study_id, theme=theme, code=code, quote=quote, parent=parent, author=actor, body=text, kind=kind,
         suggested_name=name, decision="" if kind == CommentKind.COMMENT else Decision.OPEN,
     )
-    if kind != CommentKind.COMMENT:
+    if kind != CommentKind.COMMENT and theme is not None:
         audit_record(actor=actor, action="suggestion.create", study=membership.study, obj=comment, ip=ip,
                      details={"theme": theme.name, "kind": kind})
     return comment
 
 
 def _comment_locked(*, actor: User, study_id: int, comment_id: Any) -> Comment:
+    """A comment the actor may read (404 otherwise: another study's, a code's for a board-only member)."""
     try:
         pk = int(comment_id)
     except (TypeError, ValueError):
         raise Http404("No such comment.") from None
     if not 0 < pk < 2**63:
         raise Http404("No such comment.")
-    readable = selectors.themes_readable(user=actor, study_id=study_id, perm=Perm.THEME_COMMENT).values("pk")
-    comment = Comment.objects.select_for_update().filter(study_id=study_id, theme__in=readable, pk=pk).first()
+    readable = selectors.comments_readable(user=actor, study_id=study_id)
+    comment = readable.select_for_update().filter(pk=pk).select_related("theme", "code").first()
     if comment is None:
         raise Http404("No such comment.")
     return comment
 
 
+def _details(comment: Comment) -> dict[str, str]:
+    return {"code": comment.target_name} if comment.code_id else {"theme": comment.target_name}
+
+
 @transaction.atomic
 def comment_update(*, actor: User, study_id: int, comment_id: Any, body: Any, ip: str | None = None) -> Comment:
     """Only the author changes their words; the text before each edit is kept."""
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
+    membership = _membership(actor=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
     comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
-    if not policy.may_edit_comment(membership=membership, author_id=comment.author_id):
+    if not policy.may_edit_comment(membership=membership, author_id=comment.author_id,
+                                   on_code=comment.code_id is not None):
         raise PermissionDenied("Only the person who wrote a comment can change it.")
     if comment.deleted_at is not None:
         raise ValidationError({"body": "This comment was deleted."})
@@ -117,9 +157,10 @@ def comment_update(*, actor: User, study_id: int, comment_id: Any, body: Any, ip
 @transaction.atomic
 def comment_delete(*, actor: User, study_id: int, comment_id: Any, ip: str | None = None) -> Comment:
     """The comment stays in its thread as “deleted”, without its words or their history."""
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
+    membership = _membership(actor=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
     comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
-    if not policy.may_delete_comment(membership=membership, author_id=comment.author_id):
+    if not policy.may_delete_comment(membership=membership, author_id=comment.author_id,
+                                     on_code=comment.code_id is not None):
         raise PermissionDenied("Only its author or a lead can delete a comment.")
     if comment.deleted_at is None:
         CommentRevision.objects.filter(comment=comment).delete()
@@ -127,7 +168,7 @@ def comment_delete(*, actor: User, study_id: int, comment_id: Any, ip: str | Non
         comment.save(update_fields=["body", "deleted_at"])
         if comment.author_id != actor.pk:
             audit_record(actor=actor, action="comment.delete", study=membership.study, obj=comment, ip=ip,
-                         details={"theme": comment.theme.name})
+                         details=_details(comment))
     return comment
 
 
@@ -135,8 +176,9 @@ def comment_delete(*, actor: User, study_id: int, comment_id: Any, ip: str | Non
 def comment_resolve(
     *, actor: User, study_id: int, comment_id: Any, resolved: bool, ip: str | None = None,
 ) -> Comment:
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.COMMENT_MODERATE)
+    membership = _membership(actor=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
     comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
+    _membership(actor=actor, study_id=study_id, perm=Perm.COMMENT_MODERATE)
     if comment.parent_id is not None:
         raise ValidationError({"comment": "Resolve the thread from its first comment."})
     if not isinstance(resolved, bool):
@@ -147,8 +189,20 @@ def comment_resolve(
     comment.resolved_by = actor if resolved else None
     comment.save(update_fields=["resolved_at", "resolved_by"])
     audit_record(actor=actor, action="comment.resolve" if resolved else "comment.reopen", study=membership.study,
-                 obj=comment, ip=ip, details={"theme": comment.theme.name})
+                 obj=comment, ip=ip, details=_details(comment))
     return comment
+
+
+# Code dependents (registered in apps.py): a code's comments follow it ----------------------------
+
+
+def code_comments_count(code_ids: list[int]) -> int:
+    return Comment.objects.filter(code_id__in=code_ids).count()
+
+
+def code_comments_move_for_merge(source_id: int, target_id: int) -> int:
+    """A merge hands the source code's threads to the target, replies and history with them."""
+    return Comment.objects.filter(code_id=source_id).update(code_id=target_id)
 
 
 @transaction.atomic
@@ -168,7 +222,7 @@ def suggestion_decide(
     if not isinstance(accept, bool):
         raise ValidationError({"accept": "Must be true or false."})
     why = _text(reason, field="reason", limit=COMMENT_MAX, required=not accept, label="A reason")
-    theme = Theme.objects.select_for_update().get(pk=comment.theme_id)
+    theme = Theme.objects.select_for_update().get(pk=comment.theme_id or 0)  # suggestions are on themes
     if accept:
         if comment.kind == CommentKind.RENAME:
             old = theme.name
