@@ -197,7 +197,7 @@ def test_header_tells_what_is_new_on_the_board_until_it_is_read(cast, clients, w
     comment_services.comment_create(actor=cast.users["ppi"], study_id=sid, theme_id=world.theme.pk, body="Rename it",
                             kind="rename", suggested_name="Faces")
     html = clients["lead"].get(url(cast, "/")).content.decode()
-    assert "Theme board: 2 new comments, 1 suggestion waiting for a decision" in html
+    assert "Notifications: 2 new comments on the board, 1 suggestion waiting for a decision" in html
     board = clients["lead"].get(url(cast, "/board/")).content.decode()
     assert "2 new since your last visit" in board
     html = clients["lead"].get(url(cast, "/")).content.decode()

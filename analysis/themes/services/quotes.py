@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -146,22 +147,49 @@ def quote_remove(*, actor: User, study_id: int, theme_id: Any, quote_id: Any, ip
     quote.delete()
 
 
+# A passage a comment quotes: between double quotation marks (typographic or straight) or guillemets,
+# long enough to be someone's words rather than a label.
+_QUOTED = re.compile(r"[“\"«]([^”\"»]{12,}?)[”\"»]")
+QUOTED_MIN = 12
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _quotes_participant(text: str, *, quoted: list[str], transcripts: list[str]) -> bool:
+    """Whether ``text`` repeats one of the participant's curated quotes, or puts in quotation marks a
+    passage of their interviews (a coder quoting a segment in a comment on a code)."""
+    body = _squash(text)
+    if any(q in body for q in quoted):
+        return True
+    return any(len(p) >= QUOTED_MIN and any(p in t for t in transcripts)
+               for p in (_squash(m) for m in _QUOTED.findall(body)))
+
+
 def quotes_purge(*, participant: Any) -> dict[str, int]:
     """Purger (settings.CHORUS_PURGERS): a participant who withdrew with deletion leaves no quote, no
-    comment on one of their quotes, and no comment that repeats the words of one of their quotes."""
+    comment on one of their quotes, and no comment (on a theme or a code, in its current text or an
+    earlier version) that repeats the words of one of their quotes or quotes a passage of their interviews.
+    It runs before the transcripts' purger, so their text is still there to compare with."""
+    from analysis.transcripts.models import Transcript
+
     quotes = Quote.objects.filter(transcript__participant=participant)
-    texts = [
-        t for t in quotes.annotate(
+    quoted = [
+        _squash(t) for t in quotes.annotate(
             words=Substr("transcript__text", F("start") + 1, F("end") - F("start"))
-        ).values_list("words", flat=True) if t and len(t.strip()) >= 12
+        ).values_list("words", flat=True) if t and len(t.strip()) >= QUOTED_MIN
     ]
+    transcripts = [_squash(t) for t in Transcript.objects.filter(participant=participant)
+                   .values_list("text", flat=True) if t]
     on_quotes = Comment.objects.filter(quote__in=quotes.values("pk"))
     removed = {"quote_comments": on_quotes.count()}
     on_quotes.delete()
     quoting = 0
-    for comment in Comment.objects.filter(study_id=participant.study_id, deleted_at__isnull=True).exclude(body=""):
-        body = " ".join(comment.body.split())
-        if any(" ".join(t.split()) in body for t in texts):
+    live = Comment.objects.filter(study_id=participant.study_id, deleted_at__isnull=True).exclude(body="")
+    for comment in live.prefetch_related("revisions"):
+        texts = [comment.body, *(r.body for r in comment.revisions.all())]
+        if any(_quotes_participant(t, quoted=quoted, transcripts=transcripts) for t in texts):
             CommentRevision.objects.filter(comment=comment).delete()
             Comment.objects.filter(pk=comment.pk).update(body="", deleted_at=timezone.now())
             quoting += 1
