@@ -73,7 +73,8 @@ def ids(cast: Any) -> dict[str, Any]:
     job = Job.objects.create(study=cast.study, kind="agreement_report", created_by=admin, required_perm="agreement.view")
     theme = theme_services.theme_create(actor=lead, study_id=sid, name="Feeling unheard", code_ids=[code.pk])
     quote = quote_services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk)
-    comment = comment_services.comment_create(actor=lead, study_id=sid, theme_id=theme.pk, body="A comment")
+    # A comment on the code: the same id answers under /comments/{comment_id}/ and under the code's URLs.
+    comment = comment_services.comment_create(actor=lead, study_id=sid, code_id=code.pk, body="A comment")
     from analysis.matrices import selectors as matrix_selectors
     from analysis.matrices.models import Matrix
 
