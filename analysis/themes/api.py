@@ -14,8 +14,12 @@ from rest_framework.views import APIView
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
-from analysis.themes import selectors
 from analysis.themes.models import Comment, CommentKind, DigestEvery, ReactionValue, Theme, ThemeStatus
+from analysis.themes.selectors import board as board_selectors
+from analysis.themes.selectors import comments as comment_selectors
+from analysis.themes.selectors import notifications as notification_selectors
+from analysis.themes.selectors import quotes as quote_selectors
+from analysis.themes.selectors import themes as theme_selectors
 from analysis.themes.services import board as board_services
 from analysis.themes.services import comments as comment_services
 from analysis.themes.services import common as service_limits
@@ -133,7 +137,7 @@ class TeamQuoteSerializer(serializers.Serializer[Any]):
     hidden_reason = serializers.CharField()
     board_reason = serializers.CharField()
 
-    def get_text(self, obj: selectors.QuoteView) -> str:
+    def get_text(self, obj: quote_selectors.QuoteView) -> str:
         return obj.text if obj.shown_to_team else ""  # consent withdrawn: the words are not shown
 
 
@@ -277,7 +281,7 @@ class ThemeListAPI(APIView):
     @extend_schema(responses=ThemeRowSerializer(many=True),
                    summary="Every theme (depth-first) with participants and segments behind it in your scope")
     def get(self, request: Request, study_id: int) -> Response:
-        rows = selectors.theme_rows(user=request.user, study_id=study_id)
+        rows = theme_selectors.theme_rows(user=request.user, study_id=study_id)
         return Response(ThemeRowSerializer(rows, many=True).data)
 
     @extend_schema(request=ThemeCreateSerializer, responses={201: ThemeSerializer},
@@ -298,13 +302,13 @@ class ThemeDetailAPI(APIView):
 
     @extend_schema(responses=ThemeDetailSerializer, summary="A theme with participants and segments per group")
     def get(self, request: Request, study_id: int, theme_id: int) -> Response:
-        theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
-        counts = selectors.theme_group_counts(user=request.user, study_id=study_id, theme=theme)
+        theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
+        counts = theme_selectors.theme_group_counts(user=request.user, study_id=study_id, theme=theme)
         return Response({"theme": ThemeSerializer(theme).data, "counts": ThemeGroupCountSerializer(counts, many=True).data})
 
     @extend_schema(request=ThemeUpdateSerializer, responses={200: ThemeSerializer, 409: ThemeSerializer})
     def patch(self, request: Request, study_id: int, theme_id: int) -> Response:
-        selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_EDIT)
+        theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_EDIT)
         d = _validated(ThemeUpdateSerializer(data=request.data, partial=True))
         version = d.pop("version", None)
         if version is None:
@@ -330,7 +334,7 @@ class ThemeSegmentsAPI(APIView):
                     OpenApiParameter("page", int)],
         responses=ThemeSegmentPageSerializer, summary="One page of the segments behind a theme from one participant group")
     def get(self, request: Request, study_id: int, theme_id: int) -> Response:
-        theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
+        theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
         try:
             group = int(request.query_params.get("group", ""))
             page = int(request.query_params.get("page", "1"))
@@ -338,7 +342,7 @@ class ThemeSegmentsAPI(APIView):
             raise serializers.ValidationError({"group": "Give a participant group id and a page number."}) from None
         if not (0 < group < 2**63 and 0 < page <= 10_000):
             raise serializers.ValidationError({"group": "Out of range."})
-        result = selectors.theme_segments_page(user=request.user, study_id=study_id, theme=theme, group_id=group,
+        result = theme_selectors.theme_segments_page(user=request.user, study_id=study_id, theme=theme, group_id=group,
                                                page=page)
         return Response(ThemeSegmentPageSerializer(result).data)
 
@@ -348,8 +352,8 @@ class ThemeHistoryAPI(APIView):
 
     @extend_schema(responses=ThemeEditSerializer(many=True), summary="The theme's saved changes, newest first")
     def get(self, request: Request, study_id: int, theme_id: int) -> Response:
-        theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
-        return Response(ThemeEditSerializer(selectors.theme_history(user=request.user, study_id=study_id, theme=theme),
+        theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
+        return Response(ThemeEditSerializer(theme_selectors.theme_history(user=request.user, study_id=study_id, theme=theme),
                                        many=True).data)
 
 
@@ -360,8 +364,8 @@ class QuoteListAPI(APIView):
     @extend_schema(responses=TeamQuoteSerializer(many=True),
                    summary="The theme's curated quotes in your scope; hidden ones say why (consent, redaction)")
     def get(self, request: Request, study_id: int, theme_id: int) -> Response:
-        theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
-        views = selectors.theme_quotes_for_team(user=request.user, study_id=study_id, theme=theme)
+        theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
+        views = quote_selectors.theme_quotes_for_team(user=request.user, study_id=study_id, theme=theme)
         return Response(TeamQuoteSerializer(views, many=True).data)
 
     @extend_schema(request=QuoteCreateSerializer, responses={201: TeamQuoteSerializer})
@@ -371,7 +375,7 @@ class QuoteListAPI(APIView):
             actor=acting_user(request), study_id=study_id, theme_id=theme_id, coding_id=d["coding"],
             start=d.get("start"), end=d.get("end"), text=d.get("text"), content_note=d.get("content_note", ""),
             ip=client_ip(request))
-        view = next(v for v in selectors.theme_quotes_for_team(user=request.user, study_id=study_id,
+        view = next(v for v in quote_selectors.theme_quotes_for_team(user=request.user, study_id=study_id,
                                                                  theme=quote.theme) if v.quote.pk == quote.pk)
         return Response(TeamQuoteSerializer(view).data, status=status.HTTP_201_CREATED)
 
@@ -386,7 +390,7 @@ class QuoteDetailAPI(APIView):
             actor=acting_user(request), study_id=study_id, theme_id=theme_id, quote_id=quote_id,
             content_note=d.get("content_note"), text=d.get("text"), start=d.get("start"), end=d.get("end"),
             ip=client_ip(request))
-        view = next(v for v in selectors.theme_quotes_for_team(user=request.user, study_id=study_id,
+        view = next(v for v in quote_selectors.theme_quotes_for_team(user=request.user, study_id=study_id,
                                                                  theme=quote.theme) if v.quote.pk == quote.pk)
         return Response(TeamQuoteSerializer(view).data)
 
@@ -424,13 +428,13 @@ class BoardAPI(APIView):
     @extend_schema(responses=BoardSerializer,
                    summary="The PPI board: shared themes in plain words with quotes labelled by participant group")
     def get(self, request: Request, study_id: int) -> Response:
-        themes = selectors.board_themes(user=request.user, study_id=study_id)
+        themes = board_selectors.board_themes(user=request.user, study_id=study_id)
         ids = [t.pk for t in themes]
-        quotes = selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=ids)
-        counts = selectors.reaction_counts(theme_ids=ids)
-        mine = selectors.my_reactions(user=request.user, theme_ids=ids)
+        quotes = quote_selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=ids)
+        counts = board_selectors.reaction_counts(theme_ids=ids)
+        mine = board_selectors.my_reactions(user=request.user, theme_ids=ids)
         data = {
-            "support_line": selectors.support_line(study_id=study_id),
+            "support_line": board_selectors.support_line(study_id=study_id),
             "themes": [{
                 "id": t.pk, "parent": t.parent_id, "name": t.name, "description": t.board_description,
                 "status": t.status, "status_in_plain_words": t.plain_status,
@@ -449,7 +453,7 @@ class BoardSettingsAPI(APIView):
 
     @extend_schema(responses=BoardSettingsSerializer)
     def get(self, request: Request, study_id: int) -> Response:
-        return Response({"support_line": selectors.support_line(study_id=study_id)})
+        return Response({"support_line": board_selectors.support_line(study_id=study_id)})
 
     @extend_schema(request=BoardSettingsSerializer, responses=BoardSettingsSerializer)
     def put(self, request: Request, study_id: int) -> Response:
@@ -465,13 +469,13 @@ class CommentListAPI(APIView):
 
     @extend_schema(responses=CommentSerializer(many=True), summary="A theme's comments, oldest first (threads: parent)")
     def get(self, request: Request, study_id: int, theme_id: int) -> Response:
-        theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id)
+        theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id)
         rows = Comment.objects.filter(theme=theme).select_related("author", "decided_by").order_by("created_at", "id")
         return Response(CommentSerializer(rows, many=True, context={"user_id": request.user.pk}).data)
 
     @extend_schema(request=CommentCreateSerializer, responses={201: CommentSerializer})
     def post(self, request: Request, study_id: int, theme_id: int) -> Response:
-        selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
+        theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
         d = _validated(CommentCreateSerializer(data=request.data))
         comment = comment_services.comment_create(
             actor=acting_user(request), study_id=study_id, theme_id=theme_id, body=d["body"],
@@ -487,7 +491,7 @@ class CommentDetailAPI(APIView):
     @extend_schema(request=CommentUpdateSerializer, responses=CommentSerializer,
                    summary="Change your own comment (its earlier text is kept)")
     def patch(self, request: Request, study_id: int, comment_id: int) -> Response:
-        selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
+        comment_selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
         d = _validated(CommentUpdateSerializer(data=request.data))
         comment = comment_services.comment_update(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                           body=d["body"], ip=client_ip(request))
@@ -545,7 +549,7 @@ class CodeCommentListAPI(APIView):
     @extend_schema(responses=CommentSerializer(many=True),
                    summary="The team's comments on a code, oldest first (threads: parent)")
     def get(self, request: Request, study_id: int, code_id: int) -> Response:
-        rows = selectors.code_comments(user=request.user, study_id=study_id, code_id=code_id)
+        rows = comment_selectors.code_comments(user=request.user, study_id=study_id, code_id=code_id)
         return Response(CommentSerializer(rows, many=True, context={"user_id": request.user.pk}).data)
 
     @extend_schema(request=CodeCommentCreateSerializer, responses={201: CommentSerializer},
@@ -566,7 +570,7 @@ class CodeCommentDetailAPI(APIView):
     @extend_schema(request=CommentUpdateSerializer, responses=CommentSerializer,
                    summary="Change your own comment on a code (its earlier text is kept)")
     def patch(self, request: Request, study_id: int, code_id: int, comment_id: int) -> Response:
-        selectors.code_comment_get(user=request.user, study_id=study_id, code_id=code_id, comment_id=comment_id)
+        comment_selectors.code_comment_get(user=request.user, study_id=study_id, code_id=code_id, comment_id=comment_id)
         d = _validated(CommentUpdateSerializer(data=request.data))
         comment = comment_services.comment_update(actor=acting_user(request), study_id=study_id,
                                                   comment_id=comment_id, body=d["body"], ip=client_ip(request))
@@ -574,7 +578,7 @@ class CodeCommentDetailAPI(APIView):
 
     @extend_schema(responses={204: None}, summary="Delete a comment on a code (its author, or a lead)")
     def delete(self, request: Request, study_id: int, code_id: int, comment_id: int) -> Response:
-        selectors.code_comment_get(user=request.user, study_id=study_id, code_id=code_id, comment_id=comment_id)
+        comment_selectors.code_comment_get(user=request.user, study_id=study_id, code_id=code_id, comment_id=comment_id)
         comment_services.comment_delete(actor=acting_user(request), study_id=study_id, comment_id=comment_id,
                                         ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -587,7 +591,7 @@ class CodeCommentResolveAPI(APIView):
     @extend_schema(request=CommentResolveSerializer, responses=CommentSerializer,
                    summary="Resolve or reopen a thread on a code (leads)")
     def post(self, request: Request, study_id: int, code_id: int, comment_id: int) -> Response:
-        selectors.code_comment_get(user=request.user, study_id=study_id, code_id=code_id, comment_id=comment_id)
+        comment_selectors.code_comment_get(user=request.user, study_id=study_id, code_id=code_id, comment_id=comment_id)
         d = _validated(CommentResolveSerializer(data=request.data))
         comment = comment_services.comment_resolve(actor=acting_user(request), study_id=study_id,
                                                    comment_id=comment_id, resolved=d["resolved"], ip=client_ip(request))
@@ -601,7 +605,7 @@ class NotificationsAPI(APIView):
                    summary="Latest comments by others on the board and (the team) on codes; suggestions waiting "
                            "(leads). Reading it does not mark them read: the notifications page does")
     def get(self, request: Request, study_id: int) -> Response:
-        return Response(NotificationsSerializer(selectors.notifications(user=request.user, study_id=study_id)).data)
+        return Response(NotificationsSerializer(notification_selectors.notifications(user=request.user, study_id=study_id)).data)
 
 
 class DigestAPI(APIView):
@@ -609,11 +613,11 @@ class DigestAPI(APIView):
 
     @extend_schema(responses=DigestSerializer, summary="How often you get the e-mail summary")
     def get(self, request: Request, study_id: int) -> Response:
-        return Response({"every": selectors.digest_choice(user=request.user, study_id=study_id)})
+        return Response({"every": board_selectors.digest_choice(user=request.user, study_id=study_id)})
 
     @extend_schema(request=DigestSerializer, responses=DigestSerializer,
                    summary="Choose the e-mail summary: off, daily or weekly")
     def put(self, request: Request, study_id: int) -> Response:
         d = _validated(DigestSerializer(data=request.data))
         board_services.board_digest_choose(actor=acting_user(request), study_id=study_id, every=d["every"])
-        return Response({"every": selectors.digest_choice(user=request.user, study_id=study_id)})
+        return Response({"every": board_selectors.digest_choice(user=request.user, study_id=study_id)})

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from analysis.themes.selectors import board_news
+from analysis.themes.selectors.notifications import board_news
 
 
 def board_notice(request: HttpRequest) -> dict[str, Any]:

@@ -23,8 +23,13 @@ from accounts import policy
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding.models import Code
-from analysis.themes import forms, selectors
+from analysis.themes import forms
 from analysis.themes.models import PLAIN_STATUS, Comment, Decision, ReactionValue, Theme
+from analysis.themes.selectors import board as board_selectors
+from analysis.themes.selectors import comments as comment_selectors
+from analysis.themes.selectors import notifications as notification_selectors
+from analysis.themes.selectors import quotes as quote_selectors
+from analysis.themes.selectors import themes as theme_selectors
 from analysis.themes.services import board as board_services
 from analysis.themes.services import comments as comment_services
 from analysis.themes.services import quotes as quote_services
@@ -74,7 +79,7 @@ def theme_report(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_http_methods(["GET"])
 def theme_list(request: HttpRequest, study_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.THEME_ANALYSE)
-    rows = selectors.theme_rows(user=request.user, study_id=study_id)
+    rows = theme_selectors.theme_rows(user=request.user, study_id=study_id)
     return render(request, "themes/theme_list.html", {**ctx, "rows": rows})
 
 
@@ -117,7 +122,7 @@ def theme_create(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def theme_edit(request: HttpRequest, study_id: int, theme_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.THEME_EDIT)
-    theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_EDIT)
+    theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_EDIT)
     themes = list(Theme.objects.filter(study_id=study_id))
     kw = {"themes": themes, "codes": _code_choices(study_id), "may_decide": True, "editing": theme}
     form = forms.ThemeForm(request.POST or None, initial=forms.theme_initial(theme), **kw)  # type: ignore[arg-type]
@@ -149,7 +154,7 @@ def theme_edit(request: HttpRequest, study_id: int, theme_id: int) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 def theme_delete(request: HttpRequest, study_id: int, theme_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.THEME_EDIT)
-    theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_EDIT)
+    theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_EDIT)
     if request.method == "POST":
         theme_services.theme_delete(actor=acting_user(request), study_id=study_id, theme_id=theme.pk, ip=client_ip(request))
         messages.success(request, f"Theme “{theme.name}” deleted.")
@@ -164,10 +169,10 @@ def theme_delete(request: HttpRequest, study_id: int, theme_id: int) -> HttpResp
 def theme_detail(request: HttpRequest, study_id: int, theme_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.THEME_ANALYSE)
     user = request.user
-    theme = selectors.theme_get(user=user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
-    counts = selectors.theme_group_counts(user=user, study_id=study_id, theme=theme)
+    theme = theme_selectors.theme_get(user=user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_ANALYSE)
+    counts = theme_selectors.theme_group_counts(user=user, study_id=study_id, theme=theme)
     columns = [
-        selectors.theme_segments_page(user=user, study_id=study_id, theme=theme, group_id=g.group_id,
+        theme_selectors.theme_segments_page(user=user, study_id=study_id, theme=theme, group_id=g.group_id,
                                       page=_page(request.GET.get(f"p{g.group_id}")))
         for g in counts
     ]
@@ -178,8 +183,8 @@ def theme_detail(request: HttpRequest, study_id: int, theme_id: int) -> HttpResp
     return render(request, "themes/theme_detail.html", {
         **ctx, "theme": theme, "codes": theme.codes.order_by("name"), "counts": counts, "columns": columns,
         "total_participants": sum(g.participants for g in counts), "total_segments": sum(g.segments for g in counts),
-        "quotes": selectors.theme_quotes_for_team(user=user, study_id=study_id, theme=theme),
-        "history": selectors.theme_history(user=user, study_id=study_id, theme=theme)[:50],
+        "quotes": quote_selectors.theme_quotes_for_team(user=user, study_id=study_id, theme=theme),
+        "history": theme_selectors.theme_history(user=user, study_id=study_id, theme=theme)[:50],
         "children": theme.children.order_by("position", "id"), "plain_status": PLAIN_STATUS[theme.status],
         "quoted": set(theme.quotes.values_list("coding_id", flat=True)),
     })
@@ -193,12 +198,12 @@ def _query(pages: dict[int | None, int], group_id: int | None, page: int) -> str
 @require_http_methods(["GET", "POST"])
 def quote_create(request: HttpRequest, study_id: int, theme_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.QUOTE_CURATE)
-    theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.QUOTE_CURATE)
-    coding = selectors.theme_coding_get(user=request.user, study_id=study_id, theme=theme,
+    theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.QUOTE_CURATE)
+    coding = theme_selectors.theme_coding_get(user=request.user, study_id=study_id, theme=theme,
                                         coding_id=request.GET.get("coding") or request.POST.get("coding"))
     segment = coding.transcript.text[coding.start:coding.end]
     participant = coding.transcript.participant
-    reason = selectors.quote_hidden_reason(participant, use=DataUse.QUOTING)
+    reason = quote_selectors.quote_hidden_reason(participant, use=DataUse.QUOTING)
     form = forms.QuoteForm(request.POST or None, initial={"text": segment})
     if request.method == "POST" and form.is_valid():
         try:
@@ -221,8 +226,8 @@ def quote_create(request: HttpRequest, study_id: int, theme_id: int) -> HttpResp
 @require_http_methods(["GET", "POST"])
 def quote_edit(request: HttpRequest, study_id: int, theme_id: int, quote_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.QUOTE_CURATE)
-    theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.QUOTE_CURATE)
-    view = next((q for q in selectors.theme_quotes_for_team(user=request.user, study_id=study_id, theme=theme)
+    theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.QUOTE_CURATE)
+    view = next((q for q in quote_selectors.theme_quotes_for_team(user=request.user, study_id=study_id, theme=theme)
                  if q.quote.pk == quote_id), None)
     if view is None:
         raise Http404("No such quote.")
@@ -263,9 +268,9 @@ def board_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespo
 @require_http_methods(["GET"])
 def board(request: HttpRequest, study_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.THEME_VIEW)
-    themes = selectors.board_themes(user=request.user, study_id=study_id)
+    themes = board_selectors.board_themes(user=request.user, study_id=study_id)
     ids = [t.pk for t in themes]
-    quotes = selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=ids)
+    quotes = quote_selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=ids)
     live = Comment.objects.filter(theme_id__in=ids, deleted_at__isnull=True)
     comments = dict(live.values("theme_id").annotate(n=Count("id")).values_list("theme_id", "n"))
     me = acting_user(request)
@@ -275,17 +280,17 @@ def board(request: HttpRequest, study_id: int) -> HttpResponse:
     items = [{"theme": t, "quotes": len(quotes.get(t.pk, [])), "comments": comments.get(t.pk, 0),
               "new": new.get(t.pk, 0)} for t in themes]
     return render(request, "themes/board.html", {
-        **ctx, "items": items, "support_line": selectors.support_line(study_id=study_id),
-        "digest": selectors.digest_choice(user=me, study_id=study_id)})
+        **ctx, "items": items, "support_line": board_selectors.support_line(study_id=study_id),
+        "digest": board_selectors.digest_choice(user=me, study_id=study_id)})
 
 
 def _board_theme_context(request: HttpRequest, study_id: int, theme: Theme, seen: Any = None,
                          **extra: Any) -> dict[str, Any]:
     ctx = _ctx(request, study_id, Perm.THEME_VIEW)
-    quotes = selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=[theme.pk]).get(theme.pk, [])
-    threads = selectors.theme_threads(user=request.user, study_id=study_id, theme=theme)
-    counts = selectors.reaction_counts(theme_ids=[theme.pk])[theme.pk]
-    mine = selectors.my_reactions(user=request.user, theme_ids=[theme.pk]).get(theme.pk, "")
+    quotes = quote_selectors.board_quotes(user=request.user, study_id=study_id, theme_ids=[theme.pk]).get(theme.pk, [])
+    threads = comment_selectors.theme_threads(user=request.user, study_id=study_id, theme=theme)
+    counts = board_selectors.reaction_counts(theme_ids=[theme.pk])[theme.pk]
+    mine = board_selectors.my_reactions(user=request.user, theme_ids=[theme.pk]).get(theme.pk, "")
     quote_choices = [(q.id, f"Quote {i} ({q.group})") for i, q in enumerate(quotes, 1)]
     quote_numbers = {q.id: i for i, q in enumerate(quotes, 1)}
     membership = ctx["membership"]
@@ -296,7 +301,7 @@ def _board_theme_context(request: HttpRequest, study_id: int, theme: Theme, seen
         c.may_edit = live and policy.may_edit_comment(membership=membership, author_id=c.author_id)
         c.may_delete = live and policy.may_delete_comment(membership=membership, author_id=c.author_id)
     return {
-        **ctx, "theme": theme, "quotes": quotes, "threads": threads, "support_line": selectors.support_line(
+        **ctx, "theme": theme, "quotes": quotes, "threads": threads, "support_line": board_selectors.support_line(
             study_id=study_id),
         "reactions": [(v, label, counts[v]) for v, label in ReactionValue.choices], "my_reaction": mine,
         "reaction_form": forms.ReactionForm(initial={"value": mine}),
@@ -308,7 +313,7 @@ def _board_theme_context(request: HttpRequest, study_id: int, theme: Theme, seen
 @board_page
 @require_http_methods(["GET"])
 def board_theme(request: HttpRequest, study_id: int, theme_id: int) -> HttpResponse:
-    theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id)
+    theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id)
     if not theme.on_board:  # the board shows what the PPI group sees, to the team as well
         raise Http404("This theme is not on the board.")
     seen = board_services.board_visit_record(actor=acting_user(request), study_id=study_id)
@@ -331,7 +336,7 @@ def _comment_url(study_id: int, comment: Comment, anchor: str = "") -> str:
 @require_POST
 def board_react(request: HttpRequest, study_id: int, theme_id: int) -> HttpResponse:
     policy.membership_require(user=request.user, study_id=study_id, perm=Perm.THEME_COMMENT)
-    theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
+    theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
     value = request.POST.get("value", "")
     try:
         comment_services.reaction_set(actor=acting_user(request), study_id=study_id, theme_id=theme.pk, value=value)
@@ -346,10 +351,10 @@ def board_react(request: HttpRequest, study_id: int, theme_id: int) -> HttpRespo
 @require_POST
 def comment_create(request: HttpRequest, study_id: int, theme_id: int) -> HttpResponse:
     policy.membership_require(user=request.user, study_id=study_id, perm=Perm.THEME_COMMENT)
-    theme = selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
+    theme = theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
     is_reply = "parent" in request.POST
     form: Form = forms.ReplyForm(request.POST) if is_reply else forms.CommentForm(
-        request.POST, quotes=[(q.pk, "") for q in selectors.quotes_shown(user=request.user, study_id=study_id,
+        request.POST, quotes=[(q.pk, "") for q in quote_selectors.quotes_shown(user=request.user, study_id=study_id,
                                                                            theme=theme)])
     if form.is_valid():
         d = form.cleaned_data
@@ -374,7 +379,7 @@ def comment_create(request: HttpRequest, study_id: int, theme_id: int) -> HttpRe
 @require_http_methods(["GET", "POST"])
 def comment_edit(request: HttpRequest, study_id: int, comment_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.THEME_COMMENT)
-    comment = selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
+    comment = comment_selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
     if not policy.may_edit_comment(membership=ctx["membership"], author_id=comment.author_id,
                                    on_code=comment.code_id is not None):
         raise PermissionDenied("Only the person who wrote a comment can change it.")
@@ -411,7 +416,7 @@ def comment_resolve(request: HttpRequest, study_id: int, comment_id: int) -> Htt
                                            resolved=resolved, ip=client_ip(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-        comment = selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
+        comment = comment_selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
     else:
         messages.success(request, "Marked as dealt with." if resolved else "Reopened.")
     return redirect(_comment_url(study_id, comment, f"#comment-{comment.pk}"))
@@ -421,7 +426,7 @@ def comment_resolve(request: HttpRequest, study_id: int, comment_id: int) -> Htt
 @require_http_methods(["GET", "POST"])
 def suggestion_decide(request: HttpRequest, study_id: int, comment_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.COMMENT_MODERATE)
-    comment = selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
+    comment = comment_selectors.comment_get(user=request.user, study_id=study_id, comment_id=comment_id)
     if not comment.is_suggestion or comment.decision != Decision.OPEN:
         messages.error(request, "This is not a suggestion waiting for a decision.")
         return redirect(_comment_url(study_id, comment, f"#comment-{comment.pk}"))
@@ -447,7 +452,7 @@ def board_digest(request: HttpRequest, study_id: int) -> HttpResponse:
     """How often this member gets the e-mail summary (reachable from the notifications list and the board)."""
     ctx = _ctx(request, study_id, Perm.THEME_VIEW)
     me = acting_user(request)
-    form = forms.DigestForm(request.POST or None, initial={"every": selectors.digest_choice(user=me, study_id=study_id)})
+    form = forms.DigestForm(request.POST or None, initial={"every": board_selectors.digest_choice(user=me, study_id=study_id)})
     if request.method == "POST" and form.is_valid():
         every = form.cleaned_data["every"]
         board_services.board_digest_choose(actor=me, study_id=study_id, every=every)
@@ -466,10 +471,10 @@ def notifications(request: HttpRequest, study_id: int) -> HttpResponse:
     (leads). Opening it marks them read."""
     ctx = _ctx(request, study_id, Perm.THEME_VIEW)
     me = acting_user(request)
-    notes = selectors.notifications(user=me, study_id=study_id)
+    notes = notification_selectors.notifications(user=me, study_id=study_id)
     board_services.notifications_visit_record(actor=me, study_id=study_id)
     return render(request, "themes/notifications.html", {
-        **ctx, "notes": notes, "digest": selectors.digest_choice(user=me, study_id=study_id),
+        **ctx, "notes": notes, "digest": board_selectors.digest_choice(user=me, study_id=study_id),
         "can_read_codes": Perm.CODEBOOK_VIEW in ctx["perms"]})
 
 
@@ -482,7 +487,7 @@ def code_comments_panel(request: HttpRequest, study_id: int, code: Code) -> tupl
     membership = policy.membership_get(user=request.user, study_id=study_id)
     if membership is None or not policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
         return None
-    threads = selectors.code_threads(user=request.user, study_id=study_id, code=code)
+    threads = comment_selectors.code_threads(user=request.user, study_id=study_id, code=code)
     for c in [c for t in threads for c in (t, *t.thread_replies)]:  # type: ignore[attr-defined]
         live = c.deleted_at is None
         c.may_edit = live and policy.may_edit_comment(membership=membership, author_id=c.author_id, on_code=True)
@@ -526,7 +531,7 @@ def code_comment_create(request: HttpRequest, study_id: int, code_id: int) -> Ht
 def board_settings(request: HttpRequest, study_id: int) -> HttpResponse:
     ctx = _ctx(request, study_id, Perm.BOARD_SETTINGS)
     form = forms.BoardSettingsForm(request.POST or None,
-                                   initial={"support_line": selectors.support_line(study_id=study_id)})
+                                   initial={"support_line": board_selectors.support_line(study_id=study_id)})
     if request.method == "POST" and form.is_valid():
         try:
             board_services.board_settings_update(actor=acting_user(request), study_id=study_id,

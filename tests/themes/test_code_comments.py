@@ -11,8 +11,8 @@ from django.http import Http404
 from accounts.models import AuditEvent
 from analysis.coding.models import Code
 from analysis.coding.services import codebook as code_services
-from analysis.themes import selectors
 from analysis.themes.models import Comment, CommentRevision
+from analysis.themes.selectors import comments as comment_selectors
 from analysis.themes.services import comments as comment_services
 from analysis.themes.services import quotes as quote_services
 
@@ -51,7 +51,7 @@ def test_thread_edit_history_resolve_and_delete(cast, world):
     assert nested.body == "" and nested.deleted_at is not None  # noqa: PT018
     with pytest.raises(ValidationError, match="deleted"):
         _say(cast, "coder", code, "Reply to a deleted one", parent_id=nested.pk)
-    threads = selectors.code_threads(user=cast.users["coder"], study_id=sid, code=code)
+    threads = comment_selectors.code_threads(user=cast.users["coder"], study_id=sid, code=code)
     assert [c.pk for c in threads] == [first.pk]
     assert [r.pk for r in threads[0].thread_replies] == [reply.pk, nested.pk]
 
@@ -59,20 +59,20 @@ def test_thread_edit_history_resolve_and_delete(cast, world):
 def test_admin_reads_but_does_not_write_and_ppi_learns_nothing(cast, world):
     sid, code = cast.study.pk, world.cues
     c = _say(cast, "coder", code, "A thought")
-    assert selectors.code_comment_get(user=cast.users["admin"], study_id=sid, code_id=code.pk, comment_id=c.pk)
+    assert comment_selectors.code_comment_get(user=cast.users["admin"], study_id=sid, code_id=code.pk, comment_id=c.pk)
     with pytest.raises(PermissionDenied):
         _say(cast, "admin", code, "Me too")
     for call in (
         lambda: _say(cast, "ppi", code, "Posting to a code"),
         lambda: comment_services.comment_update(actor=cast.users["ppi"], study_id=sid, comment_id=c.pk, body="x"),
         lambda: comment_services.comment_delete(actor=cast.users["ppi"], study_id=sid, comment_id=c.pk),
-        lambda: selectors.comment_get(user=cast.users["ppi"], study_id=sid, comment_id=c.pk),
+        lambda: comment_selectors.comment_get(user=cast.users["ppi"], study_id=sid, comment_id=c.pk),
     ):
         with pytest.raises(Http404):
             call()
     with pytest.raises(PermissionDenied):
-        selectors.code_threads(user=cast.users["ppi"], study_id=sid, code=code)
-    assert not selectors.comments_readable(user=cast.users["ppi"], study_id=sid).filter(pk=c.pk).exists()
+        comment_selectors.code_threads(user=cast.users["ppi"], study_id=sid, code=code)
+    assert not comment_selectors.comments_readable(user=cast.users["ppi"], study_id=sid).filter(pk=c.pk).exists()
 
 
 def test_bad_input_is_refused_with_nothing_written(cast, world, quote):

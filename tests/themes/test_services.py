@@ -9,8 +9,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
 from accounts.models import AuditEvent
-from analysis.themes import selectors
 from analysis.themes.models import Comment, CommentRevision, Decision, Quote, Theme
+from analysis.themes.selectors import board as board_selectors
+from analysis.themes.selectors import quotes as quote_selectors
+from analysis.themes.selectors import themes as theme_selectors
 from analysis.themes.services import comments as comment_services
 from analysis.themes.services import quotes as quote_services
 from analysis.themes.services import themes as theme_services
@@ -70,13 +72,13 @@ def test_a_theme_cannot_sit_inside_its_own_sub_theme(cast, world):
 
 
 def test_counts_follow_the_readers_scope(cast, world):
-    lead_counts = selectors.theme_group_counts(user=cast.users["lead"], study_id=cast.study.pk, theme=world.theme)
+    lead_counts = theme_selectors.theme_group_counts(user=cast.users["lead"], study_id=cast.study.pk, theme=world.theme)
     assert [(g.label, g.participants, g.segments) for g in lead_counts] == [("Service user", 1, 1), ("Staff", 1, 1)]
-    south = selectors.theme_group_counts(user=cast.users["coder_other_site"], study_id=cast.study.pk,
+    south = theme_selectors.theme_group_counts(user=cast.users["coder_other_site"], study_id=cast.study.pk,
                                          theme=world.theme)
     assert [(g.label, g.participants) for g in south] == [("Staff", 1)]
     with pytest.raises(PermissionDenied):
-        selectors.theme_group_counts(user=cast.users["ppi"], study_id=cast.study.pk, theme=world.theme)
+        theme_selectors.theme_group_counts(user=cast.users["ppi"], study_id=cast.study.pk, theme=world.theme)
 
 
 def test_quote_trimmed_within_its_segment(cast, world):
@@ -103,15 +105,15 @@ def test_quote_needs_consent_to_quotation(cast, world):
 
 def test_consent_change_hides_the_quote_everywhere_and_the_lead_sees_why(cast, world, quote):
     sid = cast.study.pk
-    board = selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk])
+    board = quote_selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk])
     assert [q.text for q in board[world.theme.pk]] == [SU01_WORDS]
     assert [q.group for q in board[world.theme.pk]] == ["Service user"]
     world.su01.consent_state = ConsentState.WITHDRAWN_RETAIN
     world.su01.withdrawn_on = dt.date(2021, 1, 1)
     world.su01.save()
-    assert selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
-    assert not selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).exists()
-    [view] = selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
+    assert quote_selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
+    assert not quote_selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).exists()
+    [view] = quote_selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
     assert not view.shown_to_team
     assert "withdrew" in view.hidden_reason
 
@@ -120,9 +122,9 @@ def test_no_sharing_with_ppi_hides_from_the_board_only(cast, world, quote):
     world.su01.consent_answers = {**world.su01.consent_answers, "share_team_ppi": False}
     world.su01.save()
     sid = cast.study.pk
-    assert selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
-    assert selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).count() == 1
-    [view] = selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
+    assert quote_selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
+    assert quote_selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).count() == 1
+    [view] = quote_selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
     assert view.shown_to_team
     assert not view.on_board
     assert "PPI" in view.board_reason
@@ -216,6 +218,6 @@ def test_reactions_one_per_person(cast, world):
     sid, ppi, t = cast.study.pk, cast.users["ppi"], world.theme
     comment_services.reaction_set(actor=ppi, study_id=sid, theme_id=t.pk, value="rings_true")
     comment_services.reaction_set(actor=ppi, study_id=sid, theme_id=t.pk, value="not_sure")
-    assert selectors.reaction_counts(theme_ids=[t.pk])[t.pk] == {"rings_true": 0, "not_sure": 1, "not_true": 0}
+    assert board_selectors.reaction_counts(theme_ids=[t.pk])[t.pk] == {"rings_true": 0, "not_sure": 1, "not_true": 0}
     with pytest.raises(ValidationError):
         comment_services.reaction_set(actor=ppi, study_id=sid, theme_id=t.pk, value="love")

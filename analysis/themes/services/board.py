@@ -11,10 +11,10 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.policy import Perm
 from accounts.services import audit_record
-from analysis.themes import selectors
 from analysis.themes.models import (
     BoardSettings,
 )
+from analysis.themes.selectors import notifications as notification_selectors
 from analysis.themes.services.common import (
     SUPPORT_MAX,
     _membership,
@@ -87,7 +87,7 @@ def board_digest_send_one(*, visit_id: int, now: Any) -> bool:
         return False
     # What they have not read: since the last digest, or since they last opened the board (theme
     # comments) or their notifications (code comments), whichever is later.
-    news = selectors.board_news_since(
+    news = notification_selectors.board_news_since(
         user=visit.user, study_id=visit.study_id, since=_latest(visit.digest_sent_at, visit.seen_at),
         codes_since=_latest(visit.digest_sent_at, visit.codes_seen_at))
     if news is None or not news.items:

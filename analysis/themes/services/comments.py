@@ -14,7 +14,6 @@ from accounts.models import User
 from accounts.policy import Perm
 from accounts.services import audit_record
 from analysis.coding.models import Code
-from analysis.themes import selectors
 from analysis.themes.models import (
     Comment,
     CommentKind,
@@ -24,6 +23,9 @@ from analysis.themes.models import (
     ReactionValue,
     Theme,
 )
+from analysis.themes.selectors import comments as comment_selectors
+from analysis.themes.selectors import quotes as quote_selectors
+from analysis.themes.selectors import themes as theme_selectors
 from analysis.themes.services.common import (
     COMMENT_MAX,
     NAME_MAX,
@@ -39,7 +41,7 @@ from analysis.themes.services.themes import _apply, theme_create
 
 
 def _theme_readable(*, actor: User, study_id: int, theme_id: Any) -> Theme:
-    theme = selectors.theme_get(user=actor, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
+    theme = theme_selectors.theme_get(user=actor, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_COMMENT)
     return Theme.objects.select_for_update().get(pk=theme.pk)
 
 
@@ -98,7 +100,7 @@ def comment_create(
             raise ValidationError({"kind": "A reply is a comment; make a suggestion as a new comment."})
     quote = None
     if quote_id not in (None, "") and theme is not None:
-        shown = selectors.quotes_shown(user=actor, study_id=study_id, theme=theme)
+        shown = quote_selectors.quotes_shown(user=actor, study_id=study_id, theme=theme)
         quote = shown.filter(pk=_id(quote_id, field="quote")).first()
         if quote is None:
             raise Http404("No such quote on this theme.")
@@ -125,7 +127,7 @@ def _comment_locked(*, actor: User, study_id: int, comment_id: Any) -> Comment:
         raise Http404("No such comment.") from None
     if not 0 < pk < 2**63:
         raise Http404("No such comment.")
-    readable = selectors.comments_readable(user=actor, study_id=study_id)
+    readable = comment_selectors.comments_readable(user=actor, study_id=study_id)
     comment = readable.select_for_update().filter(pk=pk).select_related("theme", "code").first()
     if comment is None:
         raise Http404("No such comment.")

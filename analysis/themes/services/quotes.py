@@ -15,12 +15,13 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.policy import Perm
 from accounts.services import audit_record
-from analysis.themes import selectors
 from analysis.themes.models import (
     Comment,
     CommentRevision,
     Quote,
 )
+from analysis.themes.selectors import quotes as quote_selectors
+from analysis.themes.selectors import themes as theme_selectors
 from analysis.themes.services.common import (
     NOTE_MAX,
     _int,
@@ -62,7 +63,7 @@ def quote_create(
     """Curate a quote for a theme from one of the theme's coded segments that the lead can see."""
     membership = _membership(actor=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
     theme = _theme_locked(study_id=study_id, theme_id=theme_id)
-    coding = selectors.theme_coding_get(user=actor, study_id=study_id, theme=theme, coding_id=coding_id)
+    coding = theme_selectors.theme_coding_get(user=actor, study_id=study_id, theme=theme, coding_id=coding_id)
     from analysis.transcripts.models import Transcript
 
     # Locked like a correction locks it, so a redaction cannot move the text under the new span.
@@ -72,7 +73,7 @@ def quote_create(
         raise ValidationError({"coding": "The text of this segment was deleted."})
     participant = transcript.participant
     if not data_use_allowed(participant=participant, use=DataUse.QUOTING):
-        raise ValidationError({"coding": selectors.quote_hidden_reason(participant, use=DataUse.QUOTING)})
+        raise ValidationError({"coding": quote_selectors.quote_hidden_reason(participant, use=DataUse.QUOTING)})
     s, e = _span_in_segment(segment_text=transcript.text[coding.start:coding.end], seg_start=coding.start,
                             seg_end=coding.end, start=start, end=end, text=text)
     position = (Quote.objects.filter(theme=theme).aggregate(m=Max("position"))["m"] or 0) + 1
@@ -89,7 +90,7 @@ def quote_create(
 
 def _quote_locked(*, actor: User, study_id: int, theme_id: Any, quote_id: Any) -> Quote:
     theme = _theme_locked(study_id=study_id, theme_id=theme_id)
-    visible = selectors.quotes_in_scope(user=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
+    visible = quote_selectors.quotes_in_scope(user=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
     try:
         pk = int(quote_id)
     except (TypeError, ValueError):
