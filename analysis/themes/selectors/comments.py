@@ -10,7 +10,7 @@ from django.http import Http404
 from accounts import policy
 from accounts.policy import Perm
 from analysis.themes.models import Comment, Theme
-from analysis.themes.selectors.themes import _pk, themes_readable
+from analysis.themes.selectors.themes import pk_or_404, themes_readable
 
 # Comments and reactions -------------------------------------------------------------------------
 
@@ -38,7 +38,7 @@ def comments_readable(*, user: Any, study_id: int) -> QuerySet[Comment]:
 
 
 def comment_get(*, user: Any, study_id: int, comment_id: Any) -> Comment:
-    comment = (comments_readable(user=user, study_id=study_id).filter(pk=_pk(comment_id))
+    comment = (comments_readable(user=user, study_id=study_id).filter(pk=pk_or_404(comment_id))
                .select_related("author", "theme", "code").first())
     if comment is None:
         raise Http404("No such comment.")
@@ -50,7 +50,7 @@ def code_comments(*, user: Any, study_id: int, code_id: Any) -> QuerySet[Comment
     from analysis.coding.models import Code
 
     policy.membership_require(user=user, study_id=study_id, perm=Perm.CODEBOOK_VIEW)
-    code = Code.objects.filter(study_id=study_id, pk=_pk(code_id)).first()
+    code = Code.objects.filter(study_id=study_id, pk=pk_or_404(code_id)).first()
     if code is None:
         raise Http404("No such code.")
     return (Comment.objects.filter(study_id=study_id, code=code).select_related("author", "decided_by")
@@ -58,7 +58,7 @@ def code_comments(*, user: Any, study_id: int, code_id: Any) -> QuerySet[Comment
 
 
 def code_comment_get(*, user: Any, study_id: int, code_id: Any, comment_id: Any) -> Comment:
-    comment = code_comments(user=user, study_id=study_id, code_id=code_id).filter(pk=_pk(comment_id)).first()
+    comment = code_comments(user=user, study_id=study_id, code_id=code_id).filter(pk=pk_or_404(comment_id)).first()
     if comment is None:
         raise Http404("No such comment on this code.")
     return comment

@@ -30,7 +30,7 @@ from participants.consent_rules import DataUse, data_use_allowed
 SEGMENTS_PER_PAGE = 10
 
 
-def _pk(value: Any) -> int:
+def pk_or_404(value: Any) -> int:
     try:
         out = int(value)
     except (TypeError, ValueError):
@@ -54,7 +54,7 @@ def themes_readable(*, user: Any, study_id: int, perm: Perm = Perm.THEME_VIEW) -
 
 def theme_get(*, user: Any, study_id: int, theme_id: Any, perm: Perm = Perm.THEME_VIEW) -> Theme:
     theme = (themes_readable(user=user, study_id=study_id, perm=perm)
-             .select_related("parent", "updated_by").filter(pk=_pk(theme_id)).first())
+             .select_related("parent", "updated_by").filter(pk=pk_or_404(theme_id)).first())
     if theme is None:
         raise Http404("No such theme.")
     return theme
@@ -210,7 +210,7 @@ def _line_number() -> Any:
 
 def theme_coding_get(*, user: Any, study_id: int, theme: Theme, coding_id: Any) -> Coding:
     """A segment behind the theme that the user can see (for curating a quote from it)."""
-    coding = (_theme_codings(user=user, study_id=study_id).filter(code__themes=theme, pk=_pk(coding_id))
+    coding = (_theme_codings(user=user, study_id=study_id).filter(code__themes=theme, pk=pk_or_404(coding_id))
               .select_related("code", "transcript__participant__group").first())
     if coding is None:
         raise Http404("No such segment behind this theme.")

@@ -11,17 +11,15 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.policy import Perm
 from accounts.services import audit_record
-from analysis.themes.models import (
-    BoardSettings,
-)
+from analysis.themes.models import BoardSettings
 from analysis.themes.selectors import notifications as notification_selectors
 from analysis.themes.services.common import (
     SUPPORT_MAX,
-    _membership,
-    _text,
+    clean_text,
+    membership_for,
 )
 
-# Reactions, visits and settings -----------------------------------------------------------------
+# Digests, visits and settings ---------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -29,7 +27,7 @@ def board_digest_choose(*, actor: User, study_id: int, every: Any) -> None:
     """Each member chooses how often to get the e-mail digest: never (until they ask), daily or weekly."""
     from analysis.themes.models import BoardVisit, DigestEvery
 
-    _membership(actor=actor, study_id=study_id, perm=Perm.THEME_VIEW)
+    membership_for(actor=actor, study_id=study_id, perm=Perm.THEME_VIEW)
     if every not in DigestEvery.values:
         raise ValidationError({"every": "Choose never, once a day or once a week."})
     visit, _ = BoardVisit.objects.select_for_update().get_or_create(user=actor, study_id=study_id)
@@ -114,7 +112,7 @@ def board_visit_record(*, actor: User, study_id: int) -> Any:
     """Note that the member has just opened the board; returns when they had last done so (or None)."""
     from analysis.themes.models import BoardVisit
 
-    _membership(actor=actor, study_id=study_id, perm=Perm.THEME_VIEW)
+    membership_for(actor=actor, study_id=study_id, perm=Perm.THEME_VIEW)
     now = timezone.now()
     visit, created = BoardVisit.objects.get_or_create(user=actor, study_id=study_id, defaults={"seen_at": now})
     if created:
@@ -129,7 +127,7 @@ def notifications_visit_record(*, actor: User, study_id: int) -> Any:
     both are read now. Returns when they had last read code comments (or None)."""
     from analysis.themes.models import BoardVisit
 
-    _membership(actor=actor, study_id=study_id, perm=Perm.THEME_VIEW)
+    membership_for(actor=actor, study_id=study_id, perm=Perm.THEME_VIEW)
     now = timezone.now()
     visit, created = BoardVisit.objects.get_or_create(user=actor, study_id=study_id, defaults={"seen_at": now})
     before = None if created else visit.codes_seen_at
@@ -140,8 +138,8 @@ def notifications_visit_record(*, actor: User, study_id: int) -> Any:
 
 @transaction.atomic
 def board_settings_update(*, actor: User, study_id: int, support_line: Any, ip: str | None = None) -> BoardSettings:
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.BOARD_SETTINGS)
-    text = _text(support_line, field="support_line", limit=SUPPORT_MAX)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.BOARD_SETTINGS)
+    text = clean_text(support_line, field="support_line", limit=SUPPORT_MAX)
     settings_row, _ = BoardSettings.objects.select_for_update().get_or_create(study_id=study_id)
     if settings_row.support_line != text:
         settings_row.support_line, settings_row.updated_by, settings_row.updated_at = text, actor, timezone.now()

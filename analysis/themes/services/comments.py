@@ -30,12 +30,12 @@ from analysis.themes.services.common import (
     COMMENT_MAX,
     NAME_MAX,
     TEXT_MAX,
-    _id,
-    _membership,
-    _name,
-    _text,
+    clean_id,
+    clean_name,
+    clean_text,
+    membership_for,
 )
-from analysis.themes.services.themes import _apply, theme_create
+from analysis.themes.services.themes import theme_changes_apply, theme_create
 
 # Comments ---------------------------------------------------------------------------------------
 
@@ -51,10 +51,10 @@ def _code_commentable(*, actor: User, study_id: int, code_id: Any) -> Code:
     membership = policy.membership_require(user=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
     if not policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
         raise Http404("No such code.")
-    code = Code.objects.select_for_update().filter(study_id=study_id, pk=_id(code_id, field="code")).first()
+    code = Code.objects.select_for_update().filter(study_id=study_id, pk=clean_id(code_id, field="code")).first()
     if code is None:
         raise Http404("No such code.")
-    _membership(actor=actor, study_id=study_id, perm=Perm.CODE_COMMENT)
+    membership_for(actor=actor, study_id=study_id, perm=Perm.CODE_COMMENT)
     return code
 
 
@@ -77,11 +77,11 @@ def comment_create(
     if on_code:
         code: Code | None = _code_commentable(actor=actor, study_id=study_id, code_id=code_id)
         theme: Theme | None = None
-        membership = _membership(actor=actor, study_id=study_id, perm=Perm.CODE_COMMENT)
+        membership = membership_for(actor=actor, study_id=study_id, perm=Perm.CODE_COMMENT)
     else:
-        membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
+        membership = membership_for(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
         theme, code = _theme_readable(actor=actor, study_id=study_id, theme_id=theme_id), None
-    text = _text(body, field="body", limit=COMMENT_MAX, required=True, label="A comment")
+    text = clean_text(body, field="body", limit=COMMENT_MAX, required=True, label="A comment")
     if kind not in CommentKind.values:
         raise ValidationError({"kind": "Choose a comment or one of the suggestions."})
     if on_code and kind != CommentKind.COMMENT:
@@ -90,7 +90,7 @@ def comment_create(
         raise ValidationError({"quote": "Quotes belong to themes, not codes."})
     parent = None
     if parent_id not in (None, ""):
-        parent = Comment.objects.filter(theme=theme, code=code, pk=_id(parent_id, field="parent")).first()
+        parent = Comment.objects.filter(theme=theme, code=code, pk=clean_id(parent_id, field="parent")).first()
         if parent is None:
             raise Http404(f"No such comment on this {'code' if on_code else 'theme'}.")
         if parent.deleted_at is not None:
@@ -101,14 +101,14 @@ def comment_create(
     quote = None
     if quote_id not in (None, "") and theme is not None:
         shown = quote_selectors.quotes_shown(user=actor, study_id=study_id, theme=theme)
-        quote = shown.filter(pk=_id(quote_id, field="quote")).first()
+        quote = shown.filter(pk=clean_id(quote_id, field="quote")).first()
         if quote is None:
             raise Http404("No such quote on this theme.")
     name = ""
     if kind in (CommentKind.RENAME, CommentKind.NEW_THEME):
-        name = _name(suggested_name, field="suggested_name")
+        name = clean_name(suggested_name, field="suggested_name")
     elif suggested_name not in (None, ""):
-        _text(suggested_name, field="suggested_name", limit=NAME_MAX)
+        clean_text(suggested_name, field="suggested_name", limit=NAME_MAX)
     comment = Comment.objects.create(
         study_id=study_id, theme=theme, code=code, quote=quote, parent=parent, author=actor, body=text, kind=kind,
         suggested_name=name, decision="" if kind == CommentKind.COMMENT else Decision.OPEN,
@@ -141,14 +141,14 @@ def _details(comment: Comment) -> dict[str, str]:
 @transaction.atomic
 def comment_update(*, actor: User, study_id: int, comment_id: Any, body: Any, ip: str | None = None) -> Comment:
     """Only the author changes their words; the text before each edit is kept."""
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
     comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
     if not policy.may_edit_comment(membership=membership, author_id=comment.author_id,
                                    on_code=comment.code_id is not None):
         raise PermissionDenied("Only the person who wrote a comment can change it.")
     if comment.deleted_at is not None:
         raise ValidationError({"body": "This comment was deleted."})
-    text = _text(body, field="body", limit=COMMENT_MAX, required=True, label="A comment")
+    text = clean_text(body, field="body", limit=COMMENT_MAX, required=True, label="A comment")
     if text != comment.body:
         CommentRevision.objects.create(comment=comment, body=comment.body)
         comment.body, comment.edited_at = text, timezone.now()
@@ -159,7 +159,7 @@ def comment_update(*, actor: User, study_id: int, comment_id: Any, body: Any, ip
 @transaction.atomic
 def comment_delete(*, actor: User, study_id: int, comment_id: Any, ip: str | None = None) -> Comment:
     """The comment stays in its thread as “deleted”, without its words or their history."""
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
     comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
     if not policy.may_delete_comment(membership=membership, author_id=comment.author_id,
                                      on_code=comment.code_id is not None):
@@ -178,9 +178,9 @@ def comment_delete(*, actor: User, study_id: int, comment_id: Any, ip: str | Non
 def comment_resolve(
     *, actor: User, study_id: int, comment_id: Any, resolved: bool, ip: str | None = None,
 ) -> Comment:
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.STUDY_VIEW)
     comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
-    _membership(actor=actor, study_id=study_id, perm=Perm.COMMENT_MODERATE)
+    membership_for(actor=actor, study_id=study_id, perm=Perm.COMMENT_MODERATE)
     if comment.parent_id is not None:
         raise ValidationError({"comment": "Resolve the thread from its first comment."})
     if not isinstance(resolved, bool):
@@ -213,7 +213,7 @@ def suggestion_decide(
 ) -> Comment:
     """Accept or decline a suggestion. Accepting a new name renames the theme; accepting a new theme
     creates it as a candidate. The outcome is written in the board's words for the person who suggested it."""
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.COMMENT_MODERATE)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.COMMENT_MODERATE)
     comment = _comment_locked(actor=actor, study_id=study_id, comment_id=comment_id)
     if not comment.is_suggestion:
         raise ValidationError({"comment": "This comment is not a suggestion."})
@@ -223,12 +223,12 @@ def suggestion_decide(
         raise ValidationError({"comment": "This suggestion has already been decided."})
     if not isinstance(accept, bool):
         raise ValidationError({"accept": "Must be true or false."})
-    why = _text(reason, field="reason", limit=COMMENT_MAX, required=not accept, label="A reason")
+    why = clean_text(reason, field="reason", limit=COMMENT_MAX, required=not accept, label="A reason")
     theme = Theme.objects.select_for_update().get(pk=comment.theme_id or 0)  # suggestions are on themes
     if accept:
         if comment.kind == CommentKind.RENAME:
             old = theme.name
-            _apply(actor=actor, theme=theme, clean={"name": _name(comment.suggested_name)})
+            theme_changes_apply(actor=actor, theme=theme, clean={"name": clean_name(comment.suggested_name)})
             outcome = f"The team renamed this theme from “{old}” to “{theme.name}” after this suggestion."
         elif comment.kind == CommentKind.NEW_THEME:
             new = theme_create(actor=actor, study_id=study_id, name=comment.suggested_name,
@@ -254,7 +254,7 @@ def suggestion_decide(
 @transaction.atomic
 def reaction_set(*, actor: User, study_id: int, theme_id: Any, value: Any) -> Reaction | None:
     """One reaction per person and theme; an empty value takes it back."""
-    _membership(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
+    membership_for(actor=actor, study_id=study_id, perm=Perm.THEME_COMMENT)
     theme = _theme_readable(actor=actor, study_id=study_id, theme_id=theme_id)
     if value in (None, ""):
         Reaction.objects.filter(theme=theme, user=actor).delete()

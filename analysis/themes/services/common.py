@@ -10,9 +10,7 @@ from django.http import Http404
 from accounts import policy
 from accounts.models import Membership, User
 from accounts.policy import Perm
-from analysis.themes.models import (
-    Theme,
-)
+from analysis.themes.models import Theme
 
 NAME_MAX = 200
 TEXT_MAX = 20_000
@@ -20,10 +18,13 @@ COMMENT_MAX = 10_000
 NOTE_MAX = 200
 SUPPORT_MAX = 1_000
 MAX_INT = 2**31 - 1
+
+
 # Validation -------------------------------------------------------------------------------------
 
 
-def _text(value: Any, *, field: str, limit: int, required: bool = False, label: str = "This") -> str:
+def clean_text(value: Any, *, field: str, limit: int, required: bool = False, label: str = "This") -> str:
+    """Text from a form or the API, stripped: a ValidationError on the field for anything else, NUL or too long."""
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -38,14 +39,14 @@ def _text(value: Any, *, field: str, limit: int, required: bool = False, label: 
     return value
 
 
-def _name(value: Any, field: str = "name") -> str:
-    name = " ".join(_text(value, field=field, limit=NAME_MAX * 2, required=True, label="A name").split())
+def clean_name(value: Any, field: str = "name") -> str:
+    name = " ".join(clean_text(value, field=field, limit=NAME_MAX * 2, required=True, label="A name").split())
     if len(name) > NAME_MAX:
         raise ValidationError({field: f"A name has at most {NAME_MAX} characters."})
     return name
 
 
-def _id(value: Any, *, field: str) -> int:
+def clean_id(value: Any, *, field: str) -> int:
     if isinstance(value, bool):
         raise ValidationError({field: "Must be a whole number."})
     try:
@@ -57,7 +58,7 @@ def _id(value: Any, *, field: str) -> int:
     return out
 
 
-def _int(value: Any, *, field: str, low: int = 0, high: int = MAX_INT) -> int:
+def clean_int(value: Any, *, field: str, low: int = 0, high: int = MAX_INT) -> int:
     if isinstance(value, bool):
         raise ValidationError({field: "Must be a whole number."})
     try:
@@ -69,11 +70,11 @@ def _int(value: Any, *, field: str, low: int = 0, high: int = MAX_INT) -> int:
     return out
 
 
-def _membership(*, actor: User, study_id: int, perm: Perm) -> Membership:
+def membership_for(*, actor: User, study_id: int, perm: Perm) -> Membership:
     return policy.membership_require(user=actor, study_id=study_id, perm=perm)
 
 
-def _theme_locked(*, study_id: int, theme_id: Any) -> Theme:
+def theme_locked(*, study_id: int, theme_id: Any) -> Theme:
     try:
         pk = int(theme_id)
     except (TypeError, ValueError):

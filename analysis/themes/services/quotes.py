@@ -24,10 +24,10 @@ from analysis.themes.selectors import quotes as quote_selectors
 from analysis.themes.selectors import themes as theme_selectors
 from analysis.themes.services.common import (
     NOTE_MAX,
-    _int,
-    _membership,
-    _text,
-    _theme_locked,
+    clean_int,
+    clean_text,
+    membership_for,
+    theme_locked,
 )
 from analysis.themes.services.reports import REPORT_KIND
 from participants.consent_rules import DataUse, data_use_allowed
@@ -40,7 +40,7 @@ def _span_in_segment(*, segment_text: str, seg_start: int, seg_end: int, start: 
     """The quote's ``[start, end)``: given directly (code points) or as the trimmed text, which must be a
     continuous part of the segment (a quote is trimmed, never rewritten)."""
     if text not in (None, ""):
-        wanted = _text(text, field="text", limit=len(segment_text) + 1, required=True, label="The quote")
+        wanted = clean_text(text, field="text", limit=len(segment_text) + 1, required=True, label="The quote")
         at = segment_text.find(wanted)
         if at < 0:
             raise ValidationError({"text": "A quote can only be shortened at its start or end: "
@@ -48,8 +48,8 @@ def _span_in_segment(*, segment_text: str, seg_start: int, seg_end: int, start: 
         return seg_start + at, seg_start + at + len(wanted)
     if start in (None, "") and end in (None, ""):
         return seg_start, seg_end
-    s = _int(seg_start if start in (None, "") else start, field="start")
-    e = _int(seg_end if end in (None, "") else end, field="end")
+    s = clean_int(seg_start if start in (None, "") else start, field="start")
+    e = clean_int(seg_end if end in (None, "") else end, field="end")
     if not seg_start <= s < e <= seg_end:
         raise ValidationError({"start": "A quote must lie inside its coded segment and contain some text."})
     return s, e
@@ -61,8 +61,8 @@ def quote_create(
     text: Any = None, content_note: str = "", ip: str | None = None,
 ) -> Quote:
     """Curate a quote for a theme from one of the theme's coded segments that the lead can see."""
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
-    theme = _theme_locked(study_id=study_id, theme_id=theme_id)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
+    theme = theme_locked(study_id=study_id, theme_id=theme_id)
     coding = theme_selectors.theme_coding_get(user=actor, study_id=study_id, theme=theme, coding_id=coding_id)
     from analysis.transcripts.models import Transcript
 
@@ -79,7 +79,7 @@ def quote_create(
     position = (Quote.objects.filter(theme=theme).aggregate(m=Max("position"))["m"] or 0) + 1
     quote = Quote.objects.create(
         study_id=study_id, theme=theme, transcript=transcript, coding=coding, start=s, end=e,
-        content_note=_text(content_note, field="content_note", limit=NOTE_MAX), position=position,
+        content_note=clean_text(content_note, field="content_note", limit=NOTE_MAX), position=position,
         created_by=actor,
     )
     audit_record(actor=actor, action="quote.add", study=membership.study, obj=quote, ip=ip,
@@ -89,7 +89,7 @@ def quote_create(
 
 
 def _quote_locked(*, actor: User, study_id: int, theme_id: Any, quote_id: Any) -> Quote:
-    theme = _theme_locked(study_id=study_id, theme_id=theme_id)
+    theme = theme_locked(study_id=study_id, theme_id=theme_id)
     visible = quote_selectors.quotes_in_scope(user=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
     try:
         pk = int(quote_id)
@@ -107,11 +107,11 @@ def quote_update(
     start: Any = None, end: Any = None, ip: str | None = None,
 ) -> Quote:
     """Change a quote's content note, or trim it again within the segment it came from."""
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
     quote = _quote_locked(actor=actor, study_id=study_id, theme_id=theme_id, quote_id=quote_id)
     changed: dict[str, Any] = {}
     if content_note is not None:
-        note = _text(content_note, field="content_note", limit=NOTE_MAX)
+        note = clean_text(content_note, field="content_note", limit=NOTE_MAX)
         if note != quote.content_note:
             changed["content_note"] = [quote.content_note, note]
             quote.content_note = note
@@ -141,7 +141,7 @@ def quote_update(
 
 @transaction.atomic
 def quote_remove(*, actor: User, study_id: int, theme_id: Any, quote_id: Any, ip: str | None = None) -> None:
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.QUOTE_CURATE)
     quote = _quote_locked(actor=actor, study_id=study_id, theme_id=theme_id, quote_id=quote_id)
     audit_record(actor=actor, action="quote.remove", study=membership.study, obj=quote, ip=ip,
                  details={"theme": quote.theme.name})

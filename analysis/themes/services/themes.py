@@ -28,12 +28,12 @@ from analysis.themes.models import (
 )
 from analysis.themes.services.common import (
     TEXT_MAX,
-    _id,
-    _int,
-    _membership,
-    _name,
-    _text,
-    _theme_locked,
+    clean_id,
+    clean_int,
+    clean_name,
+    clean_text,
+    membership_for,
+    theme_locked,
 )
 
 THEME_FIELDS = ("name", "description", "plain_description", "status", "on_board", "position", "parent", "codes")
@@ -52,7 +52,7 @@ class ConflictError(Exception):
 
 
 def _codes(*, study_id: int, code_ids: Iterable[Any]) -> list[Code]:
-    ids = sorted({_id(c, field="codes") for c in code_ids})
+    ids = sorted({clean_id(c, field="codes") for c in code_ids})
     codes = list(Code.objects.filter(study_id=study_id, pk__in=ids))
     if len(codes) != len(ids):
         raise ValidationError({"codes": "One of these codes is not in this study's codebook."})
@@ -62,7 +62,7 @@ def _codes(*, study_id: int, code_ids: Iterable[Any]) -> list[Code]:
 def _parent(*, study_id: int, parent_id: Any, theme: Theme | None) -> Theme | None:
     if parent_id in (None, ""):
         return None
-    pk = _id(parent_id, field="parent")
+    pk = clean_id(parent_id, field="parent")
     parent = Theme.objects.filter(study_id=study_id, pk=pk).first()
     if parent is None:
         raise ValidationError({"parent": "No such theme in this study."})
@@ -95,7 +95,7 @@ def theme_create(
     code_ids: Iterable[int] = (), ip: str | None = None,
 ) -> Theme:
     """A lead creates a theme; a coder proposes one (always a candidate, not yet on the board)."""
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_PROPOSE)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.THEME_PROPOSE)
     if not policy.role_allows(membership.role, Perm.THEME_EDIT):
         status, on_board = ThemeStatus.CANDIDATE, False
     if status not in ThemeStatus.values:
@@ -104,9 +104,9 @@ def theme_create(
     codes = _codes(study_id=study_id, code_ids=code_ids)
     position = (Theme.objects.filter(study_id=study_id, parent=parent).aggregate(m=Max("position"))["m"] or 0) + 1
     theme = Theme(
-        study_id=study_id, parent=parent, name=_name(name),
-        description=_text(description, field="description", limit=TEXT_MAX),
-        plain_description=_text(plain_description, field="plain_description", limit=TEXT_MAX),
+        study_id=study_id, parent=parent, name=clean_name(name),
+        description=clean_text(description, field="description", limit=TEXT_MAX),
+        plain_description=clean_text(plain_description, field="plain_description", limit=TEXT_MAX),
         status=status, on_board=bool(on_board), position=position, created_by=actor, updated_by=actor,
     )
     _save_unique(theme)
@@ -124,9 +124,9 @@ def _changes_clean(*, study_id: int, theme: Theme, changes: Mapping[str, Any]) -
     out: dict[str, Any] = {}
     for key, value in changes.items():
         if key == "name":
-            out[key] = _name(value)
+            out[key] = clean_name(value)
         elif key in ("description", "plain_description"):
-            out[key] = _text(value, field=key, limit=TEXT_MAX)
+            out[key] = clean_text(value, field=key, limit=TEXT_MAX)
         elif key == "status":
             if value not in ThemeStatus.values:
                 raise ValidationError({"status": "Choose candidate, reviewed or final."})
@@ -136,7 +136,7 @@ def _changes_clean(*, study_id: int, theme: Theme, changes: Mapping[str, Any]) -
                 raise ValidationError({"on_board": "Must be true or false."})
             out[key] = value
         elif key == "position":
-            out[key] = _int(value, field="position")
+            out[key] = clean_int(value, field="position")
         elif key == "parent":
             out[key] = _parent(study_id=study_id, parent_id=value, theme=theme)
         elif key == "codes":
@@ -146,7 +146,7 @@ def _changes_clean(*, study_id: int, theme: Theme, changes: Mapping[str, Any]) -
     return out
 
 
-def _apply(*, actor: User, theme: Theme, clean: dict[str, Any]) -> dict[str, list[Any]]:
+def theme_changes_apply(*, actor: User, theme: Theme, clean: dict[str, Any]) -> dict[str, list[Any]]:
     """Apply cleaned changes to a locked theme; return what changed as ``{field: [before, after]}``."""
     diff: dict[str, list[Any]] = {}
     for key, value in clean.items():
@@ -186,13 +186,13 @@ def theme_update(
     *, actor: User, study_id: int, theme_id: Any, version: int, changes: Mapping[str, Any], ip: str | None = None,
 ) -> Theme:
     """Change a theme. ``version`` is the one the editor read; a stale one raises :class:`ConflictError`."""
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_EDIT)
-    theme = _theme_locked(study_id=study_id, theme_id=theme_id)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.THEME_EDIT)
+    theme = theme_locked(study_id=study_id, theme_id=theme_id)
     clean = _changes_clean(study_id=study_id, theme=theme, changes=changes)
-    if _int(version, field="version", low=1) != theme.version:
+    if clean_int(version, field="version", low=1) != theme.version:
         raise ConflictError(theme)
     old_status = theme.status
-    diff = _apply(actor=actor, theme=theme, clean=clean)
+    diff = theme_changes_apply(actor=actor, theme=theme, clean=clean)
     if diff:
         audit_record(actor=actor, action="theme.update", study=membership.study, obj=theme, ip=ip,
                      details={"name": theme.name, "changed": sorted(diff)})
@@ -204,8 +204,8 @@ def theme_update(
 
 @transaction.atomic
 def theme_delete(*, actor: User, study_id: int, theme_id: Any, ip: str | None = None) -> None:
-    membership = _membership(actor=actor, study_id=study_id, perm=Perm.THEME_EDIT)
-    theme = _theme_locked(study_id=study_id, theme_id=theme_id)
+    membership = membership_for(actor=actor, study_id=study_id, perm=Perm.THEME_EDIT)
+    theme = theme_locked(study_id=study_id, theme_id=theme_id)
     details = {"name": theme.name, "quotes": theme.quotes.count(), "comments": theme.comments.count()}
     audit_record(actor=actor, action="theme.delete", study=membership.study, obj=theme, ip=ip, details=details)
     theme.delete()
