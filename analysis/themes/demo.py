@@ -126,3 +126,19 @@ def load(study: Study, users: dict[str, User]) -> None:
     comment_services.comment_create(
         actor=ppi, study_id=sid, theme_id=life.pk, kind="new_theme", suggested_name="The cost of calls and data",
         body="Some people I know ran out of phone credit in the middle of appointments. Is that its own theme?")
+
+    # The team's own thread on a code, in the codebook: a coder asks, the lead answers and resolves.
+    cues = Code.objects.filter(study=study, name="Loss of non-verbal cues").first()
+    if cues is not None:
+        question = comment_services.comment_create(
+            actor=coder, study_id=sid, code_id=cues.pk,
+            body="Does it count when someone *says* they could not tell how the other person felt, but the "
+                 "call was on video? I have been coding it here.")
+        comment_services.comment_create(
+            actor=lead, study_id=sid, code_id=cues.pk, parent_id=question.pk,
+            body="Yes: the code is about what was missed, whatever the medium. I have added it to the "
+                 "inclusion criteria.")
+        comment_services.comment_resolve(actor=lead, study_id=sid, comment_id=question.pk, resolved=True)
+        comment_services.comment_create(
+            actor=coder, study_id=sid, code_id=cues.pk,
+            body="Should silences on the phone go here too, or under a code of their own?")
