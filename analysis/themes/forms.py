@@ -111,6 +111,4 @@ class CodeCommentForm(forms.Form):
 
 class DigestForm(forms.Form):
     every = forms.ChoiceField(label="E-mail me a summary of what is new", choices=DigestEvery.choices,
-                              widget=forms.RadioSelect,
-                              help_text="The e-mail says only how many new comments there are and where, "
-                                        "never what anyone wrote.")
+                              widget=forms.RadioSelect)
