@@ -128,7 +128,8 @@ def _comment_locked(*, actor: User, study_id: int, comment_id: Any) -> Comment:
     if not 0 < pk < 2**63:
         raise Http404("No such comment.")
     readable = comment_selectors.comments_readable(user=actor, study_id=study_id)
-    comment = readable.select_for_update().filter(pk=pk).select_related("theme", "code").first()
+    # of=self: the theme and code are outer joins (either may be empty), which PostgreSQL cannot lock.
+    comment = readable.select_for_update(of=("self",)).filter(pk=pk).select_related("theme", "code").first()
     if comment is None:
         raise Http404("No such comment.")
     return comment
