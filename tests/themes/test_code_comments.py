@@ -181,7 +181,7 @@ def test_api_list_create_edit_resolve_delete(cast, api, world):
     assert Comment.objects.filter(code=code).count() == 2
 
 
-def test_merge_moves_the_threads_and_delete_takes_them_audited(cast, world):
+def test_merge_moves_the_threads_and_delete_takes_them_audited(cast, clients, world):
     sid, lead = cast.study.pk, cast.users["lead"]
     first = _say(cast, "coder", world.cues, "On cues")
     reply = _say(cast, "lead", world.cues, "Reply on cues", parent_id=first.pk)
@@ -193,6 +193,9 @@ def test_merge_moves_the_threads_and_delete_takes_them_audited(cast, world):
     assert merge.details["moved"]["code_comments"] == 2
     impact = code_services.code_delete_impact(study=cast.study, code=Code.objects.get(pk=world.training.pk))
     assert impact.dependents["code_comments"] == 3
+    page = clients["lead"].get(f"/studies/{sid}/codebook/{world.training.pk}/delete/").content.decode()
+    assert "<strong>3</strong> comments" in page
+    assert "<strong>1</strong> theme link<" in page  # the merge left one link to the theme
     code_services.code_delete(actor=lead, study_id=sid, code_id=world.training.pk, confirm=True)
     assert not Comment.objects.filter(study_id=sid, code__isnull=False).exists()
     deleted = AuditEvent.objects.filter(action="code.delete").latest("id")
