@@ -70,6 +70,8 @@ class Perm(StrEnum):
     THEME_EDIT = "theme.edit"
     QUOTE_CURATE = "quote.curate"
     THEME_COMMENT = "theme.comment"
+    # The team's comments on a code (leads and coders); readers of the codebook read them.
+    CODE_COMMENT = "code.comment"
     # Resolve and reopen comments; accept or decline suggestions.
     COMMENT_MODERATE = "comment.moderate"
     BOARD_SETTINGS = "board.settings"
@@ -140,6 +142,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.THEME_PROPOSE,
             Perm.THEME_EDIT,
             Perm.QUOTE_CURATE,
+            Perm.CODE_COMMENT,
             Perm.COMMENT_MODERATE,
             Perm.BOARD_SETTINGS,
             Perm.MATRIX_RUN,
@@ -152,7 +155,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
     # Coders ask for matrices too (issue 14): the numbers are computed in their own scope.
     Role.CODER: frozenset(_READ_ANALYSIS | {
         Perm.CODING_WRITE, Perm.CODE_PROPOSE, Perm.MEMO_WRITE, Perm.THEME_PROPOSE, Perm.CODING_EXPORT,
-        Perm.MATRIX_RUN,
+        Perm.MATRIX_RUN, Perm.CODE_COMMENT,
     }),
     Role.PPI: frozenset({Perm.STUDY_VIEW, Perm.THEME_VIEW, Perm.THEME_COMMENT}),
 }
@@ -393,14 +396,24 @@ def denial_hides_object(*, user: Any, kwargs: dict[str, Any]) -> bool:
     return membership is not None and not role_allows(membership.role, Perm.THEME_ANALYSE)
 
 
-def may_edit_comment(*, membership: Membership, author_id: int | None) -> bool:
+def comment_perm(*, on_code: bool) -> Perm:
+    """What writing a comment needs: on a theme, taking part in the board; on a code, being on the team."""
+    return Perm.CODE_COMMENT if on_code else Perm.THEME_COMMENT
+
+
+def comment_read_perm(*, on_code: bool) -> Perm:
+    """What reading a comment needs: the board's for a theme's, the codebook's for a code's."""
+    return Perm.CODEBOOK_VIEW if on_code else Perm.THEME_VIEW
+
+
+def may_edit_comment(*, membership: Membership, author_id: int | None, on_code: bool = False) -> bool:
     """A comment's words are its author's: only they may change them (a lead resolves, not rewrites)."""
-    return author_id == membership.user_id and role_allows(membership.role, Perm.THEME_COMMENT)
+    return author_id == membership.user_id and role_allows(membership.role, comment_perm(on_code=on_code))
 
 
-def may_delete_comment(*, membership: Membership, author_id: int | None) -> bool:
-    """Its author, or a lead moderating the board."""
-    return may_edit_comment(membership=membership, author_id=author_id) or role_allows(
+def may_delete_comment(*, membership: Membership, author_id: int | None, on_code: bool = False) -> bool:
+    """Its author, or a lead moderating the board or the codebook's threads."""
+    return may_edit_comment(membership=membership, author_id=author_id, on_code=on_code) or role_allows(
         membership.role, Perm.COMMENT_MODERATE)
 
 

@@ -50,7 +50,7 @@ def _load(out: Path) -> None:
 
     from accounts.models import Membership, ParticipantGroup, Role, Site, Study, User
     from analysis.coding.models import Code
-    from analysis.themes.services import theme_create
+    from analysis.themes.services.themes import theme_create
     from interop.models import ProjectImportStatus
     from interop.services import imports
     from jobs.models import Job

@@ -242,8 +242,8 @@ MATRIX += [
     Row("board", "GET", B + "/", EVERY_MEMBER_PAGE),
     Row("board-settings", "GET", B + "/settings/", ADMIN_LEAD_PAGE),
     Row("board-settings", "POST", B + "/settings/", (302, 302, 403, 403, 403, 404, LOGIN), {"support_line": "Call us"}),
-    Row("board-digest", "GET", B + "/digest/", POST_ONLY_GET),
-    Row("board-digest", "POST", B + "/digest/", EVERY_MEMBER_WRITE, {"digest": "yes"}),
+    Row("board-digest", "GET", B + "/digest/", EVERY_MEMBER_PAGE),
+    Row("board-digest", "POST", B + "/digest/", EVERY_MEMBER_WRITE, {"every": "daily"}),
     Row("board-theme", "GET", B + "/{theme}/", EVERY_MEMBER_PAGE),
     Row("board-react", "GET", B + "/{theme}/react/", POST_ONLY_GET),
     Row("board-react", "POST", B + "/{theme}/react/", EVERY_MEMBER_WRITE, {"value": "rings_true"}),
@@ -300,7 +300,9 @@ def board(cast: Any) -> dict[str, int]:
     """A theme on the board with a quote of SU01 (North), a comment by the PPI member and a suggestion."""
     from analysis.coding.services.codebook import code_create
     from analysis.coding.services.codings import coding_create
-    from analysis.themes import services
+    from analysis.themes.services import comments as comment_services
+    from analysis.themes.services import quotes as quote_services
+    from analysis.themes.services import themes as theme_services
     from tests.factories import SU01_TEXT, add_transcript
     from tests.factories import participant_row as make_participant
 
@@ -313,11 +315,11 @@ def board(cast: Any) -> dict[str, int]:
     start = t.text.index(words)
     coding = coding_create(actor=lead, study_id=sid, transcript_id=t.pk, code_id=code.pk, start=start,
                            end=start + len(words))
-    theme = services.theme_create(actor=lead, study_id=sid, name="Seeing each other", on_board=True,
+    theme = theme_services.theme_create(actor=lead, study_id=sid, name="Seeing each other", on_board=True,
                                   code_ids=[code.pk])
-    quote = services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk)
-    comment = services.comment_create(actor=ppi, study_id=sid, theme_id=theme.pk, body="Rings true for me")
-    suggestion = services.comment_create(actor=ppi, study_id=sid, theme_id=theme.pk, body="Plainer, please",
+    quote = quote_services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk)
+    comment = comment_services.comment_create(actor=ppi, study_id=sid, theme_id=theme.pk, body="Rings true for me")
+    suggestion = comment_services.comment_create(actor=ppi, study_id=sid, theme_id=theme.pk, body="Plainer, please",
                                          kind="rename", suggested_name="Missing faces")
     return {"theme": theme.pk, "quote": quote.pk, "coding": coding.pk, "comment": comment.pk,
             "suggestion": suggestion.pk, "group": su01.group_id}

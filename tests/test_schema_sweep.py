@@ -21,7 +21,9 @@ from analysis.coding.services import assignments
 from analysis.coding.services import codebook as code_services
 from analysis.coding.services import codings as coding_services
 from analysis.coding.services import memos as memo_services
-from analysis.themes import services as theme_services
+from analysis.themes.services import comments as comment_services
+from analysis.themes.services import quotes as quote_services
+from analysis.themes.services import themes as theme_services
 from analysis.transcripts.importers import parse_transcript
 from analysis.transcripts.models import Transcript
 from analysis.transcripts.services import imports, redaction
@@ -70,8 +72,9 @@ def ids(cast: Any) -> dict[str, Any]:
     batch = imports.import_preview(actor=lead, study_id=sid, uploads=[imports.Upload("SU01.txt", text.encode())])
     job = Job.objects.create(study=cast.study, kind="agreement_report", created_by=admin, required_perm="agreement.view")
     theme = theme_services.theme_create(actor=lead, study_id=sid, name="Feeling unheard", code_ids=[code.pk])
-    quote = theme_services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk)
-    comment = theme_services.comment_create(actor=lead, study_id=sid, theme_id=theme.pk, body="A comment")
+    quote = quote_services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk)
+    # A comment on the code: the same id answers under /comments/{comment_id}/ and under the code's URLs.
+    comment = comment_services.comment_create(actor=lead, study_id=sid, code_id=code.pk, body="A comment")
     from analysis.matrices import selectors as matrix_selectors
     from analysis.matrices.models import Matrix
 

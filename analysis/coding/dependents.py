@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,18 @@ def code_dependent_unregister(key: str) -> None:
 
 def code_dependents() -> Iterable[CodeDependent]:
     return list(_REGISTRY.values())
+
+
+# Panels of a code's page that another app fills (the themes app: the team's comments on the code).
+# A panel is ``(request, study_id, code) -> (template name, context)``, or None when the member may not
+# see it; the code's page includes each template with its context, in the order they registered.
+CodePanel = Callable[[Any, int, Any], "tuple[str, dict[str, Any]] | None"]
+_PANELS: dict[str, CodePanel] = {}
+
+
+def code_panel_register(key: str, panel: CodePanel) -> None:
+    _PANELS[key] = panel
+
+
+def code_panels() -> list[CodePanel]:
+    return list(_PANELS.values())

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from analysis.themes.selectors import board_news
+from analysis.themes.selectors.notifications import board_news
 
 
 def board_notice(request: HttpRequest) -> dict[str, Any]:
@@ -13,4 +13,6 @@ def board_notice(request: HttpRequest) -> dict[str, Any]:
     if not study_id or not request.user.is_authenticated:
         return {}
     news = board_news(user=request.user, study_id=study_id)
-    return {"board_news": news} if news is not None and news.any else {}
+    # Always there for a member (the link to Notifications is how one finds them); the counts only when
+    # something is new.
+    return {"board_news": news} if news is not None else {}

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from accounts.models import Study, User
 from analysis.coding.models import Code, Coding
-from analysis.themes import services
 from analysis.themes.models import Theme
+from analysis.themes.services import board as board_services
+from analysis.themes.services import comments as comment_services
+from analysis.themes.services import quotes as quote_services
+from analysis.themes.services import themes as theme_services
 from participants.consent_rules import DataUse, participants_usable_q
 
 SUPPORT_LINE = (
@@ -90,7 +93,7 @@ def load(study: Study, users: dict[str, User]) -> None:
     for name, code_names, status, on_board, parent, description, plain, note in DEMO_THEMES:
         code_ids = list(Code.objects.filter(study=study, name__in=code_names).values_list("pk", flat=True))
         author = coder if not on_board else lead  # the team-only draft is a coder's proposal
-        theme = services.theme_create(
+        theme = theme_services.theme_create(
             actor=author, study_id=sid, name=name, description=description, plain_description=plain,
             status=status, on_board=on_board, parent_id=made[parent].pk if parent else None, code_ids=code_ids)
         made[name] = theme
@@ -99,27 +102,43 @@ def load(study: Study, users: dict[str, User]) -> None:
             if coding.transcript.participant.group_id in groups:
                 continue
             groups.add(coding.transcript.participant.group_id)
-            services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk,
+            quote_services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk,
                                   content_note=note)
-    services.board_settings_update(actor=lead, study_id=sid, support_line=SUPPORT_LINE)
+    board_services.board_settings_update(actor=lead, study_id=sid, support_line=SUPPORT_LINE)
 
     seeing, life = made["Seeing each other at a distance"], made["Fitting care around life"]
-    services.reaction_set(actor=ppi, study_id=sid, theme_id=seeing.pk, value="rings_true")
-    services.reaction_set(actor=ppi, study_id=sid, theme_id=life.pk, value="not_sure")
-    first = services.comment_create(
+    comment_services.reaction_set(actor=ppi, study_id=sid, theme_id=seeing.pk, value="rings_true")
+    comment_services.reaction_set(actor=ppi, study_id=sid, theme_id=life.pk, value="not_sure")
+    first = comment_services.comment_create(
         actor=ppi, study_id=sid, theme_id=seeing.pk,
         body="This rings very true. On the phone my nurse could not tell I was struggling, and I was "
              "good at sounding fine.")
-    services.comment_create(
+    comment_services.comment_create(
         actor=lead, study_id=sid, theme_id=seeing.pk, parent_id=first.pk,
         body="Thank you, Pat. Several people said the same about *sounding fine*; we have added it to the "
              "description of this theme.")
-    services.comment_resolve(actor=lead, study_id=sid, comment_id=first.pk, resolved=True)
-    rename = services.comment_create(
+    comment_services.comment_resolve(actor=lead, study_id=sid, comment_id=first.pk, resolved=True)
+    rename = comment_services.comment_create(
         actor=ppi, study_id=sid, theme_id=life.pk, kind="rename", suggested_name="Care that fits around my life",
         body="“Fitting care around life” sounds like the service talking. Could it be in our words?")
-    services.suggestion_decide(actor=lead, study_id=sid, comment_id=rename.pk, accept=True,
+    comment_services.suggestion_decide(actor=lead, study_id=sid, comment_id=rename.pk, accept=True,
                                reason="The group agreed it is clearer and closer to what people said.")
-    services.comment_create(
+    comment_services.comment_create(
         actor=ppi, study_id=sid, theme_id=life.pk, kind="new_theme", suggested_name="The cost of calls and data",
         body="Some people I know ran out of phone credit in the middle of appointments. Is that its own theme?")
+
+    # The team's own thread on a code, in the codebook: a coder asks, the lead answers and resolves.
+    cues = Code.objects.filter(study=study, name="Loss of non-verbal cues").first()
+    if cues is not None:
+        question = comment_services.comment_create(
+            actor=coder, study_id=sid, code_id=cues.pk,
+            body="Does it count when someone *says* they could not tell how the other person felt, but the "
+                 "call was on video? I have been coding it here.")
+        comment_services.comment_create(
+            actor=lead, study_id=sid, code_id=cues.pk, parent_id=question.pk,
+            body="Yes: the code is about what was missed, whatever the medium. I have added it to the "
+                 "inclusion criteria.")
+        comment_services.comment_resolve(actor=lead, study_id=sid, comment_id=question.pk, resolved=True)
+        comment_services.comment_create(
+            actor=coder, study_id=sid, code_id=cues.pk,
+            body="Should silences on the phone go here too, or under a code of their own?")

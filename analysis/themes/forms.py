@@ -6,17 +6,17 @@ from typing import Any
 
 from django import forms
 
-from analysis.themes import services
-from analysis.themes.models import CommentKind, ReactionValue, Theme, ThemeStatus
+from analysis.themes.models import CommentKind, DigestEvery, ReactionValue, Theme, ThemeStatus
+from analysis.themes.services import common as service_limits
 
 
 class ThemeForm(forms.Form):
-    name = forms.CharField(max_length=services.NAME_MAX)
+    name = forms.CharField(max_length=service_limits.NAME_MAX)
     description = forms.CharField(
-        label="Description for the team", required=False, max_length=services.TEXT_MAX,
+        label="Description for the team", required=False, max_length=service_limits.TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 4}))
     plain_description = forms.CharField(
-        label="Plain-language description for the PPI board", required=False, max_length=services.TEXT_MAX,
+        label="Plain-language description for the PPI board", required=False, max_length=service_limits.TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Short sentences, no jargon: say what the theme is about. Leave empty to use the team's description.")
     status = forms.ChoiceField(choices=ThemeStatus.choices, initial=ThemeStatus.CANDIDATE)
@@ -48,18 +48,18 @@ class QuoteForm(forms.Form):
         label="Quote", widget=forms.Textarea(attrs={"rows": 6}), max_length=100_000,
         help_text="Shorten it at the start or end to leave out anything that could identify someone.")
     content_note = forms.CharField(
-        label="Content note", required=False, max_length=services.NOTE_MAX,
+        label="Content note", required=False, max_length=service_limits.NOTE_MAX,
         help_text="For example “mentions self-harm”. The board then hides the quote until the reader chooses to show it.")
 
 
 class CommentForm(forms.Form):
     body = forms.CharField(
-        label="Your comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=services.COMMENT_MAX,
+        label="Your comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=service_limits.COMMENT_MAX,
         help_text="Plain text. You can use *italics*, **bold** and lists starting with “- ”.")
     kind = forms.ChoiceField(label="What kind of comment is this?", choices=CommentKind.choices,
                              initial=CommentKind.COMMENT, required=False)
     suggested_name = forms.CharField(
-        label="Suggested name", required=False, max_length=services.NAME_MAX,
+        label="Suggested name", required=False, max_length=service_limits.NAME_MAX,
         help_text="Only for a new name or a new theme.")
     quote = forms.TypedChoiceField(label="About a quote", required=False, coerce=int, empty_value=None)
 
@@ -72,13 +72,13 @@ class CommentForm(forms.Form):
 
 class ReplyForm(forms.Form):
     body = forms.CharField(label="Your reply", widget=forms.Textarea(attrs={"rows": 3}),
-                           max_length=services.COMMENT_MAX)
+                           max_length=service_limits.COMMENT_MAX)
     parent = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)
 
 
 class CommentEditForm(forms.Form):
     body = forms.CharField(label="Your comment", widget=forms.Textarea(attrs={"rows": 5}),
-                           max_length=services.COMMENT_MAX)
+                           max_length=service_limits.COMMENT_MAX)
 
 
 class ReactionForm(forms.Form):
@@ -90,13 +90,25 @@ class DecisionForm(forms.Form):
     decision = forms.ChoiceField(label="Decision", choices=[("accept", "Accept"), ("decline", "Decline")],
                                  widget=forms.RadioSelect)
     reason = forms.CharField(
-        label="Reason", required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=services.COMMENT_MAX,
+        label="Reason", required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=service_limits.COMMENT_MAX,
         help_text="Shown to the person who made the suggestion. Needed when you decline.")
 
 
 class BoardSettingsForm(forms.Form):
     support_line = forms.CharField(
-        label="Support line shown on the board", required=False, max_length=services.SUPPORT_MAX,
+        label="Support line shown on the board", required=False, max_length=service_limits.SUPPORT_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Who readers can contact if something on the board upsets them, for example a phone number "
                   "and hours.")
+
+
+class CodeCommentForm(forms.Form):
+    body = forms.CharField(
+        label="Your comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=service_limits.COMMENT_MAX,
+        help_text="Seen by the analysis team only. Plain text; you can use *italics*, **bold** and lists "
+                  "starting with “- ”.")
+
+
+class DigestForm(forms.Form):
+    every = forms.ChoiceField(label="E-mail me a summary of what is new", choices=DigestEvery.choices,
+                              widget=forms.RadioSelect)

@@ -138,13 +138,17 @@ class Decision(models.TextChoices):
 
 
 class Comment(models.Model):
-    """A comment on a theme (optionally about one of its quotes), threaded through ``parent``.
+    """A comment on a theme (optionally about one of its quotes) or on a code, threaded through ``parent``.
 
-    A comment whose ``kind`` is not ``comment`` is a suggestion that a lead accepts or declines with a
-    reason. A deleted comment keeps its place in the thread (``deleted_at``) with its text removed."""
+    Exactly one of ``theme`` and ``code`` is its target. Theme comments are the board's conversation
+    (everyone in the study); code comments are the team's (never shown to someone who may not read the
+    codebook). A theme comment whose ``kind`` is not ``comment`` is a suggestion that a lead accepts or
+    declines with a reason. A deleted comment keeps its place in the thread (``deleted_at``) with its text
+    removed."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
-    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="comments")
+    theme = models.ForeignKey(Theme, null=True, blank=True, on_delete=models.CASCADE, related_name="comments")
+    code = models.ForeignKey("coding.Code", null=True, blank=True, on_delete=models.CASCADE, related_name="comments")
     quote = models.ForeignKey(Quote, null=True, blank=True, on_delete=models.CASCADE, related_name="comments")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -174,11 +178,28 @@ class Comment(models.Model):
                 | (~models.Q(kind="comment") & models.Q(decision__in=Decision.values)),
                 name="comment_decision_only_on_suggestions",
             ),
+            models.CheckConstraint(
+                condition=(models.Q(theme__isnull=False) & models.Q(code__isnull=True))
+                | (models.Q(theme__isnull=True) & models.Q(code__isnull=False)),
+                name="comment_one_target",
+            ),
+            # Suggestions and quotes belong to the board's conversation about themes.
+            models.CheckConstraint(
+                condition=models.Q(code__isnull=True) | (models.Q(kind="comment") & models.Q(quote__isnull=True)),
+                name="comment_on_code_is_plain",
+            ),
         ]
-        indexes = [models.Index(fields=["theme", "created_at"], name="comment_theme_created")]
+        indexes = [models.Index(fields=["theme", "created_at"], name="comment_theme_created"),
+                   models.Index(fields=["code", "created_at"], name="comment_code_created")]
 
     def __str__(self) -> str:
-        return f"Comment {self.pk} on theme {self.theme_id}"
+        return f"Comment {self.pk} on {'theme ' + str(self.theme_id) if self.theme_id else 'code ' + str(self.code_id)}"
+
+    @property
+    def target_name(self) -> str:
+        """The name of what it is about (a theme or a code), for audit details and notices."""
+        target = self.theme if self.theme_id else self.code
+        return target.name if target is not None else ""
 
     @property
     def is_suggestion(self) -> bool:
@@ -234,18 +255,47 @@ class BoardSettings(models.Model):
         return f"Board settings of {self.study}"
 
 
+class DigestEvery(models.TextChoices):
+    OFF = "off", "Never"
+    DAILY = "daily", "Once a day"
+    WEEKLY = "weekly", "Once a week"
+
+
 class BoardVisit(models.Model):
-    """When a member last opened the board: what is newer is "new" to them (the header's notice). Also
-    their choice of an e-mail digest of what is new, and when the last one was sent."""
+    """When a member last opened the board (``seen_at``) and their notifications list (``codes_seen_at``,
+    for comments on codes): what is newer is "new" to them (the header's notice). Also how often they want
+    an e-mail digest of what is new, and when the last one was sent."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
     seen_at = models.DateTimeField(default=timezone.now)
-    digest = models.BooleanField(default=False, help_text="E-mail me a summary of what is new on the board.")
+    codes_seen_at = models.DateTimeField(null=True, blank=True)
+    digest_every = models.CharField(max_length=10, choices=DigestEvery.choices, default=DigestEvery.OFF)
     digest_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "study"], name="one_board_visit_per_user_and_study")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "study"], name="one_board_visit_per_user_and_study"),
+            models.CheckConstraint(condition=models.Q(digest_every__in=DigestEvery.values), name="digest_every_valid"),
+        ]
 
     def __str__(self) -> str:
         return f"Board visit of {self.user_id} in {self.study_id}"
+
+
+class DigestSent(models.Model):
+    """One digest e-mail sent: at most one per member, study and period (``2026-12-03`` for a daily one,
+    ``2026-W49`` for a weekly one), so a second run of the schedule, or two workers at once, never sends
+    it twice (the unique constraint decides)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=10)
+    sent_at = models.DateTimeField(default=timezone.now)
+    items = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "study", "period"], name="one_digest_per_period")]
+
+    def __str__(self) -> str:
+        return f"Digest {self.period} for {self.user_id} in {self.study_id}"

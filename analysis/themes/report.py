@@ -12,8 +12,10 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import Study
-from analysis.themes import selectors
 from analysis.themes.models import Comment, Decision, Theme
+from analysis.themes.selectors import board as board_selectors
+from analysis.themes.selectors import quotes as quote_selectors
+from analysis.themes.selectors import themes as theme_selectors
 
 FORMATS = ("md", "docx")
 AUDIENCES = ("team", "ppi")
@@ -36,8 +38,8 @@ def report_content(*, user: Any, study: Study, audience: str) -> tuple[str, list
     and counts by group and the quotes the team may quote; the PPI version only the board's themes, in
     plain words, with the board's quotes (labelled by group), and what became of the group's suggestions."""
     if audience == "ppi":
-        themes = [(t, 0 if t.parent_id is None else 1) for t in selectors.board_themes(user=user, study_id=study.pk)]
-        quotes = selectors.board_quotes(user=user, study_id=study.pk, theme_ids=[t.pk for t, _ in themes])
+        themes = [(t, 0 if t.parent_id is None else 1) for t in board_selectors.board_themes(user=user, study_id=study.pk)]
+        quotes = quote_selectors.board_quotes(user=user, study_id=study.pk, theme_ids=[t.pk for t, _ in themes])
         out = []
         for t, depth in themes:
             outcomes = Comment.objects.filter(theme=t, deleted_at__isnull=True).exclude(decision__in=["", Decision.OPEN])
@@ -47,17 +49,17 @@ def report_content(*, user: Any, study: Study, audience: str) -> tuple[str, list
                 involvement=[c.outcome for c in outcomes],
             ))
         return f"{study.name}: what we found so far", out
-    rows = selectors.theme_rows(user=user, study_id=study.pk)
+    rows = theme_selectors.theme_rows(user=user, study_id=study.pk)
     out = []
     for row in rows:
         theme: Theme = row.theme
-        views = selectors.theme_quotes_for_team(user=user, study_id=study.pk, theme=theme)
+        views = quote_selectors.theme_quotes_for_team(user=user, study_id=study.pk, theme=theme)
         shown = [q for q in views if q.shown_to_team]
         out.append(ReportTheme(
             name=theme.name, depth=row.depth, description=theme.description, status=theme.get_status_display(),
             codes=list(theme.codes.order_by("name").values_list("name", flat=True)),
             counts=[(g.label, g.participants, g.segments)
-                    for g in selectors.theme_group_counts(user=user, study_id=study.pk, theme=theme)],
+                    for g in theme_selectors.theme_group_counts(user=user, study_id=study.pk, theme=theme)],
             quotes=[(q.text, q.group, q.quote.content_note) for q in shown],
         ))
     return f"{study.name}: themes", out

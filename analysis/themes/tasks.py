@@ -3,7 +3,7 @@ from celery import shared_task
 
 @shared_task(name="themes.report")
 def themes_report_task(job_id: int) -> None:
-    from analysis.themes.services import themes_report_run
+    from analysis.themes.services.reports import themes_report_run
 
     themes_report_run(job_id=job_id)
 
@@ -11,6 +11,6 @@ def themes_report_task(job_id: int) -> None:
 @shared_task(name="themes.board_digests")
 def board_digests_task() -> int:
     """For a Celery beat schedule, as an alternative to the management command."""
-    from analysis.themes.services import board_digests_send
+    from analysis.themes.services.board import board_digests_send
 
     return board_digests_send()

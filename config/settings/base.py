@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -318,9 +319,16 @@ CHORUS_JOB_STALE_QUEUED_SECONDS = env.int("CHORUS_JOB_STALE_QUEUED_SECONDS", def
 CHORUS_JOB_BACKOFF_SECONDS = env.int("CHORUS_JOB_BACKOFF_SECONDS", default=30)
 CHORUS_JOB_BACKOFF_MAX_SECONDS = env.int("CHORUS_JOB_BACKOFF_MAX_SECONDS", default=3600)
 CHORUS_BROKER_CHECK_SECONDS = env.float("CHORUS_BROKER_CHECK_SECONDS", default=1.0)
+# The e-mail digests of what is new (analysis/themes/services/board.py): once a day at this hour (Celery's
+# timezone, CELERY_TIMEZONE = TIME_ZONE); a weekly digest goes out on the first run of its week. A digest
+# is recorded per member and period, so a repeated or doubled run never sends one twice.
+CHORUS_DIGEST_HOUR = env.int("CHORUS_DIGEST_HOUR", default=7)
+CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "jobs.sweep", "schedule": float(CHORUS_JOB_SWEEP_SECONDS),
                    "options": {"expires": float(CHORUS_JOB_SWEEP_SECONDS)}},
+    "board-digests": {"task": "themes.board_digests", "schedule": crontab(hour=CHORUS_DIGEST_HOUR, minute=0),
+                      "options": {"expires": 6 * 3600.0}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -388,7 +396,7 @@ CHORUS_DEMO_STEPS: list[str] = [
 # paths of callables `purger(*, participant) -> dict[str, int]`; later apps append theirs.
 # Codings and memos go first so their counts are reported before transcripts cascade them away.
 CHORUS_PURGERS: list[str] = [
-    "analysis.coding.services.codings.codings_purge", "analysis.themes.services.quotes_purge",
+    "analysis.coding.services.codings.codings_purge", "analysis.themes.services.quotes.quotes_purge",
     "analysis.transcripts.services.transcripts.transcripts_purge",
     "jobs.purge.job_results_purge",
     "analysis.matrices.framework.services.framework_cells_purge",

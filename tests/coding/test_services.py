@@ -152,10 +152,11 @@ def test_merge_moves_children_collapses_twins_and_calls_the_hook(cast, book, fak
     assert set(result.merged_codes) == {"Therapeutic relationship", "Loss of non-verbal cues"}
     assert fake_codings.merges == [(book.cues.pk, twin.pk), (book.relationship.pk, book.remote.pk)]
     assert sorted(fake_codings.rows) == sorted([(twin.pk, "a"), (twin.pk, "b"), (book.remote.pk, "a")])
-    assert result.moved == {"codings": 3, "theme_links": 0}  # themes register as a dependent too
+    # themes register as dependents too: their links and the team's comments on codes
+    assert result.moved == {"codings": 3, "theme_links": 0, "code_comments": 0}
     event = AuditEvent.objects.get(action="code.merge")
     assert event.details["source"]["name"] == "Therapeutic relationship"
-    assert event.details["moved"] == {"codings": 3, "theme_links": 0}
+    assert event.details["moved"] == {"codings": 3, "theme_links": 0, "code_comments": 0}
 
 
 def test_merge_refuses_itself_a_descendant_and_another_study(cast, book):

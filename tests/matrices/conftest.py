@@ -12,7 +12,7 @@ from analysis.coding.models import Code, Coding
 from analysis.coding.services.codebook import code_create
 from analysis.coding.services.codings import coding_create
 from analysis.themes.models import Theme
-from analysis.themes.services import theme_create
+from analysis.themes.services.themes import theme_create
 from participants.models import ConsentState, Participant
 from tests.factories import ST01_TEXT, SU01_TEXT, add_transcript, participant_row
 

@@ -15,8 +15,9 @@ import pytest
 from analysis.coding.models import Code, Coding
 from analysis.coding.services import codebook as code_services
 from analysis.coding.services.codings import coding_create
-from analysis.themes import services
 from analysis.themes.models import Quote, Theme
+from analysis.themes.services import quotes as quote_services
+from analysis.themes.services import themes as theme_services
 from analysis.transcripts.models import Transcript
 from participants.models import Participant
 from tests.factories import ST01_TEXT, SU01_TEXT, add_transcript
@@ -64,7 +65,7 @@ def world(cast: Any) -> World:
     c_north = coding_create(actor=lead, study_id=sid, transcript_id=t_north.pk, code_id=cues.pk, start=s, end=e)
     s, e = span_of(t_south, ST01_WORDS)
     c_south = coding_create(actor=lead, study_id=sid, transcript_id=t_south.pk, code_id=training.pk, start=s, end=e)
-    theme = services.theme_create(
+    theme = theme_services.theme_create(
         actor=lead, study_id=sid, name="Seeing each other", description="What is lost at a distance.",
         plain_description="People miss seeing each other's faces.", status="reviewed", on_board=True,
         code_ids=[cues.pk, training.pk],
@@ -74,5 +75,5 @@ def world(cast: Any) -> World:
 
 @pytest.fixture
 def quote(cast: Any, world: World) -> Quote:
-    return services.quote_create(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
+    return quote_services.quote_create(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
                                  coding_id=world.c_north.pk)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import AuditEvent
-from analysis.themes import services
 from analysis.themes.models import Comment, Quote, Theme
+from analysis.themes.services import comments as comment_services
+from analysis.themes.services import themes as theme_services
 from tests.helpers import db_fingerprint
 
 from .conftest import SU01_WORDS
@@ -116,13 +117,13 @@ def test_comment_on_another_studys_theme_is_404(cast, api, world):
 
 
 def test_comment_about_another_themes_quote_is_404(cast, api, world, quote):
-    second = services.theme_create(actor=cast.users["lead"], study_id=cast.study.pk, name="Second", on_board=True)
+    second = theme_services.theme_create(actor=cast.users["lead"], study_id=cast.study.pk, name="Second", on_board=True)
     r = api["ppi"].post(A(cast, f"/themes/{second.pk}/comments/"), {"body": "hi", "quote": quote.pk}, format="json")
     assert r.status_code == 404
 
 
 def test_reply_to_a_deleted_comment_is_400(cast, api, world):
-    c = services.comment_create(actor=cast.users["ppi"], study_id=cast.study.pk, theme_id=world.theme.pk, body="Hi")
+    c = comment_services.comment_create(actor=cast.users["ppi"], study_id=cast.study.pk, theme_id=world.theme.pk, body="Hi")
     assert api["ppi"].delete(A(cast, f"/comments/{c.pk}/")).status_code == 204
     r = api["lead"].post(A(cast, f"/themes/{world.theme.pk}/comments/"), {"body": "Re", "parent": c.pk}, format="json")
     assert r.status_code == 400

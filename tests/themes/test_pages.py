@@ -6,8 +6,11 @@ import re
 
 import pytest
 
-from analysis.themes import services
 from analysis.themes.models import Comment, Quote, Reaction, Theme
+from analysis.themes.services import board as board_services
+from analysis.themes.services import comments as comment_services
+from analysis.themes.services import quotes as quote_services
+from analysis.themes.services import themes as theme_services
 from analysis.transcripts.text import line_number_at
 
 from .conftest import ST01_WORDS, SU01_WORDS
@@ -56,7 +59,7 @@ def test_coder_proposes_through_the_form(cast, clients, world):
 
 
 def test_edit_conflict_answers_409_with_their_version(cast, clients, world):
-    services.theme_update(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk, version=1,
+    theme_services.theme_update(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk, version=1,
                           changes={"name": "Faces"})
     r = clients["lead"].post(url(cast, f"/themes/{world.theme.pk}/edit/"),
                              {"name": "Mine", "status": "candidate", "version": 1})
@@ -79,9 +82,9 @@ def test_lead_curates_a_trimmed_quote_with_a_content_note(cast, clients, world):
 
 
 def test_board_shows_group_only_and_hides_noted_quotes_behind_details(cast, clients, world, quote):
-    services.quote_update(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
+    quote_services.quote_update(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
                           quote_id=quote.pk, content_note="mentions distress")
-    services.board_settings_update(actor=cast.users["admin"], study_id=cast.study.pk,
+    board_services.board_settings_update(actor=cast.users["admin"], study_id=cast.study.pk,
                                    support_line="Call the study support line on 0800 000 000.")
     r = clients["ppi"].get(url(cast, f"/board/{world.theme.pk}/"))
     html = r.content.decode()
@@ -99,7 +102,7 @@ def test_board_shows_group_only_and_hides_noted_quotes_behind_details(cast, clie
 
 
 def test_board_hides_themes_not_shared(cast, clients, world):
-    hidden = services.theme_create(actor=cast.users["lead"], study_id=cast.study.pk, name="Draft idea")
+    hidden = theme_services.theme_create(actor=cast.users["lead"], study_id=cast.study.pk, name="Draft idea")
     assert "Draft idea" not in clients["ppi"].get(url(cast, "/board/")).content.decode()
     assert clients["ppi"].get(url(cast, f"/board/{hidden.pk}/")).status_code == 404
 
@@ -137,8 +140,8 @@ def test_huge_comment_is_refused_and_nothing_written(cast, clients, world):
 
 
 def test_reply_to_a_deleted_comment_is_refused(cast, clients, world):
-    c = services.comment_create(actor=cast.users["ppi"], study_id=cast.study.pk, theme_id=world.theme.pk, body="Hi")
-    services.comment_delete(actor=cast.users["ppi"], study_id=cast.study.pk, comment_id=c.pk)
+    c = comment_services.comment_create(actor=cast.users["ppi"], study_id=cast.study.pk, theme_id=world.theme.pk, body="Hi")
+    comment_services.comment_delete(actor=cast.users["ppi"], study_id=cast.study.pk, comment_id=c.pk)
     r = clients["lead"].post(url(cast, f"/board/{world.theme.pk}/comments/"), {"body": "Reply", "parent": c.pk},
                              follow=True)
     assert "cannot reply" in r.content.decode()
@@ -179,8 +182,8 @@ def test_ppi_opening_an_object_url_gets_404(cast, clients, api, world, quote):
 
 def test_board_lists_sub_themes_after_their_parent(cast, clients, world):
     lead, sid = cast.users["lead"], cast.study.pk
-    services.theme_create(actor=lead, study_id=sid, name="Second main theme", on_board=True)
-    services.theme_create(actor=lead, study_id=sid, name="A sub-theme", on_board=True, parent_id=world.theme.pk)
+    theme_services.theme_create(actor=lead, study_id=sid, name="Second main theme", on_board=True)
+    theme_services.theme_create(actor=lead, study_id=sid, name="A sub-theme", on_board=True, parent_id=world.theme.pk)
     html = clients["ppi"].get(url(cast, "/board/")).content.decode()
     order = [html.index(n) for n in ("Seeing each other", "A sub-theme", "Second main theme")]
     assert order == sorted(order)
@@ -190,11 +193,11 @@ def test_board_lists_sub_themes_after_their_parent(cast, clients, world):
 def test_header_tells_what_is_new_on_the_board_until_it_is_read(cast, clients, world):
     sid = cast.study.pk
     clients["lead"].get(url(cast, "/board/"))  # the lead's last visit
-    services.comment_create(actor=cast.users["ppi"], study_id=sid, theme_id=world.theme.pk, body="Rings true")
-    services.comment_create(actor=cast.users["ppi"], study_id=sid, theme_id=world.theme.pk, body="Rename it",
+    comment_services.comment_create(actor=cast.users["ppi"], study_id=sid, theme_id=world.theme.pk, body="Rings true")
+    comment_services.comment_create(actor=cast.users["ppi"], study_id=sid, theme_id=world.theme.pk, body="Rename it",
                             kind="rename", suggested_name="Faces")
     html = clients["lead"].get(url(cast, "/")).content.decode()
-    assert "Theme board: 2 new comments, 1 suggestion waiting for a decision" in html
+    assert "Notifications: 2 new comments on the board, 1 suggestion waiting for a decision" in html
     board = clients["lead"].get(url(cast, "/board/")).content.decode()
     assert "2 new since your last visit" in board
     html = clients["lead"].get(url(cast, "/")).content.decode()

@@ -7,7 +7,9 @@ import io
 
 import pytest
 
-from analysis.themes import services
+from analysis.themes.services import comments as comment_services
+from analysis.themes.services import quotes as quote_services
+from analysis.themes.services import reports as report_services
 from jobs.models import Job, JobStatus
 
 from .conftest import SU01_WORDS
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.job
 
 
 def _report(cast, run_jobs, **kw) -> bytes:
-    job = services.themes_report_start(actor=cast.users["lead"], study_id=cast.study.pk, **kw)
+    job = report_services.themes_report_start(actor=cast.users["lead"], study_id=cast.study.pk, **kw)
     job = run_jobs(job.pk)
     assert job.status == JobStatus.DONE, job.error
     with job.result_file.open("rb") as fh:
@@ -34,9 +36,9 @@ def test_team_markdown_has_codes_counts_and_quotes(cast, world, quote, run_jobs)
 def test_ppi_summary_in_word_is_plain_and_leaks_nothing(cast, world, quote, run_jobs):
     from docx import Document
 
-    s = services.comment_create(actor=cast.users["ppi"], study_id=cast.study.pk, theme_id=world.theme.pk,
+    s = comment_services.comment_create(actor=cast.users["ppi"], study_id=cast.study.pk, theme_id=world.theme.pk,
                                 body="Plainer", kind="rename", suggested_name="Missing faces")
-    services.suggestion_decide(actor=cast.users["lead"], study_id=cast.study.pk, comment_id=s.pk, accept=True)
+    comment_services.suggestion_decide(actor=cast.users["lead"], study_id=cast.study.pk, comment_id=s.pk, accept=True)
     data = _report(cast, run_jobs, fmt="docx", audience="ppi")
     text = "\n".join(p.text for p in Document(io.BytesIO(data)).paragraphs)
     assert "Missing faces" in text
@@ -54,7 +56,7 @@ def test_withdrawn_participant_is_not_quoted_and_purge_drops_reports(cast, world
     world.su01.save()
     md = _report(cast, run_jobs, fmt="md", audience="team").decode()
     assert SU01_WORDS not in md
-    assert services.quotes_purge(participant=world.su01)["theme_reports"] == 2
+    assert quote_services.quotes_purge(participant=world.su01)["theme_reports"] == 2
     assert not Job.objects.filter(kind="themes_report").exclude(result_file="").exists()
 
 

@@ -9,8 +9,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
 from accounts.models import AuditEvent
-from analysis.themes import selectors, services
 from analysis.themes.models import Comment, CommentRevision, Decision, Quote, Theme
+from analysis.themes.selectors import board as board_selectors
+from analysis.themes.selectors import quotes as quote_selectors
+from analysis.themes.selectors import themes as theme_selectors
+from analysis.themes.services import comments as comment_services
+from analysis.themes.services import quotes as quote_services
+from analysis.themes.services import themes as theme_services
 from analysis.transcripts.services.redaction import transcript_replace
 from participants.models import ConsentState
 
@@ -18,24 +23,24 @@ from .conftest import SU01_WORDS
 
 
 def test_coder_proposes_a_candidate_off_the_board(cast, world):
-    t = services.theme_create(actor=cast.users["coder"], study_id=cast.study.pk, name="Proposed",
+    t = theme_services.theme_create(actor=cast.users["coder"], study_id=cast.study.pk, name="Proposed",
                               status="final", on_board=True)
     assert (t.status, t.on_board) == ("candidate", False)
     with pytest.raises(PermissionDenied):
-        services.theme_update(actor=cast.users["coder"], study_id=cast.study.pk, theme_id=t.pk, version=1,
+        theme_services.theme_update(actor=cast.users["coder"], study_id=cast.study.pk, theme_id=t.pk, version=1,
                               changes={"name": "x"})
     with pytest.raises(PermissionDenied):
-        services.theme_create(actor=cast.users["ppi"], study_id=cast.study.pk, name="PPI theme")
+        theme_services.theme_create(actor=cast.users["ppi"], study_id=cast.study.pk, name="PPI theme")
     with pytest.raises(Http404):
-        services.theme_create(actor=cast.users["outsider"], study_id=cast.study.pk, name="Nope")
+        theme_services.theme_create(actor=cast.users["outsider"], study_id=cast.study.pk, name="Nope")
 
 
 def test_update_conflict_carries_the_other_version_and_history_records_changes(cast, world):
     lead, sid, t = cast.users["lead"], cast.study.pk, world.theme
-    services.theme_update(actor=lead, study_id=sid, theme_id=t.pk, version=1,
+    theme_services.theme_update(actor=lead, study_id=sid, theme_id=t.pk, version=1,
                           changes={"name": "Seeing faces", "status": "final", "codes": [world.cues.pk]})
-    with pytest.raises(services.ConflictError) as info:
-        services.theme_update(actor=cast.users["lead"], study_id=sid, theme_id=t.pk, version=1,
+    with pytest.raises(theme_services.ConflictError) as info:
+        theme_services.theme_update(actor=cast.users["lead"], study_id=sid, theme_id=t.pk, version=1,
                               changes={"name": "Stale"})
     assert info.value.current.version == 2
     assert info.value.current.name == "Seeing faces"
@@ -51,7 +56,7 @@ def test_update_conflict_carries_the_other_version_and_history_records_changes(c
 ])
 def test_bad_theme_changes_are_refused_and_nothing_changes(cast, world, changes):
     with pytest.raises(ValidationError):
-        services.theme_update(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
+        theme_services.theme_update(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
                               version=1, changes=changes)
     world.theme.refresh_from_db()
     assert world.theme.version == 1
@@ -60,32 +65,32 @@ def test_bad_theme_changes_are_refused_and_nothing_changes(cast, world, changes)
 
 def test_a_theme_cannot_sit_inside_its_own_sub_theme(cast, world):
     lead, sid = cast.users["lead"], cast.study.pk
-    child = services.theme_create(actor=lead, study_id=sid, name="Child", parent_id=world.theme.pk)
+    child = theme_services.theme_create(actor=lead, study_id=sid, name="Child", parent_id=world.theme.pk)
     with pytest.raises(ValidationError):
-        services.theme_update(actor=lead, study_id=sid, theme_id=world.theme.pk, version=1,
+        theme_services.theme_update(actor=lead, study_id=sid, theme_id=world.theme.pk, version=1,
                               changes={"parent": child.pk})
 
 
 def test_counts_follow_the_readers_scope(cast, world):
-    lead_counts = selectors.theme_group_counts(user=cast.users["lead"], study_id=cast.study.pk, theme=world.theme)
+    lead_counts = theme_selectors.theme_group_counts(user=cast.users["lead"], study_id=cast.study.pk, theme=world.theme)
     assert [(g.label, g.participants, g.segments) for g in lead_counts] == [("Service user", 1, 1), ("Staff", 1, 1)]
-    south = selectors.theme_group_counts(user=cast.users["coder_other_site"], study_id=cast.study.pk,
+    south = theme_selectors.theme_group_counts(user=cast.users["coder_other_site"], study_id=cast.study.pk,
                                          theme=world.theme)
     assert [(g.label, g.participants) for g in south] == [("Staff", 1)]
     with pytest.raises(PermissionDenied):
-        selectors.theme_group_counts(user=cast.users["ppi"], study_id=cast.study.pk, theme=world.theme)
+        theme_selectors.theme_group_counts(user=cast.users["ppi"], study_id=cast.study.pk, theme=world.theme)
 
 
 def test_quote_trimmed_within_its_segment(cast, world):
-    q = services.quote_create(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
+    q = quote_services.quote_create(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
                               coding_id=world.c_north.pk, text="you cannot see if someone is tearful")
     assert world.t_north.text[q.start:q.end] == "you cannot see if someone is tearful"
     for bad in ({"text": "you see tearful"}, {"start": 0, "end": 5}, {"start": q.end, "end": q.start}):
         with pytest.raises(ValidationError):
-            services.quote_create(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
+            quote_services.quote_create(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
                                   coding_id=world.c_north.pk, **bad)
     with pytest.raises(PermissionDenied):
-        services.quote_create(actor=cast.users["coder"], study_id=cast.study.pk, theme_id=world.theme.pk,
+        quote_services.quote_create(actor=cast.users["coder"], study_id=cast.study.pk, theme_id=world.theme.pk,
                               coding_id=world.c_north.pk)
 
 
@@ -93,22 +98,22 @@ def test_quote_needs_consent_to_quotation(cast, world):
     world.su01.consent_answers = {"take_part": True, "transcription": True, "anonymised_quotes": False}
     world.su01.save()
     with pytest.raises(ValidationError, match="not agreed to anonymised quotes"):
-        services.quote_create(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
+        quote_services.quote_create(actor=cast.users["lead"], study_id=cast.study.pk, theme_id=world.theme.pk,
                               coding_id=world.c_north.pk)
     assert not Quote.objects.exists()
 
 
 def test_consent_change_hides_the_quote_everywhere_and_the_lead_sees_why(cast, world, quote):
     sid = cast.study.pk
-    board = selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk])
+    board = quote_selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk])
     assert [q.text for q in board[world.theme.pk]] == [SU01_WORDS]
     assert [q.group for q in board[world.theme.pk]] == ["Service user"]
     world.su01.consent_state = ConsentState.WITHDRAWN_RETAIN
     world.su01.withdrawn_on = dt.date(2021, 1, 1)
     world.su01.save()
-    assert selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
-    assert not selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).exists()
-    [view] = selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
+    assert quote_selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
+    assert not quote_selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).exists()
+    [view] = quote_selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
     assert not view.shown_to_team
     assert "withdrew" in view.hidden_reason
 
@@ -117,9 +122,9 @@ def test_no_sharing_with_ppi_hides_from_the_board_only(cast, world, quote):
     world.su01.consent_answers = {**world.su01.consent_answers, "share_team_ppi": False}
     world.su01.save()
     sid = cast.study.pk
-    assert selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
-    assert selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).count() == 1
-    [view] = selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
+    assert quote_selectors.board_quotes(user=cast.users["ppi"], study_id=sid, theme_ids=[world.theme.pk]) == {}
+    assert quote_selectors.quotes_shown(user=cast.users["lead"], study_id=sid, theme=world.theme).count() == 1
+    [view] = quote_selectors.theme_quotes_for_team(user=cast.users["lead"], study_id=sid, theme=world.theme)
     assert view.shown_to_team
     assert not view.on_board
     assert "PPI" in view.board_reason
@@ -137,11 +142,11 @@ def test_redaction_moves_the_quote(cast, world, quote):
 
 def test_purge_removes_quotes_and_comments_quoting_the_participant(cast, world, quote):
     sid, ppi = cast.study.pk, cast.users["ppi"]
-    on_quote = services.comment_create(actor=ppi, study_id=sid, theme_id=world.theme.pk, body="Strong", quote_id=quote.pk)
-    quoting = services.comment_create(actor=ppi, study_id=sid, theme_id=world.theme.pk,
+    on_quote = comment_services.comment_create(actor=ppi, study_id=sid, theme_id=world.theme.pk, body="Strong", quote_id=quote.pk)
+    quoting = comment_services.comment_create(actor=ppi, study_id=sid, theme_id=world.theme.pk,
                                       body=f"I liked “{SU01_WORDS}” a lot")
-    other = services.comment_create(actor=ppi, study_id=sid, theme_id=world.theme.pk, body="Good theme")
-    removed = services.quotes_purge(participant=world.su01)
+    other = comment_services.comment_create(actor=ppi, study_id=sid, theme_id=world.theme.pk, body="Good theme")
+    removed = quote_services.quotes_purge(participant=world.su01)
     assert removed == {"quote_comments": 1, "comments_quoting": 1, "quotes": 1}
     assert not Comment.objects.filter(pk=on_quote.pk).exists()
     quoting.refresh_from_db()
@@ -153,40 +158,40 @@ def test_purge_removes_quotes_and_comments_quoting_the_participant(cast, world, 
 
 def test_comments_edit_history_delete_and_reply_rules(cast, world):
     sid, ppi, t = cast.study.pk, cast.users["ppi"], world.theme
-    c = services.comment_create(actor=ppi, study_id=sid, theme_id=t.pk, body="First thoughts")
-    services.comment_update(actor=ppi, study_id=sid, comment_id=c.pk, body="Second thoughts")
+    c = comment_services.comment_create(actor=ppi, study_id=sid, theme_id=t.pk, body="First thoughts")
+    comment_services.comment_update(actor=ppi, study_id=sid, comment_id=c.pk, body="Second thoughts")
     assert list(CommentRevision.objects.filter(comment=c).values_list("body", flat=True)) == ["First thoughts"]
     with pytest.raises(PermissionDenied):
-        services.comment_update(actor=cast.users["lead"], study_id=sid, comment_id=c.pk, body="Rewritten")
+        comment_services.comment_update(actor=cast.users["lead"], study_id=sid, comment_id=c.pk, body="Rewritten")
     with pytest.raises(ValidationError):
-        services.comment_create(actor=ppi, study_id=sid, theme_id=t.pk, body="x" * 100_000)
+        comment_services.comment_create(actor=ppi, study_id=sid, theme_id=t.pk, body="x" * 100_000)
     with pytest.raises(ValidationError):
-        services.comment_create(actor=ppi, study_id=sid, theme_id=t.pk, body="nul \x00")
-    services.comment_delete(actor=ppi, study_id=sid, comment_id=c.pk)
+        comment_services.comment_create(actor=ppi, study_id=sid, theme_id=t.pk, body="nul \x00")
+    comment_services.comment_delete(actor=ppi, study_id=sid, comment_id=c.pk)
     with pytest.raises(ValidationError, match="deleted"):
-        services.comment_create(actor=cast.users["lead"], study_id=sid, theme_id=t.pk, body="Reply", parent_id=c.pk)
+        comment_services.comment_create(actor=cast.users["lead"], study_id=sid, theme_id=t.pk, body="Reply", parent_id=c.pk)
     with pytest.raises(PermissionDenied):
-        services.comment_resolve(actor=ppi, study_id=sid, comment_id=c.pk, resolved=True)
+        comment_services.comment_resolve(actor=ppi, study_id=sid, comment_id=c.pk, resolved=True)
 
 
 def test_ppi_cannot_comment_on_a_theme_off_the_board_or_in_another_study(cast, world):
     sid = cast.study.pk
-    hidden = services.theme_create(actor=cast.users["lead"], study_id=sid, name="Not yet shared")
+    hidden = theme_services.theme_create(actor=cast.users["lead"], study_id=sid, name="Not yet shared")
     with pytest.raises(Http404):
-        services.comment_create(actor=cast.users["ppi"], study_id=sid, theme_id=hidden.pk, body="hi")
+        comment_services.comment_create(actor=cast.users["ppi"], study_id=sid, theme_id=hidden.pk, body="hi")
     other = Theme.objects.create(study=cast.other_study, name="Elsewhere", created_by=cast.users["outsider"],
                                  updated_by=cast.users["outsider"])
     with pytest.raises(Http404):
-        services.comment_create(actor=cast.users["lead"], study_id=sid, theme_id=other.pk, body="hi")
+        comment_services.comment_create(actor=cast.users["lead"], study_id=sid, theme_id=other.pk, body="hi")
 
 
 def test_accepting_a_rename_renames_and_tells_the_board(cast, world):
     sid, ppi, lead, t = cast.study.pk, cast.users["ppi"], cast.users["lead"], world.theme
-    s = services.comment_create(actor=ppi, study_id=sid, theme_id=t.pk, body="Say it plainly", kind="rename",
+    s = comment_services.comment_create(actor=ppi, study_id=sid, theme_id=t.pk, body="Say it plainly", kind="rename",
                                 suggested_name="Missing the face-to-face")
     with pytest.raises(ValidationError):
-        services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=False, reason="")
-    services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=True, reason="Clearer")
+        comment_services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=False, reason="")
+    comment_services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=True, reason="Clearer")
     t.refresh_from_db()
     s.refresh_from_db()
     assert t.name == "Missing the face-to-face"
@@ -196,14 +201,14 @@ def test_accepting_a_rename_renames_and_tells_the_board(cast, world):
     assert s.resolved_at
     assert AuditEvent.objects.filter(action="suggestion.decide", details__decision="accepted").exists()
     with pytest.raises(ValidationError, match="already"):
-        services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=False, reason="No")
+        comment_services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=False, reason="No")
 
 
 def test_declined_new_theme_keeps_the_reason(cast, world):
     sid, ppi, lead = cast.study.pk, cast.users["ppi"], cast.users["lead"]
-    s = services.comment_create(actor=ppi, study_id=sid, theme_id=world.theme.pk, body="Cost of calls",
+    s = comment_services.comment_create(actor=ppi, study_id=sid, theme_id=world.theme.pk, body="Cost of calls",
                                 kind="new_theme", suggested_name="Money worries")
-    services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=False, reason="Too few mentions")
+    comment_services.suggestion_decide(actor=lead, study_id=sid, comment_id=s.pk, accept=False, reason="Too few mentions")
     s.refresh_from_db()
     assert (s.decision, s.decision_reason) == ("declined", "Too few mentions")
     assert not Theme.objects.filter(name="Money worries").exists()
@@ -211,8 +216,8 @@ def test_declined_new_theme_keeps_the_reason(cast, world):
 
 def test_reactions_one_per_person(cast, world):
     sid, ppi, t = cast.study.pk, cast.users["ppi"], world.theme
-    services.reaction_set(actor=ppi, study_id=sid, theme_id=t.pk, value="rings_true")
-    services.reaction_set(actor=ppi, study_id=sid, theme_id=t.pk, value="not_sure")
-    assert selectors.reaction_counts(theme_ids=[t.pk])[t.pk] == {"rings_true": 0, "not_sure": 1, "not_true": 0}
+    comment_services.reaction_set(actor=ppi, study_id=sid, theme_id=t.pk, value="rings_true")
+    comment_services.reaction_set(actor=ppi, study_id=sid, theme_id=t.pk, value="not_sure")
+    assert board_selectors.reaction_counts(theme_ids=[t.pk])[t.pk] == {"rings_true": 0, "not_sure": 1, "not_true": 0}
     with pytest.raises(ValidationError):
-        services.reaction_set(actor=ppi, study_id=sid, theme_id=t.pk, value="love")
+        comment_services.reaction_set(actor=ppi, study_id=sid, theme_id=t.pk, value="love")

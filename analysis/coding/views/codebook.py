@@ -19,6 +19,7 @@ from accounts import policy
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding.colours import palette_next
+from analysis.coding.dependents import code_dependents, code_panels
 from analysis.coding.forms import (
     CodebookImportForm,
     CodeCreateForm,
@@ -79,8 +80,9 @@ def code_detail(request: HttpRequest, study_id: int, code_id: int) -> HttpRespon
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_VIEW)
     if policy.role_allows(membership.role, Perm.TRANSCRIPT_VIEW):
         node.stats = retrieval.code_stats(user=request.user, study_id=study_id).get(code.pk, retrieval.CodeStats())
+    panels = [p for p in (panel(request, study_id, code) for panel in code_panels()) if p is not None]
     return render(request, "coding/code_detail.html", {
-        **context, "code": code, "node": node,
+        **context, "code": code, "node": node, "panels": panels,
         "can_export_codings": policy.role_allows(membership.role, Perm.CODING_EXPORT),
     })
 
@@ -220,7 +222,11 @@ def code_delete(request: HttpRequest, study_id: int, code_id: int) -> HttpRespon
         else:
             messages.success(request, f"Code “{code.name}” deleted.")
             return redirect("codebook", study_id=study_id)
-    return render(request, "coding/code_delete.html", {**context, "form": form, "code": code, "impact": impact})
+    # What else goes with it, as the apps that depend on codes name it ("2 comments", "1 theme link").
+    others = [(d.label, impact.dependents[d.key]) for d in code_dependents()
+              if d.key != "codings" and impact.dependents.get(d.key)]
+    return render(request, "coding/code_delete.html", {**context, "form": form, "code": code, "impact": impact,
+                                                       "others": others})
 
 
 

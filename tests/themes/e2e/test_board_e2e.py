@@ -4,7 +4,6 @@ participant withdraws; a PPI member opening a transcript URL gets 404; axe-core 
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from analysis.themes.models import Quote, Theme
 from participants.models import ConsentState, Participant
+from tests import factories
 
 from ..conftest import SU01_WORDS
 
@@ -56,6 +56,9 @@ def no_sideways_scroll(page: Any) -> bool:
 
 def test_curate_read_on_a_phone_react_suggest_and_close_the_loop(cast: Any, world: Any, sign_in: Any) -> None:
     sid, theme = cast.study.pk, world.theme
+    # SU01's consent as the register holds it: a signed form with every item answered yes.
+    factories.consent(cast, world.su01, factories.make_form(cast))
+    assert Participant.objects.get(pk=world.su01.pk).consent_state == ConsentState.CONSENTED
     # The lead picks SU01's segment, trims it and adds a content note.
     lead = sign_in(cast.users["lead"])
     lead.goto(f"/studies/{sid}/themes/{theme.pk}/")
@@ -115,12 +118,26 @@ def test_curate_read_on_a_phone_react_suggest_and_close_the_loop(cast: Any, worl
     assert response is not None
     assert response.status == 404
 
-    # SU01 withdraws: the quote disappears from the board at once, and the lead is told why.
-    # (the fixture's participants carry their derived consent state without an event log to withdraw from)
-    Participant.objects.filter(pk=world.su01.pk).update(consent_state=ConsentState.WITHDRAWN_RETAIN,
-                                                        withdrawn_on=dt.date(2021, 1, 5))
+    # SU01 takes back their agreement to quotes: the admin records the re-consent on SU01's page, as
+    # the data manager would from the signed form. The quote disappears from the board at once, and the
+    # lead is told why.
+    admin = sign_in(cast.users["admin"])
+    admin.goto(f"/studies/{sid}/participants/")
+    admin.get_by_role("link", name="SU01", exact=True).click()
+    admin.get_by_role("link", name="Record re-consent").click()
+    admin.fill("#id_date", "2021-01-05")
+    quotes_item = "I agree to anonymised quotes from my interview being used in reports and publications."
+    admin.get_by_role("group", name=quotes_item).get_by_label("No", exact=True).check()
+    for other in ("I agree to my interview being audio-recorded.",
+                  "I agree to my anonymised data being shared with the study team and PPI co-designers."):
+        admin.get_by_role("group", name=other).get_by_label("Yes", exact=True).check()
+    admin.get_by_role("button", name="Record re-consent").click()
+    assert admin.get_by_text("Re-consent recorded for SU01").is_visible()
+    assert Participant.objects.get(pk=world.su01.pk).consent_answers["anonymised_quotes"] is not True
     ppi.goto(f"/studies/{sid}/board/{theme.pk}/")
     assert ppi.locator(".quote-card").count() == 0
     assert SU01_WORDS[:20] not in ppi.content()
+    ppi.goto(f"/studies/{sid}/board/")
+    assert ppi.get_by_text("0 examples of what people said").is_visible()
     lead.goto(f"/studies/{sid}/themes/{theme.pk}/")
-    assert lead.get_by_text("The participant withdrew").is_visible()
+    assert lead.get_by_text("The participant has not agreed to anonymised quotes").is_visible()

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from analysis.themes.services import board_digests_send
+from analysis.themes.services.board import board_digests_send
 
 
 class Command(BaseCommand):

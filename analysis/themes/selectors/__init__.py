@@ -1,0 +1,1 @@
+"""Reads of the themes app, by sub-domain: themes, quotes, comments, board, notifications."""

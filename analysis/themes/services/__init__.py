@@ -1,0 +1,1 @@
+"""Writes of the themes app, by sub-domain: themes, quotes, comments, board, reports (see ``common``)."""
