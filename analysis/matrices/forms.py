@@ -21,7 +21,8 @@ class MatrixForm(forms.Form):
                                        widget=forms.CheckboxSelectMultiple)
     rows = forms.ChoiceField(label="Rows", choices=[("group", "Participant groups"), ("site", "Sites"),
                                                     ("attribute", "A participant attribute"),
-                                                    ("participant", "Individual participants")])
+                                                    ("participant", "Individual participants"),
+                                                    ("codes", "Codes: code co-occurrence (codes × codes)")])
     attribute = forms.ChoiceField(label="Attribute (for attribute rows)", required=False)
     coder = forms.ChoiceField(label="Coder")
     sites = forms.MultipleChoiceField(label="Only these sites (none chosen: all)", required=False,
@@ -47,8 +48,10 @@ class MatrixForm(forms.Form):
 
     def raw(self) -> dict[str, Any]:
         d = self.cleaned_data
+        # Co-occurrence sets the chosen codes against themselves: its columns are codes whatever is ticked.
+        columns = "codes" if d["rows"] == "codes" else d["columns"]
         return {
-            "columns": d["columns"], "column_ids": d["themes"] if d["columns"] == "themes" else d["codes"],
+            "columns": columns, "column_ids": d["themes"] if columns == "themes" else d["codes"],
             "rows": d["rows"], "attribute": d.get("attribute") or "", "coder": d["coder"],
             "site_ids": d["sites"], "group_ids": d["groups"], "skip_interviewer": d["skip_interviewer"],
         }

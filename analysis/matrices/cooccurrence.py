@@ -1,0 +1,205 @@
+"""Code co-occurrence: codes × codes over the codings a member may see.
+
+Definitions (docs/matrices.md says the same in the users' words):
+
+* **overlapping segments** — the number of *pairs of codings*, one of each code, on the same transcript
+  whose spans intersect (``a.start < b.end and b.start < a.end``: half-open, so spans that merely touch
+  do not overlap). This is what QualCoder's co-occurrence report counts (pairs of overlapping codings);
+  ATLAS.ti's co-occurrence table counts co-occurring quotations, which is the same number when each
+  quotation carries one coding. Two codings of code X overlapping two of code Y count four.
+* **participants** — participants with at least one coding of each code, anywhere in their transcripts.
+* **speaker turns** — turns that a coding of each code touches (intersects).
+
+The diagonal is the code's own count: its codings, the participants with it, the turns it touches.
+The table is symmetric. Every number is one statement: the visible codings (``selectors._base``: scope,
+consent, blind double coding and the request's filters) as a common table expression, joined to itself
+on the transcript with the span comparison, and grouped by the pair of codes — no Python loop over rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import F, QuerySet
+
+from accounts import policy
+from accounts.policy import Perm
+from analysis.coding.models import Code, Coding
+from analysis.coding.selectors.codings import CONTEXT_CHARS
+from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptTurn
+from participants.consent_rules import DataUse, data_use_allowed
+from participants.models import Participant
+
+from . import selectors
+from .selectors import CellPage, Result, Segment, Spec
+
+KIND = "cooccurrence"
+MEASURES = ("segments", "participants", "turns")
+
+
+def _codings_sql(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]:
+    """The visible codings of the chosen codes as SQL with (id, code, tr, s, e, part) columns."""
+    qs: QuerySet[Coding] = selectors._base(user=user, study_id=study_id, spec=spec)
+    if spec.column_ids:
+        qs = qs.filter(code_id__in=spec.column_ids)
+    # Annotations only, in one call, so the select list is in this order.
+    cols = qs.annotate(k_id=F("id"), k_code=F("code_id"), k_tr=F("transcript_id"), k_s=F("start"), k_e=F("end"),
+                       k_part=F("transcript__participant_id")).values("k_id", "k_code", "k_tr", "k_s", "k_e", "k_part")
+    sql, params = cols.order_by().query.sql_with_params()
+    return sql, list(params)
+
+
+def _turns_join(spec: Spec) -> tuple[str, list[Any]]:
+    table = TranscriptTurn._meta.db_table
+    sql = f'JOIN {table} u ON u.transcript_id = c.tr AND u.start < c.e AND c.s < u."end"'
+    if spec.skip_interviewer:
+        return sql + " AND u.role <> %s", [SpeakerRole.INTERVIEWER.value]
+    return sql, []
+
+
+def _statement(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]:
+    base, params = _codings_sql(user=user, study_id=study_id, spec=spec)
+    turns, turn_params = _turns_join(spec)
+    # One statement: the CTE of visible codings is read once (PostgreSQL materialises a CTE used more than
+    # once), and each measure is a self-join grouped by the pair of codes (a.code < b.code: each pair once).
+    # Composed from the ORM's own SQL and fixed text; every value is a parameter.
+    sql = f"""
+    WITH c (id, code, tr, s, e, part) AS ({base}),
+    p AS (SELECT DISTINCT code, part FROM c),
+    t AS (SELECT DISTINCT c.code, u.id AS turn FROM c {turns})
+    SELECT 's', a.code, b.code, COUNT(*) FROM c a JOIN c b
+        ON b.tr = a.tr AND a.code < b.code AND a.s < b.e AND b.s < a.e GROUP BY a.code, b.code
+    UNION ALL SELECT 's', code, code, COUNT(*) FROM c GROUP BY code
+    UNION ALL SELECT 'p', a.code, b.code, COUNT(*) FROM p a JOIN p b ON b.part = a.part AND a.code < b.code
+        GROUP BY a.code, b.code
+    UNION ALL SELECT 'p', code, code, COUNT(*) FROM p GROUP BY code
+    UNION ALL SELECT 't', a.code, b.code, COUNT(*) FROM t a JOIN t b ON b.turn = a.turn AND a.code < b.code
+        GROUP BY a.code, b.code
+    UNION ALL SELECT 't', code, code, COUNT(*) FROM t GROUP BY code
+    """  # noqa: S608
+    return sql, params + turn_params
+
+
+def cooccurrence_compute(*, user: Any, study_id: int, spec: Spec, checkpoint: Callable[[int], None]) -> Result:
+    """The co-occurrence table as the user may see it now (one SQL statement plus the code names)."""
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.MATRIX_VIEW)
+    sql, params = _statement(user=user, study_id=study_id, spec=spec)
+    counts: dict[tuple[Any, Any], dict[str, int]] = {}
+    names = {"s": "segments", "p": "participants", "t": "turns"}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for measure, a, b, n in cur.fetchall():
+            for key in {(a, b), (b, a)}:  # symmetric
+                counts.setdefault(key, {})[names[measure]] = int(n)
+    checkpoint(1)
+    codes = selectors._column_headers(study_id=study_id, spec=Spec(columns="codes", column_ids=spec.column_ids))
+    zero = dict.fromkeys(MEASURES, 0)
+    out = Result(columns=codes, rows=list(codes), kind=KIND)
+    for r in codes:
+        out.cells.append([{**zero, **counts.get((r.id, c.id), {})} for c in codes])
+        # The row base: participants with the code (the diagonal), shown beside the row label.
+        out.row_bases.append(counts.get((r.id, r.id), {}).get("participants", 0))
+    checkpoint(2)
+    return out
+
+
+# Click-through: the overlapping passages of a cell -----------------------------------------------
+
+
+@dataclass
+class _Pair:
+    a: int
+    b: int
+
+
+def _pairs_sql(*, user: Any, study_id: int, spec: Spec, code_a: int, code_b: int) -> tuple[str, list[Any]]:
+    base, params = _codings_sql(user=user, study_id=study_id, spec=spec)
+    sql = f"""
+    WITH c (id, code, tr, s, e, part) AS ({base})
+    SELECT a.id, b.id, a.tr, CASE WHEN a.s < b.s THEN a.s ELSE b.s END AS us FROM c a JOIN c b
+        ON b.tr = a.tr AND a.s < b.e AND b.s < a.e
+    WHERE a.code = %s AND b.code = %s
+    """  # noqa: S608 (the ORM's SQL and placeholders)
+    return sql, [*params, code_a, code_b]
+
+
+def cooccurrence_cell(*, user: Any, study_id: int, spec: Spec, result: dict[str, Any], row: Any, column: Any,
+                      page: int, per_page: int) -> CellPage:
+    """One page of the passages behind a cell: for two codes, each overlapping pair of codings (the
+    overlap marked, the rest of both coded segments and some context around); on the diagonal, the
+    code's own segments. Text only where the participant's consent stands, as on every click-through."""
+    codes = result.get("columns", [])
+    i = selectors._index(row, len(codes), "row")
+    j = selectors._index(column, len(codes), "column")
+    ra, cb = codes[i], codes[j]
+    if i == j:
+        qs = selectors._base(user=user, study_id=study_id, spec=spec).filter(code_id=ra["id"])
+        return selectors.segments_page(qs, column=cb["label"], row=ra["label"], page=page, per_page=per_page)
+    pairs_sql, params = _pairs_sql(user=user, study_id=study_id, spec=spec, code_a=ra["id"], code_b=cb["id"])
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM ({pairs_sql}) q", params)  # noqa: S608 (placeholders only)
+        total = int(cur.fetchone()[0])
+        pages = max(1, -(-total // per_page))
+        page = min(page, pages)
+        # Ordered by transcript and place: the participant's order is applied to the page below, as the
+        # transcript order of one participant's interviews stays together either way.
+        cur.execute(f"SELECT q.* FROM ({pairs_sql}) q ORDER BY q.tr, q.us, 1, 2 LIMIT %s OFFSET %s",  # noqa: S608
+                    [*params, per_page, (page - 1) * per_page])
+        pairs = [_Pair(a, b) for a, b, _tr, _us in cur.fetchall()]
+    out = CellPage(column=cb["label"], row=ra["label"], total=total, page=page, pages=pages)
+    if not pairs:
+        return out
+    ids = {p.a for p in pairs} | {p.b for p in pairs}
+    spans = {c.pk: c for c in Coding.objects.filter(pk__in=ids).only("id", "transcript_id", "start", "end", "code_id")}
+    transcripts = {t.pk: t for t in Transcript.objects.filter(pk__in={c.transcript_id for c in spans.values()})
+                   .select_related("participant__group").only(
+                       "id", "title", "participant__pseudonym", "participant__consent_state",
+                       "participant__consent_answers", "participant__group__label")}
+    texts = _passages(pairs, spans)
+    names = dict(Code.objects.filter(pk__in={ra["id"], cb["id"]}).values_list("pk", "name"))
+    for pair in pairs:
+        a, b = spans[pair.a], spans[pair.b]
+        t = transcripts[a.transcript_id]
+        person: Participant = t.participant
+        shown = data_use_allowed(participant=person, use=DataUse.CODING)
+        us, ue = min(a.start, b.start), max(a.end, b.end)
+        os_, oe = max(a.start, b.start), min(a.end, b.end)
+        line, pre, lead, mid, tail, post = texts[(pair.a, pair.b)]
+        out.segments.append(Segment(
+            coding_id=a.pk, code_name=names.get(a.code_id, ""), pseudonym=person.pseudonym, group=person.group.label,
+            transcript_id=t.pk, transcript_title=t.title, line=line, start=us, length=ue - us,
+            before=(("…" if us > CONTEXT_CHARS else "") + pre) if shown else "", text=mid if shown else "",
+            after=post if shown else "", shown=shown, quotable=data_use_allowed(participant=person, use=DataUse.QUOTING),
+            other_code=names.get(b.code_id, ""), other_coding_id=b.pk, lead=lead if shown else "",
+            tail=tail if shown else "", overlap_start=os_, overlap_length=oe - os_))
+    return out
+
+
+def _passages(pairs: list[_Pair], spans: dict[int, Coding]) -> dict[tuple[int, int], tuple[int, str, str, str, str, str]]:
+    """Line number and the five pieces of each pair's passage (context, coded lead, overlap, coded tail,
+    context), cut by the database from each transcript: only substrings travel, never a whole transcript."""
+    selects: list[str] = []
+    params: list[Any] = []
+    for n, pair in enumerate(pairs):
+        a, b = spans[pair.a], spans[pair.b]
+        us, ue = min(a.start, b.start), max(a.end, b.end)
+        os_, oe = max(a.start, b.start), min(a.end, b.end)
+        cs = max(us - CONTEXT_CHARS, 0)
+        # substr is 1-based in both PostgreSQL and SQLite.
+        selects.append(
+            "SELECT %s, LENGTH(SUBSTR(text, 1, %s)) - LENGTH(REPLACE(SUBSTR(text, 1, %s), %s, '')) + 1, "  # noqa: S608
+            "SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), "
+            f"SUBSTR(text, %s, %s) FROM {Transcript._meta.db_table} WHERE id = %s")
+        params += [n, us, us, "\n", cs + 1, us - cs, us + 1, os_ - us, os_ + 1, oe - os_, oe + 1, ue - oe,
+                   ue + 1, CONTEXT_CHARS, a.transcript_id]
+    out: dict[tuple[int, int], tuple[int, str, str, str, str, str]] = {}
+    with connection.cursor() as cur:
+        cur.execute(" UNION ALL ".join(selects), params)
+        for n, line, pre, lead, mid, tail, post in cur.fetchall():
+            pair = pairs[int(n)]
+            out[(pair.a, pair.b)] = (int(line), pre or "", lead or "", mid or "", tail or "", post or "")
+    return out
+
