@@ -61,7 +61,7 @@ def _matrix_requeue(*, actor: User, study: Any, matrix: Matrix, ip: str | None) 
     from .tasks import matrix_compute_task
 
     with transaction.atomic():
-        locked = Matrix.objects.select_for_update().select_related("job").get(pk=matrix.pk)
+        locked = Matrix.objects.select_for_update(of=("self",)).select_related("job").get(pk=matrix.pk)
         if locked.job is None or not locked.job.is_finished:
             return locked  # another request queued it a moment ago
         job = job_create(study=study, kind=JOB_KIND, created_by=actor, perm=Perm.MATRIX_VIEW,
