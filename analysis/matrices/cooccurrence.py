@@ -18,7 +18,8 @@ on the transcript with the span comparison, and grouped by the pair of codes —
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -111,11 +112,7 @@ def cooccurrence_compute(*, user: Any, study_id: int, spec: Spec, checkpoint: Ca
     sql, params = _statement(user=user, study_id=study_id, spec=spec)
     counts: dict[tuple[Any, Any], dict[str, int]] = {}
     names = {"s": "segments", "p": "participants", "t": "turns"}
-    with transaction.atomic(), connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            # The sweep sorts about three rows per coding; with the default 4 MB these sorts and the CTEs spill
-            # to disk (measured: 26 s → 17 s at 1,000 participants on the loaded machine). For this statement only.
-            cur.execute("SET LOCAL work_mem = '64MB'")
+    with connection.cursor() as cur, _planned(cur):
         cur.execute(sql, params)
         rows = cur.fetchall()
     for measure, a, b, n in rows:
@@ -143,16 +140,40 @@ class _Pair:
 
 
 def _pairs_sql(*, user: Any, study_id: int, spec: Spec, code_a: int, code_b: int) -> tuple[str, list[Any]]:
-    # Only the two codes' codings: the self-join then compares a few dozen codings per transcript.
+    """The overlapping pairs of the two codes as (coding of ``code_a``, coding of ``code_b``, transcript,
+    start of the pair), found by the same sweep as the counts (see ``_statement``)."""
+    # Only the two codes' codings are read.
     two = replace(spec, column_ids=tuple(sorted({code_a, code_b})))
     base, params = _codings_sql(user=user, study_id=study_id, spec=two)
     sql = f"""
-    WITH c (id, code, tr, s, e, part) AS ({base})
-    SELECT a.id, b.id, a.tr, CASE WHEN a.s < b.s THEN a.s ELSE b.s END AS us FROM c a JOIN c b
-        ON b.tr = a.tr AND a.s < b.e AND b.s < a.e
-    WHERE a.code = %s AND b.code = %s
+    WITH RECURSIVE c (id, code, tr, s, e, part) AS ({base}),
+    ev (tr, pos, kind, id) AS (SELECT tr, e, 0, id FROM c UNION ALL SELECT tr, s, 2, id FROM c),
+    w AS (SELECT id, kind, SUM(CASE WHEN kind = 2 THEN 1 ELSE 0 END)
+            OVER (PARTITION BY tr ORDER BY pos, kind, id ROWS UNBOUNDED PRECEDING) AS n FROM ev),
+    r AS (SELECT c.id, c.code, c.tr, c.s, k.rn, k.cnt FROM c JOIN (
+            SELECT id, MAX(CASE WHEN kind = 2 THEN n END) AS rn, MAX(CASE WHEN kind = 0 THEN n END) AS cnt
+            FROM w GROUP BY id) k ON k.id = c.id),
+    x (id, code, tr, s, k, cnt) AS (SELECT id, code, tr, s, rn + 1, cnt FROM r WHERE rn < cnt
+        UNION ALL SELECT id, code, tr, s, k + 1, cnt FROM x WHERE k < cnt)
+    SELECT CASE WHEN x.code = %s THEN x.id ELSE b.id END, CASE WHEN x.code = %s THEN b.id ELSE x.id END,
+        x.tr, x.s AS us
+    FROM x JOIN r b ON b.tr = x.tr AND b.rn = x.k
+    WHERE x.code <> b.code
     """  # noqa: S608 (the ORM's SQL and placeholders)
-    return sql, [*params, code_a, code_b]
+    return sql, [*params, code_a, code_a]
+
+
+@contextmanager
+def _planned(cur: Any) -> Iterator[None]:
+    """PostgreSQL settings for the sweep, for this transaction only. ``work_mem``: the sorts and CTEs would
+    spill to disk at the default 4 MB. ``enable_nestloop``: the CTEs' row counts are unknown to the planner
+    (it guesses 200), and a nested loop over two of them is quadratic (a cell page at 1,000 participants ran
+    past the 10-minute statement timeout); hash joins are right for every join here."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            cur.execute("SET LOCAL work_mem = '64MB'")
+            cur.execute("SET LOCAL enable_nestloop = off")
+        yield
 
 
 def cooccurrence_cell(*, user: Any, study_id: int, spec: Spec, result: dict[str, Any], row: Any, column: Any,
@@ -168,16 +189,15 @@ def cooccurrence_cell(*, user: Any, study_id: int, spec: Spec, result: dict[str,
         qs = selectors._base(user=user, study_id=study_id, spec=spec).filter(code_id=ra["id"])
         return selectors.segments_page(qs, column=cb["label"], row=ra["label"], page=page, per_page=per_page)
     pairs_sql, params = _pairs_sql(user=user, study_id=study_id, spec=spec, code_a=ra["id"], code_b=cb["id"])
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) FROM ({pairs_sql}) q", params)  # noqa: S608 (placeholders only)
-        total = int(cur.fetchone()[0])
-        pages = max(1, -(-total // per_page))
-        page = min(page, pages)
-        # Ordered by transcript and place: the participant's order is applied to the page below, as the
-        # transcript order of one participant's interviews stays together either way.
-        cur.execute(f"SELECT q.* FROM ({pairs_sql}) q ORDER BY q.tr, q.us, 1, 2 LIMIT %s OFFSET %s",  # noqa: S608
-                    [*params, per_page, (page - 1) * per_page])
-        pairs = [_Pair(a, b) for a, b, _tr, _us in cur.fetchall()]
+    with connection.cursor() as cur, _planned(cur):
+        # One pass: the pairs' ids in reading order (four numbers each), counted and paged here, rather than a
+        # COUNT and a page that would each run the sweep.
+        cur.execute(f"SELECT q.* FROM ({pairs_sql}) q ORDER BY q.tr, q.us, 1, 2", params)  # noqa: S608
+        every = cur.fetchall()
+    total = len(every)
+    pages = max(1, -(-total // per_page))
+    page = min(page, pages)
+    pairs = [_Pair(a, b) for a, b, _tr, _us in every[(page - 1) * per_page: page * per_page]]
     out = CellPage(column=cb["label"], row=ra["label"], total=total, page=page, pages=pages)
     if not pairs:
         return out
