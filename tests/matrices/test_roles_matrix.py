@@ -34,7 +34,6 @@ MATRIX: list[Row] = [
     Row("matrix-cancel", "POST", M + "/cancel/", (404, 302, 404, 404, 404, 404, LOGIN)),
     Row("matrix-cell", "GET", M + "/cell/?row=total&column=total", OWN_MATRIX_PAGE),
     Row("matrix-export", "GET", M + "/export/csv/", (403, 200, 403, 403, 404, 404, LOGIN)),
-    Row("matrix-export", "GET", M + "/export/png/", (403, 200, 403, 403, 404, 404, LOGIN)),
     Row("api-matrix-list", "GET", A + "/matrices/", (200, 200, 200, 200, 403, 404, UNAUTH)),
     # The lead already has this very matrix ({matrix}), fresh: it is reused (200); the coders' start a job.
     Row("api-matrix-list", "POST", A + "/matrices/", (403, 200, 202, 202, 403, 404, UNAUTH), {}),
