@@ -7,8 +7,10 @@
 Generates the study with ../shared/tools/make_study.py (cached under var/bench/), loads its participants
 (consented) and its REFI-QDA project through the real import, adds the candidate themes of themes.json,
 then runs the matrix job's work function (``matrix_compute_run``, in-process) for code × group and
-theme × group, for coder_a and for all coders, and times a cell's first page of segments
-(``cell_segments``). ``--reuse`` keeps a study already loaded by an earlier run. Prints one JSON summary
+theme × group, for coder_a and for all coders, and code co-occurrence (codes × codes) for the study's
+codes and for 30 codes (``--cooc30``: the study has 15 codable codes, so every second coding of each code
+is moved to a twin code inside a transaction that is rolled back afterwards), and times a cell's first
+page of segments (``cell_segments``) and of a co-occurrence cell's overlapping passages. ``--reuse`` keeps a study already loaded by an earlier run. Prints one JSON summary
 with the process's peak memory.
 
 Without --reuse it drops and recreates every table in the target database: point it at a database of
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +93,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--reuse", action="store_true", help="keep the study an earlier run loaded")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma-separated labels of the matrices to time (default all)")
+    ap.add_argument("--cooc30", action="store_true", help="also co-occurrence over 30 codes (see above)")
+    ap.add_argument("--memory", action="store_true", help="also each job's peak Python memory (an extra run each)")
     args = ap.parse_args()
     out = ROOT / "var" / "bench" / f"study-{args.participants}-{args.chars}-{args.seed}"
     if not (out / "study.qdpx").exists():
@@ -119,10 +125,10 @@ def main() -> None:
     lead = User.objects.get(email="lead@bench")
     coder_a = User.objects.get(full_name__icontains="coder_a")
 
-    def job_time(raw: dict[str, str]) -> tuple[float, Matrix]:
+    def job_time(raw: dict[str, str], runs: int = 0) -> tuple[float, Matrix]:
         """Median wall time of the matrix job's work (a fresh job each run)."""
         times, matrix = [], None
-        for _ in range(args.runs):
+        for _ in range(runs or args.runs):
             spec = selectors.spec_parse(raw)
             Matrix.objects.filter(study=study).delete()
             matrix = Matrix.objects.create(study=study, created_by=lead, spec=spec.as_dict(), key=spec.key,
@@ -139,32 +145,83 @@ def main() -> None:
         return statistics.median(times), matrix
 
     figures: dict[str, float] = {}
+    memory: dict[str, float] = {}
+    only = {x for x in args.only.split(",") if x}
+
+    def timed(label: str, raw: dict[str, str]) -> Matrix | None:
+        if only and label not in only:
+            return None
+        s, matrix = job_time(raw)
+        figures[label + "_s"] = round(s, 3)
+        if args.memory:
+            # One more run under tracemalloc (it slows Python down, so not timed): the Python memory the job
+            # allocates at its peak, i.e. what this matrix adds to a worker.
+            tracemalloc.start()
+            job_time(raw, runs=1)
+            memory[label + "_python_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+            tracemalloc.stop()
+        return matrix
+
     for label, raw in [
         ("code_x_group_coder_a", {"coder": str(coder_a.pk)}),
         ("theme_x_group_coder_a", {"coder": str(coder_a.pk), "columns": "themes"}),
         ("code_x_group_all_coders", {}),
         ("theme_x_group_all_coders", {"columns": "themes"}),
         ("code_x_participant_all_coders", {"rows": "participant"}),
+        ("cooccurrence_15_codes_coder_a", {"rows": "codes", "coder": str(coder_a.pk)}),
+        ("cooccurrence_15_codes_all_coders", {"rows": "codes"}),
     ]:
-        s, matrix = job_time(raw)
-        figures[label + "_s"] = round(s, 3)
-    # A cell's first page: the busiest cell of the last theme × group matrix.
-    s, matrix = job_time({"columns": "themes"})
-    result = matrix.result or {}
-    cells = [(c["segments"], i, j) for i, row in enumerate(result["cells"]) for j, c in enumerate(row)]
-    _, i, j = max(cells)
-    pages = []
-    for _ in range(10):
-        t = time.perf_counter()
-        page = selectors.cell_segments(user=lead, study_id=study.pk, matrix=matrix, row=i, column=j, page=1)
-        pages.append(time.perf_counter() - t)
+        timed(label, raw)
+    pages: list[float] = []
+    page = None
+    # A cell's first page: the busiest cell of the theme × group matrix.
+    matrix = timed("theme_x_group_all_coders_again", {"columns": "themes"})
+    if matrix is not None:
+        result = matrix.result or {}
+        cells = [(c["segments"], i, j) for i, row in enumerate(result["cells"]) for j, c in enumerate(row)]
+        _, i, j = max(cells)
+        for _ in range(10):
+            t = time.perf_counter()
+            page = selectors.cell_segments(user=lead, study_id=study.pk, matrix=matrix, row=i, column=j, page=1)
+            pages.append(time.perf_counter() - t)
+    cooc_pages: list[float] = []
+    cooc_page = None
+    matrix = timed("cooccurrence_15_codes_all_coders_again", {"rows": "codes"})
+    if matrix is not None:
+        result = matrix.result or {}
+        cells = [(c["segments"], i, j) for i, row in enumerate(result["cells"]) for j, c in enumerate(row) if i != j]
+        _, i, j = max(cells)
+        for _ in range(5):
+            t = time.perf_counter()
+            cooc_page = selectors.cell_segments(user=lead, study_id=study.pk, matrix=matrix, row=i, column=j, page=1)
+            cooc_pages.append(time.perf_counter() - t)
+    if args.cooc30:
+        from django.db import transaction
+        from django.db.models.functions import Mod
+
+        from analysis.coding.models import Code
+
+        with transaction.atomic():
+            for code in list(Code.objects.filter(study=study, is_codable=True)):
+                twin = Code.objects.create(study=study, name=code.name + " (twin)", parent=code.parent,
+                                           created_by=lead, updated_by=lead)
+                Coding.objects.filter(code=code).alias(odd=Mod("id", 2)).filter(odd=0).update(code=twin)
+            with connection.cursor() as cur:
+                if connection.vendor == "postgresql":
+                    cur.execute("ANALYZE coding_coding")
+            timed("cooccurrence_30_codes_coder_a", {"rows": "codes", "coder": str(coder_a.pk)})
+            timed("cooccurrence_30_codes_all_coders", {"rows": "codes"})
+            transaction.set_rollback(True)
     summary = {
         "participants": args.participants, "database": connection.vendor, "load_s": round(load_s, 1),
         "codings": Coding.objects.filter(study=study).count(),
         "characters": sum(len(t) for t in study.transcripts.values_list("text", flat=True).iterator()),
         "job_seconds_median_of_runs": figures,
-        "cell_first_page_ms_median": round(statistics.median(pages) * 1000, 1),
-        "cell_segments": page.total,
+        "job_python_peak_mb": memory,
+        "cell_first_page_ms_median": round(statistics.median(pages) * 1000, 1) if pages else None,
+        "cell_segments": page.total if page else None,
+        "cooccurrence_cell_first_page_ms_median": round(statistics.median(cooc_pages) * 1000, 1) if cooc_pages else None,
+        "cooccurrence_cell_pairs": cooc_page.total if cooc_page else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_average": round(os.getloadavg()[0], 1),
     }

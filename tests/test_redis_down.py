@@ -185,6 +185,17 @@ def test_with_redis_stopped_people_sign_in_read_search_and_code_and_jobs_say_503
     assert r.status_code == 503
     batch.refresh_from_db()
     assert batch.status == "preview"  # still waiting for confirmation: nothing half-started
+    # A matrix (issue 14), from its page and the API: 503, no matrix row, and the matrix pages still answer.
+    from analysis.matrices.models import Matrix
+
+    matrices = Matrix.objects.count()
+    r = lead.post(f"/studies/{sid}/matrices/", {"columns": "codes", "rows": "codes", "coder": "all"})
+    assert r.status_code == 503
+    assert "Jobs are unavailable for the moment" in r.content.decode()
+    r = lead_api.post(f"/api/v1/studies/{sid}/matrices/", {"columns": "themes"}, format="json")
+    assert r.status_code == 503
+    assert Matrix.objects.count() == matrices
+    assert lead.get(f"/studies/{sid}/matrices/").status_code == 200
     assert Job.objects.count() == jobs
     assert AuditEvent.objects.filter(action="participants.export").count() == exports
 

@@ -18,8 +18,9 @@ from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import audit_record, client_ip
 from analysis.matrices import selectors, services
+from analysis.matrices.exports import COOCCURRENCE_LABELS, MEASURE_LABELS
 from analysis.matrices.models import Matrix
-from analysis.matrices.views import MEASURES, export_content
+from analysis.matrices.views import FORMATS, export_content, measures_of
 from config.api import StrictFieldsMixin
 
 
@@ -75,6 +76,13 @@ class SegmentSerializer(serializers.Serializer[Any]):
     after = serializers.CharField()
     shown = serializers.BooleanField(help_text="False after a withdrawal: the segment counts, its text is not shown")
     quotable = serializers.BooleanField()
+    other_code = serializers.CharField(help_text="Co-occurrence: the second code of the overlapping pair (else empty)")
+    other_coding_id = serializers.IntegerField(allow_null=True, help_text="Co-occurrence: the second coding")
+    lead = serializers.CharField(help_text="Co-occurrence: the coded text before the overlap (text is the overlap)")
+    tail = serializers.CharField(help_text="Co-occurrence: the coded text after the overlap")
+    overlap_start = serializers.IntegerField(allow_null=True, help_text="Co-occurrence: where both codes apply "
+                                             "(code points); start/length then span both codings")
+    overlap_length = serializers.IntegerField(allow_null=True)
 
 
 class CellPageSerializer(serializers.Serializer[Any]):
@@ -130,6 +138,22 @@ class MatrixRefreshAPI(APIView):
         return Response(_ser(matrix), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
+class MatrixCancelAPI(APIView):
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.JOB_MANAGE)]
+
+    @extend_schema(request=None, responses=MatrixSerializer,
+                   summary="Cancel a matrix's job: at once while queued, at its next step while running")
+    def post(self, request: Request, study_id: int, matrix_id: int) -> Response:
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        try:
+            services.matrix_cancel(actor=acting_user(request), study_id=study_id, matrix_id=matrix_id,
+                                   ip=client_ip(request))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"detail": " ".join(exc.messages)}) from None
+        return Response(_ser(selectors.matrix_get(user=request.user, study_id=study_id, matrix_id=matrix_id)))
+
+
 class MatrixCellAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.MATRIX_VIEW)]
 
@@ -151,18 +175,21 @@ class MatrixCellAPI(APIView):
 class MatrixExportAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.EXPORT)]
 
-    @extend_schema(parameters=[OpenApiParameter("measure", str, enum=[m for m, _ in MEASURES])],
+    @extend_schema(parameters=[OpenApiParameter("measure", str, enum=sorted({*MEASURE_LABELS, *COOCCURRENCE_LABELS}),
+                                                description="participants, segments, share or characters; "
+                                                            "co-occurrence: segments, participants or turns")],
                    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
-                   summary="The matrix as csv, xlsx or svg")
+                   summary="The matrix as csv, xlsx, svg or png")
     def get(self, request: Request, study_id: int, matrix_id: int, fmt: str) -> HttpResponse:
         matrix = selectors.matrix_get(user=request.user, study_id=study_id, matrix_id=matrix_id)
         if matrix.result is None:
             raise serializers.ValidationError({"detail": "This matrix has not been computed yet."})
-        if fmt not in ("csv", "xlsx", "svg"):
-            raise serializers.ValidationError({"format": "Choose csv, xlsx or svg."})
-        measure = request.query_params.get("measure", "participants")
-        if measure not in dict(MEASURES):
-            raise serializers.ValidationError({"measure": "Choose participants, segments, share or characters."})
+        if fmt not in FORMATS:
+            raise serializers.ValidationError({"format": "Choose csv, xlsx, svg or png."})
+        allowed = [m for m, _ in measures_of(matrix.result)]
+        measure = request.query_params.get("measure", allowed[0])
+        if measure not in allowed:
+            raise serializers.ValidationError({"measure": f"Choose {', '.join(allowed)}."})
         content, ctype = export_content(matrix, fmt, measure)
         audit_record(actor=request.user, action="matrix.export", study=matrix.study, obj=matrix,
                      ip=client_ip(request), details={"format": fmt})

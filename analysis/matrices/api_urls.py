@@ -12,6 +12,7 @@ urlpatterns = [
     path(S + "matrices/", api.MatrixListAPI.as_view(), name="api-matrix-list"),
     path(M, api.MatrixDetailAPI.as_view(), name="api-matrix-detail"),
     path(M + "refresh/", api.MatrixRefreshAPI.as_view(), name="api-matrix-refresh"),
+    path(M + "cancel/", api.MatrixCancelAPI.as_view(), name="api-matrix-cancel"),
     path(M + "cell/", api.MatrixCellAPI.as_view(), name="api-matrix-cell"),
     path(M + "export/<str:fmt>/", api.MatrixExportAPI.as_view(), name="api-matrix-export"),
     path(S + "matrices/framework/", framework.FrameworkChartListAPI.as_view(), name="api-framework-list"),

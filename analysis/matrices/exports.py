@@ -1,4 +1,4 @@
-"""A stored matrix as CSV, XLSX and an SVG heatmap. Pure functions of the stored result: the numbers
+"""A stored matrix as CSV, XLSX and an SVG or PNG heatmap. Pure functions of the stored result: the numbers
 in a file are the numbers on the page. Text is formula-safe in both spreadsheet formats."""
 
 from __future__ import annotations
@@ -15,7 +15,22 @@ MEASURE_LABELS = {
     "share": "Share of the row's participants",
     "characters": "Coded characters",
 }
+# Code co-occurrence (codes × codes) counts other things; it has no totals (a pair is not additive).
+COOCCURRENCE_LABELS = {
+    "segments": "Overlapping coded segments (pairs of codings)",
+    "participants": "Participants with both codes",
+    "turns": "Speaker turns where both codes apply",
+}
 BINS = 6  # colour bins of the heatmap: bin 0 is "none"
+
+
+def is_cooccurrence(result: dict[str, Any]) -> bool:
+    return result.get("kind") == "cooccurrence"
+
+
+def measure_labels(result: dict[str, Any]) -> dict[str, str]:
+    """The measures a stored result holds, with their labels, in display order."""
+    return COOCCURRENCE_LABELS if is_cooccurrence(result) else MEASURE_LABELS
 
 
 def heat_bin(value: float | int | None, top: float | int) -> int:
@@ -26,6 +41,10 @@ def heat_bin(value: float | int | None, top: float | int) -> int:
 
 
 def _grid(result: dict[str, Any], measure: str) -> tuple[list[str], list[list[Any]]]:
+    if is_cooccurrence(result):
+        header = ["Code", "Participants with the code", *[c["label"] for c in result["columns"]]]
+        return header, [[str(r["label"]), result["row_bases"][i], *[c[measure] for c in result["cells"][i]]]
+                        for i, r in enumerate(result["rows"])]
     header = ["Row", "Participants in row", *[c["label"] for c in result["columns"]], "Row total"]
     rows = []
     for i, r in enumerate(result["rows"]):
@@ -51,7 +70,7 @@ def matrix_xlsx(result: dict[str, Any], measures: tuple[str, ...], sentences: li
     for measure in measures:
         ws = wb.create_sheet(title=measure.capitalize())
         header, rows = _grid(result, measure)
-        ws.append([MEASURE_LABELS[measure]])
+        ws.append([measure_labels(result)[measure]])
         ws.append([csv_safe_cell(h) for h in header])
         for row in rows:
             ws.append([csv_safe_cell(v) for v in row])
@@ -79,7 +98,7 @@ def matrix_svg(result: dict[str, Any], measure: str, *, title: str) -> bytes:
     peak = max(values, default=0)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
            f'aria-labelledby="t" font-family="sans-serif" font-size="12">',
-           f'<title id="t">{escape(title)} – {escape(MEASURE_LABELS[measure])}</title>']
+           f'<title id="t">{escape(title)} – {escape(measure_labels(result)[measure])}</title>']
     for j, c in enumerate(cols):
         x = left + j * cw + cw / 2
         out.append(f'<text x="{x}" y="{top - 8}" transform="rotate(-35 {x} {top - 8})">{escape(str(c["label"]))[:40]}</text>')
@@ -95,3 +114,85 @@ def matrix_svg(result: dict[str, Any], measure: str, *, title: str) -> bytes:
                        f'fill="{_INK[b]}">{shown}</text>')
     out.append("</svg>")
     return "\n".join(out).encode("utf-8")
+
+
+def _font(size: int, bold: bool = False) -> Any:
+    """DejaVu Sans where installed (wide coverage of scripts), else Pillow's bundled font."""
+    from PIL import ImageFont
+
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF"):
+        try:
+            return ImageFont.truetype(f"{folder}/{name}", size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
+
+def _fit(draw: Any, text: str, font: Any, width: int) -> str:
+    """The text, shortened with an ellipsis to fit ``width`` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def matrix_png(result: dict[str, Any], measure: str, *, title: str) -> bytes:
+    """The heatmap as a PNG: a title, column labels (wrapped), row labels, each cell's number on its
+    colour bin (the colours of the page and the SVG) and a legend saying what darker means."""
+    from PIL import Image, ImageDraw
+
+    cols, rows = result["columns"], result["rows"]
+    font, bold, small = _font(14), _font(14, bold=True), _font(12)
+    cw, ch, left, pad = 120, 34, 220, 16
+    head_lines = 3
+    top = pad + 30 + head_lines * 16 + 10
+    width = max(left + cw * len(cols) + pad, 640)
+    height = top + ch * len(rows) + 90
+    values = [c[measure] or 0 for row in result["cells"] for c in row]
+    peak = max(values, default=0)
+    img = Image.new("RGB", (width, height), "#ffffff")
+    d = ImageDraw.Draw(img)
+    d.text((pad, pad), _fit(d, f"{title} – {measure_labels(result)[measure]}", bold, width - 2 * pad), font=bold,
+           fill="#1a1a1a")
+    for j, c in enumerate(cols):
+        # Column labels wrapped on words over up to three lines, the last shortened if need be.
+        words, lines, line = str(c["label"]).split(), [], ""
+        for w in words:
+            trial = f"{line} {w}".strip()
+            if d.textlength(trial, font=small) <= cw - 8 or not line:
+                line = trial
+            else:
+                lines.append(line)
+                line = w
+        lines.append(line)
+        if len(lines) > head_lines:
+            lines = [*lines[:head_lines - 1], " ".join(lines[head_lines - 1:])]
+        for k, text in enumerate(lines):
+            d.text((left + j * cw + 4, pad + 30 + k * 16), _fit(d, text, small, cw - 8), font=small, fill="#1a1a1a")
+    for i, r in enumerate(rows):
+        y = top + i * ch
+        d.text((pad, y + 9), _fit(d, str(r["label"]), font, left - pad - 8), font=font, fill="#1a1a1a")
+        for j, cell in enumerate(result["cells"][i]):
+            v = cell[measure]
+            b = heat_bin(v, peak)
+            x = left + j * cw
+            d.rectangle([x, y, x + cw, y + ch], fill=_FILL[b], outline="#999999")
+            shown = "–" if v is None else (f"{v:.0%}" if measure == "share" else f"{v:,}")
+            tw = d.textlength(shown, font=bold)
+            d.text((x + (cw - tw) / 2, y + 9), shown, font=bold, fill=_INK[b])
+    # Legend: the bins from none to the largest cell, each with the range of numbers it stands for.
+    y = top + ch * len(rows) + 20
+    d.text((pad, y), "Darker cells hold larger numbers; every cell prints its number.", font=small, fill="#1a1a1a")
+    y += 22
+    for b in range(BINS):
+        x = pad + b * 100
+        d.rectangle([x, y, x + 24, y + 18], fill=_FILL[b], outline="#999999")
+        label = "none" if b == 0 else (f"up to {peak:.0%}" if measure == "share" and b == BINS - 1 else
+                                       f"≈{b / (BINS - 1) * peak:.0%}" if measure == "share" else
+                                       f"≈{round(b / (BINS - 1) * peak):,}")
+        d.text((x + 30, y + 2), label, font=small, fill="#1a1a1a")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()

@@ -23,7 +23,8 @@ class MatrixForm(forms.Form):
                                        widget=forms.CheckboxSelectMultiple)
     rows = forms.ChoiceField(label="Rows", choices=[("group", "Participant groups"), ("site", "Sites"),
                                                     ("attribute", "A participant attribute"),
-                                                    ("participant", "Individual participants")])
+                                                    ("participant", "Individual participants"),
+                                                    ("codes", "Codes: code co-occurrence (codes × codes)")])
     attribute = forms.ChoiceField(label="Attribute (for attribute rows)", required=False)
     bands = forms.CharField(label="Bands (for a number or date attribute)", required=False, max_length=500,
                             help_text=bands.HINT + " Values outside every band form their own row.")
@@ -56,8 +57,10 @@ class MatrixForm(forms.Form):
 
     def raw(self) -> dict[str, Any]:
         d = self.cleaned_data
+        # Co-occurrence sets the chosen codes against themselves: its columns are codes whatever is ticked.
+        columns = "codes" if d["rows"] == "codes" else d["columns"]
         return {
-            "columns": d["columns"], "column_ids": d["themes"] if d["columns"] == "themes" else d["codes"],
+            "columns": columns, "column_ids": d["themes"] if columns == "themes" else d["codes"],
             "rows": d["rows"], "attribute": d.get("attribute") or "", "bands": d.get("bands") or "",
             "coder": d["coder"],
             "site_ids": d["sites"], "group_ids": d["groups"], "transcript_ids": d["transcripts"], "skip_interviewer": d["skip_interviewer"],

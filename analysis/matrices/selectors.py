@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,7 +38,8 @@ from . import bands
 from .models import Matrix
 
 COLUMN_KINDS = ("codes", "themes")
-ROW_KINDS = ("group", "site", "participant", "attribute")
+# "codes": code co-occurrence, codes × codes (``cooccurrence``).
+ROW_KINDS = ("group", "site", "participant", "attribute", "codes")
 MEASURES = ("participants", "segments", "share", "characters")
 MAX_IDS = 500
 SEGMENTS_PER_PAGE = 20
@@ -112,6 +114,8 @@ def spec_parse(raw: dict[str, Any]) -> Spec:
         raise ValidationError({"attribute": "An attribute key of at most 50 characters."})
     if rows == "attribute" and not attribute:
         raise ValidationError({"attribute": "Choose the participant attribute for the rows."})
+    if rows == "codes" and raw.get("columns") not in (None, "", "codes"):
+        raise ValidationError({"columns": "Co-occurrence sets codes against codes: choose codes for the columns."})
     coder = raw.get("coder") or "all"
     if not isinstance(coder, str | int):
         raise ValidationError({"coder": "Choose all, agreed or a coder."})
@@ -253,6 +257,8 @@ class Result:
     column_totals: list[dict[str, Any]] = field(default_factory=list)
     total: dict[str, Any] = field(default_factory=dict)
     row_bases: list[int] = field(default_factory=list)
+    # "crosstab", or "cooccurrence" (codes × codes: no totals, other measures).
+    kind: str = "crosstab"
 
 
 def _column_headers(*, study_id: int, spec: Spec) -> list[Header]:
@@ -307,18 +313,34 @@ def _share(participants: int, base: int) -> float | None:
     return round(participants / base, 4) if base else None
 
 
-def matrix_compute(*, user: Any, study_id: int, spec: Spec) -> Result:
+def matrix_steps(spec: Spec) -> int:
+    """How many checkpoints ``matrix_compute`` passes (the job's progress total)."""
+    return 2 if spec.rows == "codes" else 5
+
+
+def matrix_compute(*, user: Any, study_id: int, spec: Spec, checkpoint: Callable[[int], None] | None = None) -> Result:
     """The matrix as the user may see it now: four GROUP BY statements (cells, row totals, column
-    totals, the whole) plus the row bases and the headers."""
+    totals, the whole) plus the row bases and the headers. Codes × codes is co-occurrence.
+    ``checkpoint(n)`` is called after each statement (the job's progress and cancel point)."""
+    step = checkpoint or (lambda _n: None)
+    if spec.rows == "codes":
+        from .cooccurrence import cooccurrence_compute
+
+        return cooccurrence_compute(user=user, study_id=study_id, spec=spec, checkpoint=step)
     policy.membership_require(user=user, study_id=study_id, perm=Perm.MATRIX_VIEW)
     base = _base(user=user, study_id=study_id, spec=spec)
     qs, col_path = _with_column(base, spec, study_id=study_id)
     qs = qs.annotate(row=_row_expr(spec), col=F(col_path))
     cells = {(r["row"], r["col"]): r for r in qs.values("row", "col").annotate(**_measures()).order_by()}
+    step(1)
     row_tot = {r["row"]: r for r in qs.values("row").annotate(**_measures()).order_by()}
+    step(2)
     col_tot = {r["col"]: r for r in qs.values("col").annotate(**_measures()).order_by()}
+    step(3)
     whole = qs.aggregate(**_measures())
+    step(4)
     bases = _row_base(user=user, study_id=study_id, spec=spec)
+    step(5)
     columns = _column_headers(study_id=study_id, spec=spec)
     rows = _row_headers(study_id=study_id, spec=spec, keys=set(bases) | set(row_tot))
     zero = {"participants": 0, "segments": 0, "characters": 0}
@@ -390,6 +412,14 @@ class Segment:
     after: str
     shown: bool
     quotable: bool
+    # A co-occurrence passage: ``text`` is where both codes apply; ``lead`` / ``tail`` the rest of the two
+    # coded segments around it; the second coding and its code.
+    other_code: str = ""
+    other_coding_id: int | None = None
+    lead: str = ""
+    tail: str = ""
+    overlap_start: int | None = None
+    overlap_length: int | None = None
 
 
 @dataclass
@@ -420,6 +450,11 @@ def cell_segments(*, user: Any, study_id: int, matrix: Matrix, row: Any, column:
         raise ValidationError({"page": "A page number."}) from None
     if not 0 < page_n <= 100_000:
         raise ValidationError({"page": "Out of range."})
+    if spec.rows == "codes":
+        from .cooccurrence import cooccurrence_cell
+
+        return cooccurrence_cell(user=user, study_id=study_id, spec=spec, result=result, row=row, column=column,
+                                 page=page_n, per_page=per_page)
     qs = _base(user=user, study_id=study_id, spec=spec)
     col_label = row_label = "All"
     col_id = None
@@ -446,10 +481,16 @@ def cell_segments(*, user: Any, study_id: int, matrix: Matrix, row: Any, column:
         qs = qs.annotate(row=_row_expr(spec)).filter(row=r["id"]) if r["id"] is not None else qs.filter(
             **{P + "site_id__isnull": True})
         row_label = r["label"]
+    return segments_page(qs, column=col_label, row=row_label, page=page_n, per_page=per_page)
+
+
+def segments_page(qs: QuerySet[Coding], *, column: str, row: str, page: int, per_page: int) -> CellPage:
+    """One page of the codings of ``qs`` with their text, context and line numbers."""
+    from django.db.models.functions import Greatest, Least
+
     total = qs.count()
     pages = max(1, -(-total // per_page))
-    page_n = min(page_n, pages)
-    from django.db.models.functions import Greatest, Least
+    page_n = min(page, pages)
 
     # The page's ids first (an index-friendly ordered scan), then text, context and line numbers for those
     # 20 rows only: computed in the same statement, PostgreSQL would cut and count every row's transcript
@@ -466,7 +507,7 @@ def cell_segments(*, user: Any, study_id: int, matrix: Matrix, row: Any, column:
         .defer("transcript__text")
         .order_by(P + "pseudonym", "transcript_id", "start", "id")
     )
-    out = CellPage(column=col_label, row=row_label, total=total, page=page_n, pages=pages)
+    out = CellPage(column=column, row=row, total=total, page=page_n, pages=pages)
     for c in rows:
         p = c.transcript.participant
         # The team reads the text of participants whose consent stands; after a withdrawal that keeps the

@@ -35,7 +35,10 @@ def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str |
     selectors.spec_check(study_id=study.pk, spec=spec)
     version = selectors.data_version(study_id=study.pk)
     lookup = {"study": study, "created_by": actor, "key": spec.key, "data_version": version}
-    existing = Matrix.objects.filter(**lookup).first()
+    existing = Matrix.objects.filter(**lookup).select_related("job").first()
+    if existing is not None and existing.result is None and existing.job is not None and existing.job.is_finished:
+        # Cancelled or failed before it stored a result: the same row computes again with a new job.
+        return _matrix_requeue(actor=actor, study=study, matrix=existing, ip=ip), True
     if existing is not None:
         return existing, False
     try:
@@ -53,11 +56,41 @@ def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str |
     return matrix, True
 
 
+def _matrix_requeue(*, actor: User, study: Any, matrix: Matrix, ip: str | None) -> Matrix:
+    from jobs.services import job_create
+
+    from .tasks import matrix_compute_task
+
+    with transaction.atomic():
+        locked = Matrix.objects.select_for_update(of=("self",)).select_related("job").get(pk=matrix.pk)
+        if locked.job is None or not locked.job.is_finished:
+            return locked  # another request queued it a moment ago
+        job = job_create(study=study, kind=JOB_KIND, created_by=actor, perm=Perm.MATRIX_VIEW,
+                         params={"matrix_id": matrix.pk}, task=matrix_compute_task)
+        Matrix.objects.filter(pk=matrix.pk).update(job=job)
+        locked.job = job
+        audit_record(actor=actor, action="matrix.request", study=study, obj=locked, ip=ip,
+                     details={"columns": locked.spec.get("columns"), "rows": locked.spec.get("rows"), "again": True})
+    return locked
+
+
 def matrix_refresh(*, actor: User, study_id: int, matrix_id: Any, ip: str | None = None) -> tuple[Matrix, bool]:
     """The same request again, against today's data (a stale matrix's one-click refresh)."""
     policy.membership_require(user=actor, study_id=study_id, perm=Perm.MATRIX_RUN)
     matrix = selectors.matrix_get(user=actor, study_id=study_id, matrix_id=matrix_id)
     return matrix_request(actor=actor, study_id=study_id, raw=dict(matrix.spec), ip=ip)
+
+
+def matrix_cancel(*, actor: User, study_id: int, matrix_id: Any, ip: str | None = None) -> Any:
+    """Cancel the matrix's job: at once while queued, at the next checkpoint while running."""
+    from jobs.services import job_cancel
+
+    matrix = selectors.matrix_get(user=actor, study_id=study_id, matrix_id=matrix_id)
+    if matrix.job_id is None:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError("This matrix has no job to cancel.")
+    return job_cancel(actor=actor, study_id=study_id, job_id=matrix.job_id, ip=ip)
 
 
 def matrix_compute_run(*, job_id: int) -> Any:
@@ -66,11 +99,23 @@ def matrix_compute_run(*, job_id: int) -> Any:
 
     def work(job: Any) -> dict[str, Any]:
         matrix = Matrix.objects.get(pk=job.params["matrix_id"])
-        job_progress(job_id=job.pk, done=0, total=1)
+        spec = selectors.spec_of(matrix)
+        steps = selectors.matrix_steps(spec) + 1  # the engine's statements, then storing the result
+        job_progress(job_id=job.pk, done=0, total=steps)
         policy.membership_forget(user=job.created_by)
-        result = selectors.matrix_compute(user=job.created_by, study_id=job.study_id, spec=selectors.spec_of(matrix))
-        Matrix.objects.filter(pk=matrix.pk).update(result=selectors.result_json(result), computed_at=timezone.now())
-        job_progress(job_id=job.pk, done=1)
-        return {"rows": len(result.rows), "columns": len(result.columns), "segments": result.total["segments"]}
+
+        def checkpoint(done: int) -> None:
+            # Between statements: the progress bar moves, and Cancel (or a takeover) stops the work here.
+            job_progress(job_id=job.pk, done=done)
+
+        result = selectors.matrix_compute(user=job.created_by, study_id=job.study_id, spec=spec, checkpoint=checkpoint)
+        # Stored whole or not at all: a worker killed before the commit leaves no result, and the one that takes
+        # over stores the one result. The last checkpoint is inside the transaction, so a Cancel pressed while the
+        # result was being written still wins and nothing is kept.
+        with transaction.atomic():
+            Matrix.objects.filter(pk=matrix.pk).update(result=selectors.result_json(result),
+                                                       computed_at=timezone.now())
+            job_progress(job_id=job.pk, done=steps)
+        return {"rows": len(result.rows), "columns": len(result.columns), "segments": result.total.get("segments", 0)}
 
     return job_run(job_id=job_id, work=work)

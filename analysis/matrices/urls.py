@@ -11,6 +11,7 @@ urlpatterns = [
     path(S + "matrices/", views.matrix_list, name="matrix-list"),
     path(M, views.matrix_detail, name="matrix-detail"),
     path(M + "refresh/", views.matrix_refresh, name="matrix-refresh"),
+    path(M + "cancel/", views.matrix_cancel, name="matrix-cancel"),
     path(M + "cell/", views.matrix_cell, name="matrix-cell"),
     path(M + "export/<str:fmt>/", views.matrix_export, name="matrix-export"),
     path(S + "matrices/framework/", framework.framework_list, name="framework-list"),

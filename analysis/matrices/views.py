@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from accounts import policy
 from accounts.models import User
@@ -26,6 +27,12 @@ from .models import Matrix
 
 MEASURES = [("participants", "Participants with a coded segment"), ("segments", "Coded segments"),
             ("share", "Share of the row's participants"), ("characters", "Coded characters")]
+FORMATS = ("csv", "xlsx", "svg", "png")
+
+
+def measures_of(result: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The measures a matrix can show: co-occurrence has its own three."""
+    return list(exports.measure_labels(result or {}).items())
 
 
 def _coders(study_id: int) -> list[tuple[int, str]]:
@@ -43,7 +50,8 @@ def _transcripts(user: Any, study_id: int) -> list[tuple[int, str]]:
 def _describe(spec: selectors.Spec, study_id: int) -> str:
     cols = "Themes" if spec.columns == "themes" else "Codes"
     rows = {"group": "participant groups", "site": "sites", "participant": "participants",
-            "attribute": f"attribute “{spec.attribute}”" + (f" in bands ({spec.bands})" if spec.bands else "")}[spec.rows]
+            "attribute": f"attribute “{spec.attribute}”" + (f" in bands ({spec.bands})" if spec.bands else ""),
+            "codes": "codes (co-occurrence)"}[spec.rows]
     coder = {"all": "all coders", "agreed": "agreed segments"}.get(spec.coder)
     if coder is None:
         coder = dict(_coders(study_id)).get(int(spec.coder), "one coder")
@@ -84,9 +92,10 @@ def matrix_list(request: HttpRequest, study_id: int) -> HttpResponse:
         "study": membership.study, "form": form, "can_run": can_run, "mine": mine})
 
 
-def _measure(request: HttpRequest) -> str:
-    m = request.GET.get("measure", "participants")
-    return m if m in dict(MEASURES) else "participants"
+def _measure(request: HttpRequest, result: dict[str, Any] | None = None) -> str:
+    allowed = [m for m, _ in measures_of(result)]
+    m = request.GET.get("measure", allowed[0])
+    return m if m in allowed else allowed[0]
 
 
 @login_required
@@ -94,9 +103,14 @@ def _measure(request: HttpRequest) -> str:
 def matrix_detail(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_VIEW)
     matrix = selectors.matrix_get(user=request.user, study_id=study_id, matrix_id=matrix_id)
-    measure = _measure(request)
+    if request.htmx and (matrix.job is None or matrix.job.is_finished):  # type: ignore[attr-defined]
+        # The polled status saw the job end: reload the whole page (heatmap, or the error and Ask again).
+        return HttpResponseClientRefresh()
+    measure = _measure(request, matrix.result)
     ctx: dict[str, Any] = {
-        "study": membership.study, "matrix": matrix, "job": matrix.job, "measure": measure, "measures": MEASURES,
+        "study": membership.study, "matrix": matrix, "job": matrix.job, "measure": measure,
+        "measures": measures_of(matrix.result),
+        "can_cancel": policy.role_allows(membership.role, Perm.JOB_MANAGE),
         "description": _describe(selectors.spec_of(matrix), study_id),
         "can_run": policy.role_allows(membership.role, Perm.MATRIX_RUN),
         "can_export": policy.role_allows(membership.role, Perm.EXPORT),
@@ -121,9 +135,13 @@ def _heat_table(result: dict[str, Any], measure: str) -> dict[str, Any]:
     for i, r in enumerate(result["rows"]):
         cells = [{"text": _fmt(c[measure], measure), "bin": exports.heat_bin(c[measure], peak), "col": j,
                   "segments": c["segments"]} for j, c in enumerate(result["cells"][i])]
+        totals = result["row_totals"][i] if result["row_totals"] else None
         rows.append({"label": r["label"], "index": i, "base": result["row_bases"][i], "cells": cells,
-                     "total": _fmt(result["row_totals"][i][measure], measure),
-                     "total_segments": result["row_totals"][i]["segments"]})
+                     "total": _fmt(totals[measure], measure) if totals else "",
+                     "total_segments": totals["segments"] if totals else 0})
+    if exports.is_cooccurrence(result):
+        return {"columns": [{"label": c["label"], "index": j} for j, c in enumerate(result["columns"])], "rows": rows,
+                "cooccurrence": True}
     return {"columns": [{"label": c["label"], "index": j} for j, c in enumerate(result["columns"])], "rows": rows,
             "column_totals": [{"text": _fmt(t[measure], measure), "col": j, "segments": t["segments"]}
                               for j, t in enumerate(result["column_totals"])],
@@ -137,6 +155,20 @@ def matrix_refresh(request: HttpRequest, study_id: int, matrix_id: int) -> HttpR
     matrix, _ = services.matrix_refresh(actor=acting_user(request), study_id=study_id, matrix_id=matrix_id,
                                         ip=client_ip(request))
     return redirect("matrix-detail", study_id=study_id, matrix_id=matrix.pk)
+
+
+@login_required
+@require_POST
+def matrix_cancel(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResponse:
+    try:
+        job = services.matrix_cancel(actor=acting_user(request), study_id=study_id, matrix_id=matrix_id,
+                                     ip=client_ip(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The matrix was cancelled." if job.status == "cancelled"
+                         else "The matrix will stop at its next step.")
+    return redirect("matrix-detail", study_id=study_id, matrix_id=matrix_id)
 
 
 @login_required
@@ -158,7 +190,8 @@ def matrix_cell(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResp
         "study": membership.study, "matrix": matrix, "cell": page,
         "prev_url": base + str(page.page - 1) if page.page > 1 else "",
         "next_url": base + str(page.page + 1) if page.page < page.pages else "",
-        "can_code": policy.role_allows(membership.role, Perm.CODING_WRITE)})
+        "can_code": policy.role_allows(membership.role, Perm.CODING_WRITE),
+        "pairs": any(s.other_code for s in page.segments)})
 
 
 @login_required
@@ -166,12 +199,12 @@ def matrix_cell(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResp
 def matrix_export(request: HttpRequest, study_id: int, matrix_id: int, fmt: str) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.EXPORT)
     matrix = selectors.matrix_get(user=request.user, study_id=study_id, matrix_id=matrix_id)
-    if matrix.result is None or fmt not in ("csv", "xlsx", "svg"):
+    if matrix.result is None or fmt not in FORMATS:
         return render(request, "matrices/matrix_cell.html", {
             "study": membership.study, "matrix": matrix,
-            "error": "This matrix has not been computed yet." if matrix.result is None else "Choose CSV, XLSX or SVG."},
-            status=400)
-    content, ctype = export_content(matrix, fmt, _measure(request))
+            "error": "This matrix has not been computed yet." if matrix.result is None
+            else "Choose CSV, XLSX, SVG or PNG."}, status=400)
+    content, ctype = export_content(matrix, fmt, _measure(request, matrix.result))
     audit_record(actor=request.user, action="matrix.export", study=membership.study, obj=matrix,
                  ip=client_ip(request), details={"format": fmt})
     response = HttpResponse(content, content_type=ctype)
@@ -185,6 +218,8 @@ def export_content(matrix: Matrix, fmt: str, measure: str) -> tuple[bytes, str]:
         return exports.matrix_csv(result, measure), "text/csv; charset=utf-8"
     if fmt == "xlsx":
         sentences = words.reporting_sentences(result, rows=selectors.spec_of(matrix).rows)
-        return (exports.matrix_xlsx(result, tuple(dict(MEASURES)), sentences=sentences),
+        return (exports.matrix_xlsx(result, tuple(dict(measures_of(result))), sentences=sentences),
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if fmt == "png":
+        return exports.matrix_png(result, measure, title=f"Matrix {matrix.pk}"), "image/png"
     return exports.matrix_svg(result, measure, title=f"Matrix {matrix.pk}"), "image/svg+xml"

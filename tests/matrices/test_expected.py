@@ -102,3 +102,50 @@ def test_code_and_theme_by_group_reproduce_expected_json(cast: Any, args: tuple[
 
     by_theme = matrix_compute(user=lead, study_id=sid, spec=spec_parse({"coder": str(coder_a.pk), "columns": "themes"}))
     assert _as_expected(by_theme) == expected["themes"]
+
+
+def test_cooccurrence_matches_a_python_count_on_the_generated_study(
+        cast: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any) -> None:
+    """Code co-occurrence for both coders, against pairs counted in Python from the stored codings and turns
+    (withdrawn-delete participants left out, withdrawn-retain kept): an independent count of the same
+    definitions (docs/matrices.md)."""
+    from collections import defaultdict
+    from itertools import combinations
+
+    from analysis.coding.models import Coding
+    from analysis.transcripts.models import TranscriptTurn
+
+    folder = _generate(tmp_path / "study", "--participants", "24", "--chars", "8000", "--seed", "5")
+    _load(cast, folder, django_capture_on_commit_callbacks)
+    sid = cast.study.pk
+    result = matrix_compute(user=cast.users["lead"], study_id=sid, spec=spec_parse({"rows": "codes"}))
+    rows = list(Coding.objects.filter(study_id=sid, lost=False, code__is_codable=True)
+                .exclude(transcript__participant__consent_state=ConsentState.WITHDRAWN_DELETE)
+                .values_list("code_id", "transcript_id", "start", "end", "transcript__participant_id"))
+    turns = defaultdict(list)
+    for tid, turn_id, s, e in TranscriptTurn.objects.filter(study_id=sid).values_list("transcript_id", "id", "start",
+                                                                                        "end"):
+        turns[tid].append((turn_id, s, e))
+    pairs: dict[tuple[int, int], int] = defaultdict(int)
+    people: dict[int, set[int]] = defaultdict(set)
+    touched: dict[int, set[int]] = defaultdict(set)
+    by_transcript = defaultdict(list)
+    for code, tid, s, e, person in rows:
+        by_transcript[tid].append((code, s, e))
+        people[code].add(person)
+        touched[code] |= {u for u, us, ue in turns[tid] if us < e and s < ue}
+        pairs[(code, code)] += 1
+    for items in by_transcript.values():
+        for (c1, s1, e1), (c2, s2, e2) in combinations(items, 2):
+            if c1 != c2 and s1 < e2 and s2 < e1:
+                pairs[(c1, c2)] += 1
+                pairs[(c2, c1)] += 1
+    ids = [c.id for c in result.columns]
+    assert sum(pairs[(a, b)] for a in ids for b in ids if a != b) > 0  # the study has co-occurrences to count
+    for i, a in enumerate(ids):
+        for j, b in enumerate(ids):
+            cell = result.cells[i][j]
+            both = people[a] & people[b]
+            assert cell["segments"] == pairs[(a, b)], (a, b)
+            assert cell["participants"] == len(both), (a, b)
+            assert cell["turns"] == len(touched[a] & touched[b]), (a, b)

@@ -29,6 +29,9 @@ MATRIX: list[Row] = [
     Row("matrix-detail", "GET", M + "/", OWN_MATRIX_PAGE),
     Row("matrix-refresh", "GET", M + "/refresh/", POST_ONLY_GET),
     Row("matrix-refresh", "POST", M + "/refresh/", (403, 302, 404, 404, 404, 404, LOGIN)),
+    Row("matrix-cancel", "GET", M + "/cancel/", POST_ONLY_GET),
+    # {matrix} is computed and has no job: the lead is told so on the page (302 back to it).
+    Row("matrix-cancel", "POST", M + "/cancel/", (404, 302, 404, 404, 404, 404, LOGIN)),
     Row("matrix-cell", "GET", M + "/cell/?row=total&column=total", OWN_MATRIX_PAGE),
     Row("matrix-export", "GET", M + "/export/csv/", (403, 200, 403, 403, 404, 404, LOGIN)),
     Row("api-matrix-list", "GET", A + "/matrices/", (200, 200, 200, 200, 403, 404, UNAUTH)),
@@ -36,6 +39,7 @@ MATRIX: list[Row] = [
     Row("api-matrix-list", "POST", A + "/matrices/", (403, 200, 202, 202, 403, 404, UNAUTH), {}),
     Row("api-matrix-detail", "GET", AM + "/", OWN_MATRIX_API),
     Row("api-matrix-refresh", "POST", AM + "/refresh/", (403, 200, 404, 404, 404, 404, UNAUTH)),
+    Row("api-matrix-cancel", "POST", AM + "/cancel/", (404, 400, 404, 404, 404, 404, UNAUTH)),
     Row("api-matrix-cell", "GET", AM + "/cell/?row=total&column=total", OWN_MATRIX_API),
     Row("api-matrix-export", "GET", AM + "/export/xlsx/", (403, 200, 403, 403, 404, 404, UNAUTH)),
 ]

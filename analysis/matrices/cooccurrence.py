@@ -1,0 +1,254 @@
+"""Code co-occurrence: codes × codes over the codings a member may see.
+
+Definitions (docs/matrices.md says the same in the users' words):
+
+* **overlapping segments** — the number of *pairs of codings*, one of each code, on the same transcript
+  whose spans intersect (``a.start < b.end and b.start < a.end``: half-open, so spans that merely touch
+  do not overlap). This is what QualCoder's co-occurrence report counts (pairs of overlapping codings);
+  ATLAS.ti's co-occurrence table counts co-occurring quotations, which is the same number when each
+  quotation carries one coding. Two codings of code X overlapping two of code Y count four.
+* **participants** — participants with at least one coding of each code, anywhere in their transcripts.
+* **speaker turns** — turns that a coding of each code touches (intersects).
+
+The diagonal is the code's own count: its codings, the participants with it, the turns it touches.
+The table is symmetric. Every number is one statement: the visible codings (``selectors._base``: scope,
+consent, blind double coding and the request's filters) as a common table expression, joined to itself
+on the transcript with the span comparison, and grouped by the pair of codes — no Python loop over rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
+
+from accounts import policy
+from accounts.policy import Perm
+from analysis.coding.models import Code, Coding
+from analysis.coding.selectors.codings import CONTEXT_CHARS
+from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptTurn
+from participants.consent_rules import DataUse, data_use_allowed
+from participants.models import Participant
+
+from . import selectors
+from .selectors import CellPage, Result, Segment, Spec
+
+KIND = "cooccurrence"
+MEASURES = ("segments", "participants", "turns")
+
+
+def _codings_sql(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]:
+    """The visible codings of the chosen codes as SQL with (id, code, tr, s, e, part) columns."""
+    qs: QuerySet[Coding] = selectors._base(user=user, study_id=study_id, spec=spec)
+    if spec.column_ids:
+        qs = qs.filter(code_id__in=spec.column_ids)
+    # Annotations only, in one call, so the select list is in this order.
+    cols = qs.annotate(k_id=F("id"), k_code=F("code_id"), k_tr=F("transcript_id"), k_s=F("start"), k_e=F("end"),
+                       k_part=F("transcript__participant_id")).values("k_id", "k_code", "k_tr", "k_s", "k_e", "k_part")
+    sql, params = cols.order_by().query.sql_with_params()
+    return sql, list(params)
+
+
+def _statement(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]:
+    """One statement for the three measures, with no step that compares every coding of a transcript with
+    every other (a self-join on the transcript with the span test as a filter checked 40 million candidate
+    pairs at 1,000 participants: 35 s on PostgreSQL). Instead a sweep: the codings' starts and ends and the
+    turns' starts are sorted once per transcript, and one window pass gives each coding
+
+    * ``rn``, its rank by (start, id), and ``cnt``, how many codings start before it ends — so the codings
+      that start inside it are exactly ranks ``rn+1 .. cnt``, each overlapping pair once (the later-starting
+      one inside the other);
+    * ``tf`` / ``tl``, the first and last speaker turn it touches (the turns are ordered and disjoint).
+
+    The ranks and turn numbers are then expanded (a recursive CTE over the few candidates, not the square)
+    and matched by equality: hash joins and sorts only, in PostgreSQL and SQLite alike."""
+    base, params = _codings_sql(user=user, study_id=study_id, spec=spec)
+    turn = TranscriptTurn._meta.db_table
+    role_filter, role_params = ("AND u.role <> %s", [SpeakerRole.INTERVIEWER.value]) if spec.skip_interviewer else ("", [])
+    sql = f"""
+    WITH RECURSIVE c (id, code, tr, s, e, part) AS ({base}),
+    ev (tr, pos, kind, id, code, tidx, tend) AS (
+        SELECT tr, e, 0, id, code, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER) FROM c
+        UNION ALL SELECT u.transcript_id, u.start, 1, NULL, NULL, u."index", u."end" FROM {turn} u
+            WHERE u.study_id = %s
+        UNION ALL SELECT tr, s, 2, id, code, NULL, NULL FROM c),
+    w AS (SELECT id, code, tr, kind, pos,
+            SUM(CASE WHEN kind = 2 THEN 1 ELSE 0 END) OVER win AS n, MAX(tidx) OVER win AS ti, MAX(tend) OVER win AS te
+          FROM ev WINDOW win AS (PARTITION BY tr ORDER BY pos, kind, id ROWS UNBOUNDED PRECEDING)),
+    r AS (SELECT id, MAX(code) AS code, MAX(tr) AS tr,
+            MAX(CASE WHEN kind = 2 THEN n END) AS rn, MAX(CASE WHEN kind = 0 THEN n END) AS cnt,
+            MAX(CASE WHEN kind = 2 THEN (CASE WHEN ti IS NULL OR te <= pos THEN COALESCE(ti, -1) + 1 ELSE ti END) END)
+                AS tf,
+            MAX(CASE WHEN kind = 0 THEN ti END) AS tl
+          FROM w WHERE kind <> 1 GROUP BY id),
+    x (code, tr, k, cnt) AS (SELECT code, tr, rn + 1, cnt FROM r WHERE rn < cnt
+        UNION ALL SELECT code, tr, k + 1, cnt FROM x WHERE k < cnt),
+    y (code, tr, i, l) AS (SELECT code, tr, tf, tl FROM r WHERE tf <= tl
+        UNION ALL SELECT code, tr, i + 1, l FROM y WHERE i < l),
+    t AS (SELECT DISTINCT y.code, u.id AS turn FROM y JOIN {turn} u ON u.transcript_id = y.tr AND u."index" = y.i
+          {role_filter}),
+    p AS (SELECT DISTINCT code, part FROM c)
+    SELECT 's', CASE WHEN x.code < b.code THEN x.code ELSE b.code END AS lo,
+        CASE WHEN x.code < b.code THEN b.code ELSE x.code END AS hi, COUNT(*)
+        FROM x JOIN r b ON b.tr = x.tr AND b.rn = x.k WHERE b.code <> x.code GROUP BY lo, hi
+    UNION ALL SELECT 's', code, code, COUNT(*) FROM c GROUP BY code
+    UNION ALL SELECT 'p', a.code, b.code, COUNT(*) FROM p a JOIN p b ON b.part = a.part AND a.code < b.code
+        GROUP BY a.code, b.code
+    UNION ALL SELECT 'p', code, code, COUNT(*) FROM p GROUP BY code
+    UNION ALL SELECT 't', a.code, b.code, COUNT(*) FROM t a JOIN t b ON b.turn = a.turn AND a.code < b.code
+        GROUP BY a.code, b.code
+    UNION ALL SELECT 't', code, code, COUNT(*) FROM t GROUP BY code
+    """  # noqa: S608
+    return sql, [*params, study_id, *role_params]
+
+
+def cooccurrence_compute(*, user: Any, study_id: int, spec: Spec, checkpoint: Callable[[int], None]) -> Result:
+    """The co-occurrence table as the user may see it now (one SQL statement plus the code names)."""
+    policy.membership_require(user=user, study_id=study_id, perm=Perm.MATRIX_VIEW)
+    sql, params = _statement(user=user, study_id=study_id, spec=spec)
+    counts: dict[tuple[Any, Any], dict[str, int]] = {}
+    names = {"s": "segments", "p": "participants", "t": "turns"}
+    with connection.cursor() as cur, _planned(cur):
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    for measure, a, b, n in rows:
+        for key in {(a, b), (b, a)}:  # symmetric
+            counts.setdefault(key, {})[names[measure]] = int(n)
+    checkpoint(1)
+    codes = selectors._column_headers(study_id=study_id, spec=Spec(columns="codes", column_ids=spec.column_ids))
+    zero = dict.fromkeys(MEASURES, 0)
+    out = Result(columns=codes, rows=list(codes), kind=KIND)
+    for r in codes:
+        out.cells.append([{**zero, **counts.get((r.id, c.id), {})} for c in codes])
+        # The row base: participants with the code (the diagonal), shown beside the row label.
+        out.row_bases.append(counts.get((r.id, r.id), {}).get("participants", 0))
+    checkpoint(2)
+    return out
+
+
+# Click-through: the overlapping passages of a cell -----------------------------------------------
+
+
+@dataclass
+class _Pair:
+    a: int
+    b: int
+
+
+def _pairs_sql(*, user: Any, study_id: int, spec: Spec, code_a: int, code_b: int) -> tuple[str, list[Any]]:
+    """The overlapping pairs of the two codes as (coding of ``code_a``, coding of ``code_b``, transcript,
+    start of the pair), found by the same sweep as the counts (see ``_statement``)."""
+    # Only the two codes' codings are read.
+    two = replace(spec, column_ids=tuple(sorted({code_a, code_b})))
+    base, params = _codings_sql(user=user, study_id=study_id, spec=two)
+    sql = f"""
+    WITH RECURSIVE c (id, code, tr, s, e, part) AS ({base}),
+    ev (tr, pos, kind, id) AS (SELECT tr, e, 0, id FROM c UNION ALL SELECT tr, s, 2, id FROM c),
+    w AS (SELECT id, kind, SUM(CASE WHEN kind = 2 THEN 1 ELSE 0 END)
+            OVER (PARTITION BY tr ORDER BY pos, kind, id ROWS UNBOUNDED PRECEDING) AS n FROM ev),
+    r AS (SELECT c.id, c.code, c.tr, c.s, k.rn, k.cnt FROM c JOIN (
+            SELECT id, MAX(CASE WHEN kind = 2 THEN n END) AS rn, MAX(CASE WHEN kind = 0 THEN n END) AS cnt
+            FROM w GROUP BY id) k ON k.id = c.id),
+    x (id, code, tr, s, k, cnt) AS (SELECT id, code, tr, s, rn + 1, cnt FROM r WHERE rn < cnt
+        UNION ALL SELECT id, code, tr, s, k + 1, cnt FROM x WHERE k < cnt)
+    SELECT CASE WHEN x.code = %s THEN x.id ELSE b.id END, CASE WHEN x.code = %s THEN b.id ELSE x.id END,
+        x.tr, x.s AS us
+    FROM x JOIN r b ON b.tr = x.tr AND b.rn = x.k
+    WHERE x.code <> b.code
+    """  # noqa: S608 (the ORM's SQL and placeholders)
+    return sql, [*params, code_a, code_a]
+
+
+@contextmanager
+def _planned(cur: Any) -> Iterator[None]:
+    """PostgreSQL settings for the sweep, for this transaction only. ``work_mem``: the sorts and CTEs would
+    spill to disk at the default 4 MB. ``enable_nestloop``: the CTEs' row counts are unknown to the planner
+    (it guesses 200), and a nested loop over two of them is quadratic (a cell page at 1,000 participants ran
+    past the 10-minute statement timeout); hash joins are right for every join here."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            cur.execute("SET LOCAL work_mem = '64MB'")
+            cur.execute("SET LOCAL enable_nestloop = off")
+        yield
+
+
+def cooccurrence_cell(*, user: Any, study_id: int, spec: Spec, result: dict[str, Any], row: Any, column: Any,
+                      page: int, per_page: int) -> CellPage:
+    """One page of the passages behind a cell: for two codes, each overlapping pair of codings (the
+    overlap marked, the rest of both coded segments and some context around); on the diagonal, the
+    code's own segments. Text only where the participant's consent stands, as on every click-through."""
+    codes = result.get("columns", [])
+    i = selectors._index(row, len(codes), "row")
+    j = selectors._index(column, len(codes), "column")
+    ra, cb = codes[i], codes[j]
+    if i == j:
+        qs = selectors._base(user=user, study_id=study_id, spec=spec).filter(code_id=ra["id"])
+        return selectors.segments_page(qs, column=cb["label"], row=ra["label"], page=page, per_page=per_page)
+    pairs_sql, params = _pairs_sql(user=user, study_id=study_id, spec=spec, code_a=ra["id"], code_b=cb["id"])
+    with connection.cursor() as cur, _planned(cur):
+        # One pass: the pairs' ids in reading order (four numbers each), counted and paged here, rather than a
+        # COUNT and a page that would each run the sweep.
+        cur.execute(f"SELECT q.* FROM ({pairs_sql}) q ORDER BY q.tr, q.us, 1, 2", params)  # noqa: S608
+        every = cur.fetchall()
+    total = len(every)
+    pages = max(1, -(-total // per_page))
+    page = min(page, pages)
+    pairs = [_Pair(a, b) for a, b, _tr, _us in every[(page - 1) * per_page: page * per_page]]
+    out = CellPage(column=cb["label"], row=ra["label"], total=total, page=page, pages=pages)
+    if not pairs:
+        return out
+    ids = {p.a for p in pairs} | {p.b for p in pairs}
+    spans = {c.pk: c for c in Coding.objects.filter(pk__in=ids).only("id", "transcript_id", "start", "end", "code_id")}
+    transcripts = {t.pk: t for t in Transcript.objects.filter(pk__in={c.transcript_id for c in spans.values()})
+                   .select_related("participant__group").only(
+                       "id", "title", "participant__pseudonym", "participant__consent_state",
+                       "participant__consent_answers", "participant__group__label")}
+    texts = _passages(pairs, spans)
+    names = dict(Code.objects.filter(pk__in={ra["id"], cb["id"]}).values_list("pk", "name"))
+    for pair in pairs:
+        a, b = spans[pair.a], spans[pair.b]
+        t = transcripts[a.transcript_id]
+        person: Participant = t.participant
+        shown = data_use_allowed(participant=person, use=DataUse.CODING)
+        us, ue = min(a.start, b.start), max(a.end, b.end)
+        os_, oe = max(a.start, b.start), min(a.end, b.end)
+        line, pre, lead, mid, tail, post = texts[(pair.a, pair.b)]
+        out.segments.append(Segment(
+            coding_id=a.pk, code_name=names.get(a.code_id, ""), pseudonym=person.pseudonym, group=person.group.label,
+            transcript_id=t.pk, transcript_title=t.title, line=line, start=us, length=ue - us,
+            before=(("…" if us > CONTEXT_CHARS else "") + pre) if shown else "", text=mid if shown else "",
+            after=post if shown else "", shown=shown, quotable=data_use_allowed(participant=person, use=DataUse.QUOTING),
+            other_code=names.get(b.code_id, ""), other_coding_id=b.pk, lead=lead if shown else "",
+            tail=tail if shown else "", overlap_start=os_, overlap_length=oe - os_))
+    return out
+
+
+def _passages(pairs: list[_Pair], spans: dict[int, Coding]) -> dict[tuple[int, int], tuple[int, str, str, str, str, str]]:
+    """Line number and the five pieces of each pair's passage (context, coded lead, overlap, coded tail,
+    context), cut by the database from each transcript: only substrings travel, never a whole transcript."""
+    selects: list[str] = []
+    params: list[Any] = []
+    for n, pair in enumerate(pairs):
+        a, b = spans[pair.a], spans[pair.b]
+        us, ue = min(a.start, b.start), max(a.end, b.end)
+        os_, oe = max(a.start, b.start), min(a.end, b.end)
+        cs = max(us - CONTEXT_CHARS, 0)
+        # substr is 1-based in both PostgreSQL and SQLite.
+        selects.append(
+            "SELECT %s, LENGTH(SUBSTR(text, 1, %s)) - LENGTH(REPLACE(SUBSTR(text, 1, %s), %s, '')) + 1, "  # noqa: S608
+            "SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), "
+            f"SUBSTR(text, %s, %s) FROM {Transcript._meta.db_table} WHERE id = %s")
+        params += [n, us, us, "\n", cs + 1, us - cs, us + 1, os_ - us, os_ + 1, oe - os_, oe + 1, ue - oe,
+                   ue + 1, CONTEXT_CHARS, a.transcript_id]
+    out: dict[tuple[int, int], tuple[int, str, str, str, str, str]] = {}
+    with connection.cursor() as cur:
+        cur.execute(" UNION ALL ".join(selects), params)
+        for n, line, pre, lead, mid, tail, post in cur.fetchall():
+            pair = pairs[int(n)]
+            out[(pair.a, pair.b)] = (int(line), pre or "", lead or "", mid or "", tail or "", post or "")
+    return out
+
