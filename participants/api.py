@@ -291,6 +291,18 @@ class AttributeListAPI(APIView):
         return Response(AttributeSerializer(a).data, status=status.HTTP_201_CREATED)
 
 
+class AttributeDetailAPI(APIView):
+    """Delete a participant attribute that no participant has a value for (as the attributes page does)."""
+
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PARTICIPANT_MANAGE)]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, study_id: int, attribute_id: int) -> Response:
+        services.attribute_delete(actor=_actor(request), study_id=study_id, attribute_id=attribute_id,
+                                  ip=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ConsentFormListAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.CONSENT_MANAGE, methods=("POST",))]
 
@@ -475,6 +487,20 @@ class SamplingFrameAPI(APIView):
             ip=client_ip(request),
         )
         return self.get(request, study_id)
+
+
+class ParticipantPurgeAPI(APIView):
+    """Retry the purge of a participant who withdrew with deletion of their data, when the first purge
+    failed (the participant page's *Retry the deletion*). Answers the purge job."""
+
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CONSENT_MANAGE)]
+
+    @extend_schema(request=None, responses={202: dict})
+    def post(self, request: Request, study_id: int, participant_id: int) -> Response:
+        job = services.participant_purge_retry(actor=_actor(request), study_id=study_id,
+                                               participant_id=participant_id, ip=client_ip(request))
+        return Response({"job": job.pk, "url": f"/api/v1/studies/{study_id}/jobs/{job.pk}/"},
+                        status=status.HTTP_202_ACCEPTED)
 
 
 class ParticipantExportAPI(APIView):

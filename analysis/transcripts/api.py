@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -311,6 +313,19 @@ class TranscriptDetailAPI(APIView):
         context = {"can_original": can_original, "text_offset": text_offset, "turns_offset": turns_offset,
                    "base_url": request.build_absolute_uri(request.path)}
         return Response(TranscriptDetailSerializer(transcript, context=context).data)
+
+
+class TranscriptOriginalAPI(APIView):
+    """Download the file a transcript was imported from, byte for byte (leads and admins; audited as a read)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, study_id: int, transcript_id: int) -> FileResponse:
+        transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript_id,
+                                              perm=Perm.TRANSCRIPT_ORIGINAL)
+        handle = transcript_services.transcript_original_open(
+            actor=acting_user(request), transcript=transcript, via="api_original_download", ip=client_ip(request))
+        return FileResponse(handle, as_attachment=True, filename=transcript.original_name or "original",
+                            content_type="application/octet-stream")
 
 
 class TranscriptUploadAPI(APIView):
