@@ -52,6 +52,8 @@ MIDDLEWARE = [
     # Above WhiteNoise so static files carry the policy too (an SVG opened on its own is a document).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that can refuse an API request, so every API error has the one JSON shape.
+    "config.api_errors.ErrorBodyMiddleware",
     # Below WhiteNoise: static files keep their long cache lifetimes; everything else is no-store.
     "accounts.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
