@@ -270,6 +270,11 @@ SPECTACULAR_SETTINGS = {
     # Served from the sidecar package: no CDN, so the docs work offline and under a strict CSP.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Summaries and examples where a view gives none, and the Error component (config/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_schema.complete_schema",
+    ],
     # Several models have a "kind" or "role" field with different choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "accounts.models.Role",
