@@ -212,3 +212,15 @@ def complete_schema(result: dict[str, Any], generator: Any, request: Any, public
                     if not _has_example(media):
                         media["example"] = example_for(media.get("schema", {}), components, request=False)
     return result
+
+
+def paginated(results: Any, name: str) -> Any:
+    """The schema of a list paginated with ``limit``/``offset`` (DRF's LimitOffsetPagination) by a view
+    that paginates itself: ``{"count", "next", "previous", "results": [...]}``."""
+    from drf_spectacular.utils import inline_serializer
+    from rest_framework import serializers
+
+    return inline_serializer(name=name, fields={
+        "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
+        "previous": serializers.CharField(allow_null=True), "results": results,
+    })

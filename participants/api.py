@@ -21,6 +21,7 @@ from accounts.models import User
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm
 from accounts.services import client_ip
+from config.api_schema import paginated
 from config.api import FormParser, JSONParser, MultiPartParser, StrictFieldsMixin
 
 from . import selectors, services
@@ -48,9 +49,9 @@ def _actor(request: Request) -> User:
 class ParticipantSerializer(serializers.ModelSerializer[Participant]):
     group = serializers.SlugRelatedField[Any](slug_field="key", read_only=True)
     group_id = serializers.IntegerField(read_only=True)
-    site = serializers.CharField(source="site.name", read_only=True, default=None)
+    site = serializers.CharField(source="site.name", read_only=True, default=None, allow_null=True)
     site_id = serializers.IntegerField(read_only=True, allow_null=True)
-    consent_form_version = serializers.CharField(source="consent_form.version", read_only=True, default=None)
+    consent_form_version = serializers.CharField(source="consent_form.version", read_only=True, default=None, allow_null=True)
     data_uses = serializers.SerializerMethodField()
     purged = serializers.SerializerMethodField()
 
@@ -132,9 +133,9 @@ class ConsentFormWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any])
 class ConsentEventSerializer(serializers.ModelSerializer[ConsentEvent]):
     participant = serializers.CharField(source="participant.pseudonym", read_only=True)
     participant_id = serializers.IntegerField(read_only=True)
-    form_version = serializers.CharField(source="form.version", read_only=True, default=None)
+    form_version = serializers.CharField(source="form.version", read_only=True, default=None, allow_null=True)
     recorded_by = serializers.EmailField(source="recorded_by.email", read_only=True)
-    taken_by = serializers.EmailField(source="taken_by.email", read_only=True, default=None)
+    taken_by = serializers.EmailField(source="taken_by.email", read_only=True, default=None, allow_null=True)
     has_signed_form = serializers.SerializerMethodField()
 
     class Meta:
@@ -203,7 +204,8 @@ class ParticipantListAPI(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("group", int), OpenApiParameter("site", int),
                     OpenApiParameter("state", str, enum=ConsentState.values), OpenApiParameter("search", str)],
-        responses=ParticipantSerializer(many=True),
+        responses=paginated(ParticipantSerializer(many=True), "PaginatedParticipantList"),
+        operation_id="studies_participants_list",
     )
     def get(self, request: Request, study_id: int) -> Response:
         p = request.query_params
@@ -330,7 +332,7 @@ class ConsentFormDetailAPI(APIView):
 
 
 class ConsentEventStudyListAPI(APIView):
-    @extend_schema(responses=ConsentEventSerializer(many=True))
+    @extend_schema(responses=paginated(ConsentEventSerializer(many=True), "PaginatedConsentEventList"))
     def get(self, request: Request, study_id: int) -> Response:
         from rest_framework.pagination import LimitOffsetPagination
 

@@ -175,6 +175,9 @@ class CommentSerializer(serializers.ModelSerializer[Comment]):
     mine = serializers.SerializerMethodField()
     body = serializers.SerializerMethodField()
     decided_by = serializers.CharField(source="decided_by.display_name", read_only=True, default="")
+    # Blank until the team decides on a suggestion (and on plain comments): the schema must allow "".
+    decision = serializers.ChoiceField(choices=Comment._meta.get_field("decision").choices, allow_blank=True,
+                                       read_only=True)
     resolved = serializers.SerializerMethodField()
     deleted = serializers.SerializerMethodField()
 

@@ -42,6 +42,7 @@ from analysis.transcripts.models import (
 )
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
+from config.api_schema import paginated
 from config.api import FormParser, MultiPartParser, StrictFieldsMixin
 from config.input_guard import format_bytes
 
@@ -52,7 +53,7 @@ class TranscriptSerializer(serializers.ModelSerializer[Transcript]):
     participant = serializers.IntegerField(source="participant_id", read_only=True)
     pseudonym = serializers.CharField(source="participant.pseudonym", read_only=True)
     group = serializers.CharField(source="participant.group.key", read_only=True)
-    site = serializers.CharField(source="participant.site.name", read_only=True, default=None)
+    site = serializers.CharField(source="participant.site.name", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Transcript
@@ -171,7 +172,7 @@ class ImportItemSerializer(serializers.ModelSerializer[TranscriptImportItem]):
 class ImportSerializer(serializers.ModelSerializer[TranscriptImport]):
     items = ImportItemSerializer(many=True, read_only=True)
     job = serializers.IntegerField(source="job_id", allow_null=True)
-    job_status = serializers.CharField(source="job.status", default=None)
+    job_status = serializers.CharField(source="job.status", default=None, allow_null=True)
 
     class Meta:
         model = TranscriptImport
@@ -258,7 +259,8 @@ class TranscriptListAPI(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("group", int), OpenApiParameter("site", int), OpenApiParameter("participant", int)],
-        responses=TranscriptListItemSerializer(many=True),
+        responses=paginated(TranscriptListItemSerializer(many=True), "PaginatedTranscriptList"),
+        operation_id="studies_transcripts_list",
     )
     def get(self, request: Request, study_id: int) -> Response:
         qs = selectors.transcript_list(
