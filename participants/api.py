@@ -21,8 +21,8 @@ from accounts.models import User
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm
 from accounts.services import client_ip
-from config.api_schema import paginated
 from config.api import FormParser, JSONParser, MultiPartParser, StrictFieldsMixin
+from config.api_schema import paginated
 
 from . import selectors, services
 from .consent_rules import data_uses_allowed

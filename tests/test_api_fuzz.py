@@ -19,6 +19,7 @@ import os
 from typing import Any
 
 import pytest
+import schemathesis
 from django.conf import settings
 from django.core.signals import request_finished
 from django.db import close_old_connections
@@ -26,14 +27,12 @@ from django.test import override_settings
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from tests.roles import analysis_world
 
 pytestmark = pytest.mark.django_db
 
-schemathesis = pytest.importorskip("schemathesis")
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.checks import response_schema_conformance  # noqa: E402
 
 ROLES = ("admin", "lead", "coder", "coder_other_site", "ppi", "outsider")
 EXAMPLES = int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "4"))

@@ -15,7 +15,7 @@ from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.themes import selectors, services
-from analysis.themes.models import Comment, CommentKind, ReactionValue, Theme, ThemeStatus
+from analysis.themes.models import Comment, CommentKind, Decision, ReactionValue, Theme, ThemeStatus
 from config.api import StrictFieldsMixin
 
 BIG = 2**31 - 1
@@ -176,7 +176,7 @@ class CommentSerializer(serializers.ModelSerializer[Comment]):
     body = serializers.SerializerMethodField()
     decided_by = serializers.CharField(source="decided_by.display_name", read_only=True, default="")
     # Blank until the team decides on a suggestion (and on plain comments): the schema must allow "".
-    decision = serializers.ChoiceField(choices=Comment._meta.get_field("decision").choices, allow_blank=True,
+    decision = serializers.ChoiceField(choices=Decision.choices, allow_blank=True,
                                        read_only=True)
     resolved = serializers.SerializerMethodField()
     deleted = serializers.SerializerMethodField()

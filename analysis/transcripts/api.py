@@ -42,8 +42,8 @@ from analysis.transcripts.models import (
 )
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
-from config.api_schema import paginated
 from config.api import FormParser, MultiPartParser, StrictFieldsMixin
+from config.api_schema import paginated
 from config.input_guard import format_bytes
 
 # Serializers ------------------------------------------------------------------------------------
