@@ -8,7 +8,7 @@ outsider, each with their token and a fresh study (the test's own cast and world
 code behind the 404 check; operations that delete run last, so they do not starve the others.
 
 Bounded for CI (``make test`` on PostgreSQL and Redis): ``CHORUS_FUZZ_EXAMPLES`` generated cases per
-operation and role (default 4), no deadline per case, no example database. A failure names the operation,
+operation and role (default 3), no deadline per case, no example database. A failure names the operation,
 the role and a curl command that reproduces it.
 """
 
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db
 
 
 ROLES = ("admin", "lead", "coder", "coder_other_site", "ppi", "outsider")
-EXAMPLES = int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "3"))
 
 
 def _path_ids(cast: Any) -> dict[str, Any]:
