@@ -332,7 +332,8 @@ class ConsentFormDetailAPI(APIView):
 
 
 class ConsentEventStudyListAPI(APIView):
-    @extend_schema(responses=paginated(ConsentEventSerializer(many=True), "PaginatedConsentEventList"))
+    @extend_schema(responses=paginated(ConsentEventSerializer(many=True), "PaginatedConsentEventList"),
+                   operation_id="studies_consent_events_list")
     def get(self, request: Request, study_id: int) -> Response:
         from rest_framework.pagination import LimitOffsetPagination
 
