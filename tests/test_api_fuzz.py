@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import schemathesis
 from django.conf import settings
-from django.core.signals import request_finished
+from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, Phase, given
@@ -111,24 +111,25 @@ def test_the_api_keeps_its_schema_and_never_fails_as(role: str, cast: Any) -> No
     ids = _path_ids(cast)
     token, _ = Token.objects.get_or_create(user=cast.users[role])
     headers = {"Authorization": f"Token {token.key}"}
-    schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
     failures: list[str] = []
     statuses: list[int] = []
     unlimited = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "1000000/minute"}}
-    # The WSGI handler closes "old" connections when a request finishes, which inside the test's
-    # transaction would close the test's own connection (Django's test client does the same).
+    # The WSGI handler closes "old" connections when a request starts and finishes, which inside the
+    # test's transaction would close the test's own connection (Django's test client does the same).
+    request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     quiet = logging.getLogger("django.request")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # thousands of expected 4xx warnings; 5xx are still logged
     try:
+        schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
         with override_settings(REST_FRAMEWORK=unlimited, CHORUS_CODING_RATE="1000000/minute"):
             for op in _operations(schema):
                 params = {name: ids[name] for name in ids if "{" + name + "}" in op.path}
-
                 _fuzz(op, params=params, headers=headers, label=f"{role} {op.method.upper()} {op.path}",
                       failures=failures, statuses=statuses)
     finally:
+        request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
         quiet.setLevel(level)
     assert not failures, f"{len(failures)} operation(s) failed as {role}:\n\n" + "\n\n".join(failures)
