@@ -18,8 +18,9 @@ class ProjectUploadForm(forms.Form):
 class ProjectTargetForm(ProjectUploadForm):
     """The upload, and where the project goes: into this study, or into a new study made for it."""
 
+    # Not required: a form (or script) that does not say imports into this study, as before.
     target = forms.ChoiceField(
-        label="Import into", widget=forms.RadioSelect, initial="this",
+        label="Import into", widget=forms.RadioSelect, initial="this", required=False,
         choices=[("this", "This study"), ("new", "A new study, with me as its lead")],
     )
     new_study_name = forms.CharField(

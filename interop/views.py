@@ -34,7 +34,7 @@ def project_import(request: HttpRequest, study_id: int) -> HttpResponse:
                 form.add_error("project_file", "The file is too large.")
             else:
                 try:
-                    if form.cleaned_data["target"] == "new":
+                    if form.cleaned_data.get("target") == "new":
                         record = imports.project_import_new_study(
                             actor=acting_user(request), name=form.cleaned_data["new_study_name"], filename=f.name,
                             data=f.read(), ip=client_ip(request))
