@@ -73,8 +73,11 @@ def audit_record(
 
 @transaction.atomic
 def study_create(
-    *, actor: User, name: str, description: str = "", site_names: Iterable[str] = (), ip: str | None = None
+    *, actor: User, name: str, description: str = "", site_names: Iterable[str] = (), ip: str | None = None,
+    role: Role = Role.ADMIN, details: dict[str, Any] | None = None,
 ) -> Study:
+    """A new study; its creator becomes its first member, as admin (or as lead when the study is made
+    to receive a REFI-QDA project, which only a lead may import: interop.services.imports)."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A study needs a name."})
@@ -84,12 +87,13 @@ def study_create(
     for site_name in site_names:
         if site_name.strip():
             _site_insert(study=study, name=site_name)
-    membership = Membership.objects.create(user=actor, study=study, role=Role.ADMIN)
+    membership = Membership.objects.create(user=actor, study=study, role=role)
     policy.membership_forget(user=actor)
-    audit_record(actor=actor, action="study.create", study=study, obj=study, ip=ip, details={"name": name})
+    audit_record(actor=actor, action="study.create", study=study, obj=study, ip=ip,
+                 details={"name": name, **(details or {})})
     audit_record(
         actor=actor, action="membership.create", study=study, obj=membership, ip=ip,
-        details={"email": actor.email, "role": Role.ADMIN, "sites": [], "groups": []},
+        details={"email": actor.email, "role": role, "sites": [], "groups": []},
     )
     return study
 

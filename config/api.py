@@ -15,6 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts import policy
 
+from .api_errors import error_body
 from .input_guard import (
     InputRefused,
     check_strings,
@@ -25,6 +26,13 @@ from .input_guard import (
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = _exception_response(exc, context)
+    if response is not None:
+        response.data = error_body(response.data, response.status_code)
+    return response
+
+
+def _exception_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     limit = request_limit_message(exc)
     if limit is not None:
         return Response({"detail": limit[1]}, status=limit[0])

@@ -25,7 +25,7 @@ class ProjectImportSerializer(serializers.ModelSerializer[ProjectImport]):
 
     class Meta:
         model = ProjectImport
-        fields = ["id", "filename", "size", "status", "created_at", "preview", "choices", "result", "job_id"]
+        fields = ["id", "study", "filename", "size", "status", "created_at", "preview", "choices", "result", "job_id"]
 
 
 class ChoicesSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
@@ -74,6 +74,36 @@ class ProjectImportListAPI(APIView):
             raise ValidationError("The file is too large.")
         record = imports.project_import_preview(actor=acting_user(request), study_id=study_id, filename=f.name or "",
                                                 data=f.read(), ip=client_ip(request))
+        return Response(ProjectImportSerializer(record).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectImportNewStudyAPI(APIView):
+    """Import a project into a new study, in one step: the study is created for it, you become its lead,
+    and the project's preview is made there. Then send choices and start the import under the new study's
+    URLs (``/studies/{study}/project-imports/{id}/``). A refused project creates no study."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        summary="Upload a .qdpx project into a new study (you become its lead) for a preview",
+        request={"multipart/form-data": inline_serializer("ProjectUploadNewStudy", {
+            "file": serializers.FileField(), "study_name": serializers.CharField(max_length=200)})},
+        responses={201: ProjectImportSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        f = request.FILES.get("file")
+        if f is None:
+            raise ValidationError({"file": ["Send the project as the multipart field “file”."]})
+        if f.size and f.size > imports.MAX_QDPX_BYTES:
+            raise ValidationError({"file": ["The file is too large."]})
+        data = request.data if hasattr(request.data, "get") else {}
+        name = str(data.get("study_name") or "").strip()
+        if not name:
+            raise ValidationError({"study_name": ["Name the new study."]})
+        if len(name) > 200:
+            raise ValidationError({"study_name": ["At most 200 characters."]})
+        record = imports.project_import_new_study(actor=acting_user(request), name=name, filename=f.name or "",
+                                                  data=f.read(), ip=client_ip(request))
         return Response(ProjectImportSerializer(record).data, status=status.HTTP_201_CREATED)
 
 

@@ -3,6 +3,7 @@ from django.urls import path
 from . import api
 
 urlpatterns = [
+    path("project-imports/", api.ProjectImportNewStudyAPI.as_view(), name="api-project-import-new-study"),
     path("studies/<int:study_id>/project-imports/", api.ProjectImportListAPI.as_view(),
          name="api-project-import-list"),
     path("studies/<int:study_id>/project-imports/<int:import_id>/", api.ProjectImportDetailAPI.as_view(),

@@ -15,6 +15,27 @@ class ProjectUploadForm(forms.Form):
     )
 
 
+class ProjectTargetForm(ProjectUploadForm):
+    """The upload, and where the project goes: into this study, or into a new study made for it."""
+
+    # Not required: a form (or script) that does not say imports into this study, as before.
+    target = forms.ChoiceField(
+        label="Import into", widget=forms.RadioSelect, initial="this", required=False,
+        choices=[("this", "This study"), ("new", "A new study, with me as its lead")],
+    )
+    new_study_name = forms.CharField(
+        label="Name of the new study", max_length=200, required=False,
+        help_text="Only for a new study. Its admin tasks (members, consent) need an admin: add one from "
+                  "the new study's members page once an admin has joined, or ask your Chorus operator.",
+    )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("target") == "new" and not (data.get("new_study_name") or "").strip():
+            self.add_error("new_study_name", "Name the new study.")
+        return data
+
+
 class ExportForm(forms.Form):
     sites = forms.ModelMultipleChoiceField(queryset=Site.objects.none(), required=False,
                                            widget=forms.CheckboxSelectMultiple, label="Sites",

@@ -16,7 +16,7 @@ from accounts import policy
 from accounts.models import ParticipantGroup
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
-from interop.forms import ExportForm, ProjectUploadForm
+from interop.forms import ExportForm, ProjectTargetForm
 from interop.models import ProjectImport, ProjectImportStatus
 from interop.services import exports, imports
 
@@ -25,22 +25,27 @@ from interop.services import exports, imports
 @require_http_methods(["GET", "POST"])
 def project_import(request: HttpRequest, study_id: int) -> HttpResponse:
     study = policy.study_get_for_user(user=request.user, study_id=study_id, perm=Perm.PROJECT_IMPORT)
-    form = ProjectUploadForm()
+    form = ProjectTargetForm()
     if request.method == "POST":
-        form = ProjectUploadForm(request.POST, request.FILES)
+        form = ProjectTargetForm(request.POST, request.FILES)
         if form.is_valid():
             f = form.cleaned_data["project_file"]
             if f.size > imports.MAX_QDPX_BYTES:
                 form.add_error("project_file", "The file is too large.")
             else:
                 try:
-                    record = imports.project_import_preview(actor=acting_user(request), study_id=study.pk,
-                                                            filename=f.name, data=f.read(), ip=client_ip(request))
+                    if form.cleaned_data.get("target") == "new":
+                        record = imports.project_import_new_study(
+                            actor=acting_user(request), name=form.cleaned_data["new_study_name"], filename=f.name,
+                            data=f.read(), ip=client_ip(request))
+                    else:
+                        record = imports.project_import_preview(actor=acting_user(request), study_id=study.pk,
+                                                                filename=f.name, data=f.read(), ip=client_ip(request))
                 except ValidationError as exc:
                     for m in exc.messages:
                         form.add_error(None, m)
                 else:
-                    return redirect("project-import-detail", study_id=study.pk, import_id=record.pk)
+                    return redirect("project-import-detail", study_id=record.study_id, import_id=record.pk)
     recent = ProjectImport.objects.filter(study=study, created_by=acting_user(request))[:10]
     return render(request, "interop/project_import.html", {"study": study, "form": form, "recent": recent})
 

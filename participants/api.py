@@ -22,6 +22,7 @@ from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm
 from accounts.services import client_ip
 from config.api import FormParser, JSONParser, MultiPartParser, StrictFieldsMixin
+from config.api_schema import paginated
 
 from . import selectors, services
 from .consent_rules import data_uses_allowed
@@ -48,9 +49,9 @@ def _actor(request: Request) -> User:
 class ParticipantSerializer(serializers.ModelSerializer[Participant]):
     group = serializers.SlugRelatedField[Any](slug_field="key", read_only=True)
     group_id = serializers.IntegerField(read_only=True)
-    site = serializers.CharField(source="site.name", read_only=True, default=None)
+    site = serializers.CharField(source="site.name", read_only=True, default=None, allow_null=True)
     site_id = serializers.IntegerField(read_only=True, allow_null=True)
-    consent_form_version = serializers.CharField(source="consent_form.version", read_only=True, default=None)
+    consent_form_version = serializers.CharField(source="consent_form.version", read_only=True, default=None, allow_null=True)
     data_uses = serializers.SerializerMethodField()
     purged = serializers.SerializerMethodField()
 
@@ -132,9 +133,9 @@ class ConsentFormWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any])
 class ConsentEventSerializer(serializers.ModelSerializer[ConsentEvent]):
     participant = serializers.CharField(source="participant.pseudonym", read_only=True)
     participant_id = serializers.IntegerField(read_only=True)
-    form_version = serializers.CharField(source="form.version", read_only=True, default=None)
+    form_version = serializers.CharField(source="form.version", read_only=True, default=None, allow_null=True)
     recorded_by = serializers.EmailField(source="recorded_by.email", read_only=True)
-    taken_by = serializers.EmailField(source="taken_by.email", read_only=True, default=None)
+    taken_by = serializers.EmailField(source="taken_by.email", read_only=True, default=None, allow_null=True)
     has_signed_form = serializers.SerializerMethodField()
 
     class Meta:
@@ -203,7 +204,8 @@ class ParticipantListAPI(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("group", int), OpenApiParameter("site", int),
                     OpenApiParameter("state", str, enum=ConsentState.values), OpenApiParameter("search", str)],
-        responses=ParticipantSerializer(many=True),
+        responses=paginated(ParticipantSerializer(many=True), "PaginatedParticipantList"),
+        operation_id="studies_participants_list",
     )
     def get(self, request: Request, study_id: int) -> Response:
         p = request.query_params
@@ -291,6 +293,18 @@ class AttributeListAPI(APIView):
         return Response(AttributeSerializer(a).data, status=status.HTTP_201_CREATED)
 
 
+class AttributeDetailAPI(APIView):
+    """Delete a participant attribute that no participant has a value for (as the attributes page does)."""
+
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.PARTICIPANT_MANAGE)]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, study_id: int, attribute_id: int) -> Response:
+        services.attribute_delete(actor=_actor(request), study_id=study_id, attribute_id=attribute_id,
+                                  ip=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ConsentFormListAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.CONSENT_MANAGE, methods=("POST",))]
 
@@ -318,7 +332,8 @@ class ConsentFormDetailAPI(APIView):
 
 
 class ConsentEventStudyListAPI(APIView):
-    @extend_schema(responses=ConsentEventSerializer(many=True))
+    @extend_schema(responses=paginated(ConsentEventSerializer(many=True), "PaginatedConsentEventList"),
+                   operation_id="studies_consent_events_list")
     def get(self, request: Request, study_id: int) -> Response:
         from rest_framework.pagination import LimitOffsetPagination
 
@@ -475,6 +490,20 @@ class SamplingFrameAPI(APIView):
             ip=client_ip(request),
         )
         return self.get(request, study_id)
+
+
+class ParticipantPurgeAPI(APIView):
+    """Retry the purge of a participant who withdrew with deletion of their data, when the first purge
+    failed (the participant page's *Retry the deletion*). Answers the purge job."""
+
+    permission_classes = [*API_DEFAULT, StudyPermission(Perm.CONSENT_MANAGE)]
+
+    @extend_schema(request=None, responses={202: dict})
+    def post(self, request: Request, study_id: int, participant_id: int) -> Response:
+        job = services.participant_purge_retry(actor=_actor(request), study_id=study_id,
+                                               participant_id=participant_id, ip=client_ip(request))
+        return Response({"job": job.pk, "url": f"/api/v1/studies/{study_id}/jobs/{job.pk}/"},
+                        status=status.HTTP_202_ACCEPTED)
 
 
 class ParticipantExportAPI(APIView):

@@ -145,6 +145,8 @@ MATRIX: list[Row] = [
     Row("project-export", "GET", S + "/project/export/", LEAD_PAGE),
     Row("project-export", "POST", S + "/project/export/", LEAD_WRITE_PAGE),
     Row("api-project-import-list", "POST", A + "/project-imports/", lead_only(400)),
+    # Into a new study (anyone signed in may make a study): without a file, a 400 naming it, no study made.
+    Row("api-project-import-new-study", "POST", "/api/v1/project-imports/", (400,) * 6 + (UNAUTH,), {}, files={}),
     Row("api-project-import-detail", "GET", A + "/project-imports/{import}/", lead_only(200)),
     Row("api-project-import-detail", "PATCH", A + "/project-imports/{import}/", lead_only(200), {}),
     Row("api-project-import-start", "POST", A + "/project-imports/{import}/start/", lead_only(202)),

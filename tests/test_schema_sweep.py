@@ -83,10 +83,12 @@ def ids(cast: Any) -> dict[str, Any]:
         study=cast.study, created_by=lead, spec=spec.as_dict(), key=spec.key, data_version="sweep",
         result=matrix_selectors.result_json(matrix_selectors.matrix_compute(user=lead, study_id=sid, spec=spec)))
     from analysis.matrices.framework.services import framework_chart_create
+    from participants.services import attribute_create
 
     chart = framework_chart_create(actor=lead, study_id=sid, name="Sweep chart")
+    attribute = attribute_create(actor=admin, study_id=sid, label="Interview mode", key="interview_mode", kind="text")
     return {
-        "chart_id": chart.pk, "study_id": sid, "transcript_id": t.pk, "code_id": code.pk, "coding_id": coding.pk, "memo_id": memo.pk,
+        "chart_id": chart.pk, "attribute_id": attribute.pk, "study_id": sid, "transcript_id": t.pk, "code_id": code.pk, "coding_id": coding.pk, "memo_id": memo.pk,
         "membership_id": cast.memberships["coder"].pk, "site_id": cast.north.pk, "participant_id": p.pk,
         "form_id": form.pk, "event_id": ConsentEvent.objects.filter(participant=p).first().pk, "job_id": job.pk,
         "batch_id": batch.pk, "edit_id": edit.pk, "key": f"{code.pk}-30-37", "theme_id": theme.pk,

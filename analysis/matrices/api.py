@@ -44,6 +44,8 @@ class MatrixRequestSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
 
 
 class MatrixSerializer(serializers.ModelSerializer[Matrix]):
+    """A matrix with its result (``null`` until it is computed)."""
+
     status = serializers.SerializerMethodField()
     stale = serializers.SerializerMethodField()
 
@@ -59,6 +61,14 @@ class MatrixSerializer(serializers.ModelSerializer[Matrix]):
 
     def get_stale(self, obj: Matrix) -> bool | None:
         return selectors.matrix_is_stale(matrix=obj) if obj.result is not None else None
+
+
+class MatrixSummarySerializer(MatrixSerializer):
+    """The schema of a matrix in the list: everything but its result."""
+
+    class Meta(MatrixSerializer.Meta):
+        fields = ["id", "spec", "status", "stale", "created_at", "computed_at", "job"]
+        read_only_fields = fields
 
 
 class SegmentSerializer(serializers.Serializer[Any]):
@@ -102,7 +112,7 @@ class MatrixListAPI(APIView):
     permission_classes = [*API_DEFAULT, StudyPermission(Perm.MATRIX_VIEW),
                           StudyPermission(Perm.MATRIX_RUN, methods=("POST",))]
 
-    @extend_schema(responses=MatrixSerializer(many=True), summary="Your matrices, newest first (without results)")
+    @extend_schema(responses=MatrixSummarySerializer(many=True), summary="Your matrices, newest first (without results)")
     def get(self, request: Request, study_id: int) -> Response:
         qs = selectors.matrices_mine(user=request.user, study_id=study_id)[:100]
         return Response([{k: v for k, v in _ser(m).items() if k != "result"} for m in qs])

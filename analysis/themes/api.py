@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
-from analysis.themes.models import Comment, CommentKind, DigestEvery, ReactionValue, Theme, ThemeStatus
+from analysis.themes.models import Comment, CommentKind, Decision, DigestEvery, ReactionValue, Theme, ThemeStatus
 from analysis.themes.selectors import board as board_selectors
 from analysis.themes.selectors import comments as comment_selectors
 from analysis.themes.selectors import notifications as notification_selectors
@@ -185,6 +185,9 @@ class CommentSerializer(serializers.ModelSerializer[Comment]):
     mine = serializers.SerializerMethodField()
     body = serializers.SerializerMethodField()
     decided_by = serializers.CharField(source="decided_by.display_name", read_only=True, default="")
+    # Blank until the team decides on a suggestion (and on plain comments): the schema must allow "".
+    decision = serializers.ChoiceField(choices=Decision.choices, allow_blank=True,
+                                       read_only=True)
     resolved = serializers.SerializerMethodField()
     deleted = serializers.SerializerMethodField()
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -41,6 +43,7 @@ from analysis.transcripts.models import (
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
 from config.api import FormParser, MultiPartParser, StrictFieldsMixin
+from config.api_schema import paginated
 from config.input_guard import format_bytes
 
 # Serializers ------------------------------------------------------------------------------------
@@ -50,7 +53,7 @@ class TranscriptSerializer(serializers.ModelSerializer[Transcript]):
     participant = serializers.IntegerField(source="participant_id", read_only=True)
     pseudonym = serializers.CharField(source="participant.pseudonym", read_only=True)
     group = serializers.CharField(source="participant.group.key", read_only=True)
-    site = serializers.CharField(source="participant.site.name", read_only=True, default=None)
+    site = serializers.CharField(source="participant.site.name", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Transcript
@@ -169,7 +172,7 @@ class ImportItemSerializer(serializers.ModelSerializer[TranscriptImportItem]):
 class ImportSerializer(serializers.ModelSerializer[TranscriptImport]):
     items = ImportItemSerializer(many=True, read_only=True)
     job = serializers.IntegerField(source="job_id", allow_null=True)
-    job_status = serializers.CharField(source="job.status", default=None)
+    job_status = serializers.CharField(source="job.status", default=None, allow_null=True)
 
     class Meta:
         model = TranscriptImport
@@ -256,7 +259,8 @@ class TranscriptListAPI(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("group", int), OpenApiParameter("site", int), OpenApiParameter("participant", int)],
-        responses=TranscriptListItemSerializer(many=True),
+        responses=paginated(TranscriptListItemSerializer(many=True), "PaginatedTranscriptList"),
+        operation_id="studies_transcripts_list",
     )
     def get(self, request: Request, study_id: int) -> Response:
         qs = selectors.transcript_list(
@@ -311,6 +315,19 @@ class TranscriptDetailAPI(APIView):
         context = {"can_original": can_original, "text_offset": text_offset, "turns_offset": turns_offset,
                    "base_url": request.build_absolute_uri(request.path)}
         return Response(TranscriptDetailSerializer(transcript, context=context).data)
+
+
+class TranscriptOriginalAPI(APIView):
+    """Download the file a transcript was imported from, byte for byte (leads and admins; audited as a read)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, study_id: int, transcript_id: int) -> FileResponse:
+        transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript_id,
+                                              perm=Perm.TRANSCRIPT_ORIGINAL)
+        handle = transcript_services.transcript_original_open(
+            actor=acting_user(request), transcript=transcript, via="api_original_download", ip=client_ip(request))
+        return FileResponse(handle, as_attachment=True, filename=transcript.original_name or "original",
+                            content_type="application/octet-stream")
 
 
 class TranscriptUploadAPI(APIView):

@@ -15,6 +15,7 @@ urlpatterns = [
          name="api-transcript-import-cancel"),
     path(S + "search/", api.SearchAPI.as_view(), name="api-transcript-search"),
     path(T, api.TranscriptDetailAPI.as_view(), name="api-transcript-detail"),
+    path(T + "original/", api.TranscriptOriginalAPI.as_view(), name="api-transcript-original"),
     path(T + "edits/", api.EditListAPI.as_view(), name="api-transcript-edits"),
     path(T + "edits/<int:edit_id>/revert/", api.EditRevertAPI.as_view(), name="api-transcript-revert"),
 ]

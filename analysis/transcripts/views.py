@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -268,16 +268,8 @@ def transcript_original(request: HttpRequest, study_id: int, transcript_id: int)
     transcript = selectors.transcript_get(
         user=request.user, study_id=study_id, transcript_id=transcript_id, perm=Perm.TRANSCRIPT_ORIGINAL
     )
-    if not transcript.original_file:
-        raise Http404("No original file was kept for this transcript.")
-    transcript_services.transcript_read_audit(
-        actor=acting_user(request), transcript=transcript, via="original_download", ip=client_ip(request),
-        details={"sha256": transcript.original_sha256},
-    )
-    try:
-        handle = transcript.original_file.open("rb")
-    except OSError as exc:
-        raise Http404("The original file is missing from storage.") from exc
+    handle = transcript_services.transcript_original_open(
+        actor=acting_user(request), transcript=transcript, via="original_download", ip=client_ip(request))
     return FileResponse(handle, as_attachment=True, filename=transcript.original_name or "original")
 
 

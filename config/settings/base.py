@@ -53,6 +53,8 @@ MIDDLEWARE = [
     # Above WhiteNoise so static files carry the policy too (an SVG opened on its own is a document).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that can refuse an API request, so every API error has the one JSON shape.
+    "config.api_errors.ErrorBodyMiddleware",
     # Below WhiteNoise: static files keep their long cache lifetimes; everything else is no-store.
     "accounts.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -269,6 +271,11 @@ SPECTACULAR_SETTINGS = {
     # Served from the sidecar package: no CDN, so the docs work offline and under a strict CSP.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Summaries and examples where a view gives none, and the Error component (config/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_schema.complete_schema",
+    ],
     # Several models have a "kind" or "role" field with different choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "accounts.models.Role",

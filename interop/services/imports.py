@@ -416,6 +416,21 @@ def project_import_preview(*, actor: User, study_id: int, filename: str, data: b
     return record
 
 
+@transaction.atomic
+def project_import_new_study(*, actor: User, name: str, filename: str, data: bytes,
+                             ip: str | None = None) -> ProjectImport:
+    """A new study made to receive a project, in one step: the study (its creator becomes its lead, the role
+    that imports and analyses) and the project's preview in it. A project that is refused leaves no study
+    behind (one transaction). The import then goes on as in any study: choices, start, a job."""
+    from accounts.services import study_create
+
+    if not data:
+        raise ValidationError("Choose a .qdpx file.")
+    study = study_create(actor=actor, name=name, role=Role.LEAD, ip=ip,
+                         details={"from_project": (filename or "").replace("\x00", "")[:255]})
+    return project_import_preview(actor=actor, study_id=study.pk, filename=filename, data=data, ip=ip)
+
+
 def _clean_choices(raw: dict[str, Any], record: ProjectImport, study: Study) -> dict[str, Any]:
     """The lead's choices, checked against the preview: unknown keys and values are refused."""
     preview = record.preview

@@ -134,3 +134,63 @@ def test_api_import_and_export(cast: Any, api: Any, generated: Path, django_capt
     assert job["status"] == "done"
     assert job["download_url"]
     assert api["lead"].get(job["download_url"]).status_code == 200
+
+
+def test_import_into_a_new_study_in_one_step(cast: Any, clients: Any, api: Any, generated: Path,
+                                             django_capture_on_commit_callbacks: Any) -> None:
+    """Issue 15: a project into a new study, from the upload page (a choice) and from the API (one call).
+    The importer becomes the new study's lead, audited; a refused project leaves no study behind."""
+    from accounts.models import AuditEvent, Membership, Study
+
+    from .conftest import qdpx
+
+    data = (generated / "study.qdpx").read_bytes()
+    lead = clients["lead"]
+    page = lead.get(f"/studies/{cast.study.pk}/project/import/").content.decode()
+    assert "A new study, with me as its lead" in page
+    r = lead.post(f"/studies/{cast.study.pk}/project/import/", {"project_file": SimpleUploadedFile("study.qdpx", data),
+                                                               "target": "new", "new_study_name": ""})
+    assert r.status_code == 200
+    assert "Name the new study." in r.content.decode()
+    r = lead.post(f"/studies/{cast.study.pk}/project/import/", {"project_file": SimpleUploadedFile("study.qdpx", data),
+                                                               "target": "new", "new_study_name": "From NVivo"})
+    assert r.status_code == 302
+    new = Study.objects.get(name="From NVivo")
+    assert r["Location"].startswith(f"/studies/{new.pk}/project/import/")
+    assert Membership.objects.get(study=new, user=cast.users["lead"]).role == "lead"
+    created = AuditEvent.objects.get(study=new, action="study.create")
+    assert created.details["from_project"] == "study.qdpx"
+    record = ProjectImport.objects.get(study=new)
+    html = lead.get(r["Location"]).content.decode()
+    assert "Check the project before importing" in html
+    # Nobody in the new study has consented yet: the preview says transcripts cannot be added (consent rule).
+    assert "Transcripts that cannot be added" in html
+    with django_capture_on_commit_callbacks(execute=True):
+        r = lead.post(f"/studies/{new.pk}/project/import/{record.pk}/start/")
+    assert Job.objects.get(kind="project_import").status == JobStatus.DONE
+    assert Participant.objects.filter(study=new).count() > 0
+    assert Participant.objects.filter(study=cast.study).count() == 0  # the other study is untouched
+
+    # The API: one call makes the study and the preview; anyone signed in may (as anyone may make a study).
+    r = api["coder"].post("/api/v1/project-imports/", {"file": SimpleUploadedFile("p.qdpx", data),
+                                                        "study_name": "API study"}, format="multipart")
+    assert r.status_code == 201, r.content
+    body = r.json()
+    api_study = Study.objects.get(name="API study")
+    assert body["study"] == api_study.pk
+    assert body["status"] == "preview"
+    assert Membership.objects.get(study=api_study, user=cast.users["coder"]).role == "lead"
+    assert api["coder"].get(f"/api/v1/studies/{api_study.pk}/project-imports/{body['id']}/").status_code == 200
+    # Refused: a bad project, or no name; nothing is created.
+    bad = qdpx('<Project xmlns="urn:QDA-XML:project:1.0" name="x"><CodeBook><Codes>'
+               '<Code guid="00000000-0000-4000-8000-000000000001" name="A" isCodable="true"/>'
+               '<Code guid="00000000-0000-4000-8000-000000000001" name="B" isCodable="true"/></Codes></CodeBook></Project>')
+    before = Study.objects.count()
+    r = api["coder"].post("/api/v1/project-imports/", {"file": SimpleUploadedFile("bad.qdpx", bad),
+                                                        "study_name": "Bad"}, format="multipart")
+    assert r.status_code == 400
+    assert "duplicate GUID" in r.json()["detail"]
+    r = api["coder"].post("/api/v1/project-imports/", {"file": SimpleUploadedFile("p.qdpx", data)}, format="multipart")
+    assert r.status_code == 400
+    assert "study_name" in r.json()
+    assert Study.objects.count() == before

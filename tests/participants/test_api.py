@@ -179,3 +179,37 @@ def test_api_out_of_scope_writes_are_404(cast, api, world):
     assert r.status_code == 404
     r = api["admin"].get(f"/api/v1/studies/{cast.study.pk}/participants/{n}/identifiable/")
     assert r.status_code == 404
+
+
+def test_attribute_delete_and_purge_retry_through_the_api(cast, api, django_capture_on_commit_callbacks):
+    """The two participants-page actions the API lacked (issue 15's coverage audit)."""
+    import datetime as dt
+
+    from participants import services
+    from participants.models import AttributeDefinition, Participant
+
+    s, a = cast.study.pk, api["admin"]
+    base = f"/api/v1/studies/{s}"
+    r = a.post(f"{base}/participant-attributes/", {"label": "Unused", "kind": "text"}, format="json")
+    assert r.status_code == 201
+    r = a.delete(f"{base}/participant-attributes/{r.data['id']}/")
+    assert r.status_code == 204
+    assert not AttributeDefinition.objects.filter(study_id=s, label="Unused").exists()
+    assert AuditEvent.objects.filter(action="attribute.delete").exists()
+    assert a.delete(f"{base}/participant-attributes/999999/").status_code == 404
+
+    form = make_form(cast)
+    p = make_participant(cast, "SU77")
+    consent(cast, p, form)
+    r = a.post(f"{base}/participants/{p.pk}/purge/")
+    assert r.status_code == 400
+    assert "withdrew with deletion" in r.content.decode()
+    services.participant_withdraw(actor=cast.users["admin"], study_id=s, participant_id=p.pk, scope="delete_data",
+                                  date=dt.date(2020, 7, 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        r = a.post(f"{base}/participants/{p.pk}/purge/")
+    assert r.status_code == 202, r.content
+    job = a.get(r.data["url"]).json()
+    assert job["kind"] == "participant_purge"
+    assert job["status"] in ("queued", "running", "done")
+    assert Participant.objects.get(pk=p.pk).consent_state == "withdrawn_delete"

@@ -96,6 +96,11 @@ MATRIX: list[Row] = [
     Row("api-attribute-list", "GET", A + "/participant-attributes/", READERS_API),
     Row("api-attribute-list", "POST", A + "/participant-attributes/", admin_only(201),
         {"label": "Age band", "kind": "text"}),
+    # The world's participants have an interview mode: the admin is told it cannot be deleted (deleting
+    # one without values: tests/participants/test_api.py).
+    Row("api-attribute-detail", "DELETE", A + "/participant-attributes/{attribute}/", admin_object_api(400)),
+    # SU01 did not withdraw with deletion: nothing to purge, a 400 saying so, for the admin only.
+    Row("api-participant-purge", "POST", AP + "/purge/", admin_object_api(400)),
     Row("api-participant-export", "POST", A + "/participants-export/", (202, 202, 403, 403, 403, 404, UNAUTH), {}),
     Row("api-consent-form-list", "GET", A + "/consent-forms/", READERS_API),
     Row("api-consent-form-list", "POST", A + "/consent-forms/", admin_only(400), {}),

@@ -71,6 +71,7 @@ MATRIX: list[Row] = [
     Row("api-transcript-import-cancel", "POST", A + "/transcript-imports/{batch}/cancel/", own_import_api(200)),
     Row("api-transcript-search", "GET", A + "/search/?q=phone", READERS_API),
     Row("api-transcript-detail", "GET", AT + "/", READERS_OBJECT_API),
+    Row("api-transcript-original", "GET", AT + "/original/", (200, 403, 403, 403, 404, 404, UNAUTH)),
     Row("api-transcript-edits", "GET", AT + "/edits/", READERS_OBJECT_API),
     Row("api-transcript-edits", "POST", AT + "/edits/", edit_api(201),
         {"kind": "replace", "start": 0, "end": 9, "expected": "Interview", "replacement": "Talk", "base_version": 2}),

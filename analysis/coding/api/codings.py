@@ -27,7 +27,12 @@ from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -87,7 +92,10 @@ class CodingListAPI(APIView):
     # Writes also count against the per-user coding rate (config/throttling.py).
     write_rate_setting, write_rate_scope = "CHORUS_CODING_RATE", "coding"
 
-    @extend_schema(responses=CodingSerializer(many=True), summary="Codings of a transcript (?code=, ?coder=)")
+    @extend_schema(responses=inline_serializer("CodingList", {
+        "transcript_version": serializers.IntegerField(), "feed": serializers.IntegerField(allow_null=True),
+        "results": CodingSerializer(many=True)}), summary="Codings of a transcript (?code=, ?coder=)",
+        operation_id="studies_transcripts_codings_list")
     def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
         t = coding_selectors.transcript_for_coding(user=request.user, study_id=study_id, transcript_id=transcript_id)
         code, coder = request.query_params.get("code"), request.query_params.get("coder")
@@ -100,7 +108,9 @@ class CodingListAPI(APIView):
         return Response({"transcript_version": t.version, "feed": coding_selectors.feed_head(transcript_id=t.pk),
                          "results": rows})
 
-    @extend_schema(request=CodingSerializer, responses={201: CodingSerializer(many=True)},
+    @extend_schema(request=CodingSerializer, responses={201: PolymorphicProxySerializer(
+        component_name="CodingCreated", serializers=[CodingSerializer, CodingSerializer(many=True)],
+        resource_type_field_name=None, many=False)},
                    summary="Code a span (an object), or many (a list, all or nothing)")
     def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
         data = request.data
@@ -257,6 +267,29 @@ class CodeSegmentsAPI(APIView):
 # Memos -------------------------------------------------------------------------------------------
 
 
+class MemoSerializer(serializers.Serializer[Any]):
+    """The schema of memo_as_dict."""
+
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    body = serializers.CharField(allow_blank=True)
+    target = serializers.CharField(help_text="What the memo is about, in words")
+    transcript = serializers.IntegerField(allow_null=True)
+    code = serializers.IntegerField(allow_null=True)
+    coding = serializers.IntegerField(allow_null=True)
+    author = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class MemoWriteSerializer(serializers.Serializer[Any]):
+    title = serializers.CharField()
+    body = serializers.CharField(required=False, allow_blank=True)
+    transcript = serializers.IntegerField(required=False, allow_null=True)
+    code = serializers.IntegerField(required=False, allow_null=True)
+    coding = serializers.IntegerField(required=False, allow_null=True)
+
+
 def memo_as_dict(m: Memo) -> dict[str, Any]:
     return {"id": m.id, "title": m.title, "body": m.body, "target": m.target_label, "transcript": m.transcript_id,
             "code": m.code_id, "coding": m.coding_id, "author": m.author.display_name,
@@ -265,12 +298,16 @@ def memo_as_dict(m: Memo) -> dict[str, Any]:
 
 @_json
 class MemoListAPI(APIView):
+    @extend_schema(responses=MemoSerializer(many=True), parameters=[
+        OpenApiParameter("q", str, description="Words in the title or body"),
+        OpenApiParameter("target", str, description="study, transcript, code or coding")])
     def get(self, request: Request, study_id: int) -> Response:
         qs = coding_selectors.memo_search(user=request.user, study_id=study_id,
                                           query=request.query_params.get("q", ""),
                                           target=request.query_params.get("target", ""))
         return Response([memo_as_dict(m) for m in qs[:500]])
 
+    @extend_schema(request=MemoWriteSerializer, responses={201: MemoSerializer})
     def post(self, request: Request, study_id: int) -> Response:
         d = only_fields(request.data, {"title", "body", "transcript", "code", "coding"}) if hasattr(request.data, "get") else {}
         try:
@@ -285,18 +322,36 @@ class MemoListAPI(APIView):
 
 @_json
 class MemoDetailAPI(APIView):
+    @extend_schema(request=inline_serializer("MemoUpdate", {
+        "title": serializers.CharField(required=False), "body": serializers.CharField(required=False, allow_blank=True)}),
+        responses=MemoSerializer)
     def patch(self, request: Request, study_id: int, memo_id: int) -> Response:
         d = only_fields(request.data, {"title", "body"}) if hasattr(request.data, "get") else {}
         m = memo_services.memo_update(actor=acting_user(request), study_id=study_id, memo_id=memo_id,
                                       title=d.get("title"), body=d.get("body"))
         return Response(memo_as_dict(m))
 
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request, study_id: int, memo_id: int) -> Response:
         memo_services.memo_delete(actor=acting_user(request), study_id=study_id, memo_id=memo_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # Assignments and agreement -----------------------------------------------------------------------
+
+
+class AssignmentSerializer(serializers.Serializer[Any]):
+    """The schema of assignment_as_dict."""
+
+    id = serializers.IntegerField()
+    transcript = serializers.IntegerField()
+    coder_a = serializers.IntegerField()
+    coder_b = serializers.IntegerField()
+    coder_a_name = serializers.CharField()
+    coder_b_name = serializers.CharField()
+    done_a = serializers.BooleanField()
+    done_b = serializers.BooleanField()
+    complete = serializers.BooleanField()
 
 
 def assignment_as_dict(a: Assignment) -> dict[str, Any]:
@@ -307,9 +362,13 @@ def assignment_as_dict(a: Assignment) -> dict[str, Any]:
 
 @_json
 class AssignmentListAPI(APIView):
+    @extend_schema(responses=AssignmentSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
         return Response([assignment_as_dict(a) for a in assignments.assignments_visible(user=request.user, study_id=study_id)])
 
+    @extend_schema(request=inline_serializer("AssignmentCreate", {
+        "transcript": serializers.IntegerField(), "coder_a": serializers.IntegerField(),
+        "coder_b": serializers.IntegerField()}), responses={201: AssignmentSerializer})
     def post(self, request: Request, study_id: int) -> Response:
         d = only_fields(request.data, {"transcript", "coder_a", "coder_b"}) if hasattr(request.data, "get") else {}
         a = assignments.assignment_create(actor=acting_user(request), study_id=study_id,
@@ -320,6 +379,8 @@ class AssignmentListAPI(APIView):
 
 @_json
 class AssignmentDoneAPI(APIView):
+    @extend_schema(request=inline_serializer("AssignmentDone", {"done": serializers.BooleanField(default=True)}),
+                   responses=AssignmentSerializer)
     def post(self, request: Request, study_id: int, transcript_id: int) -> Response:
         done = only_fields(request.data, {"done"}).get("done", True) if hasattr(request.data, "get") else True
         if not isinstance(done, bool):

@@ -271,6 +271,21 @@ def transcript_read_audit(
     )
 
 
+def transcript_original_open(*, actor: User, transcript: Transcript, via: str, ip: str | None = None) -> Any:
+    """The original uploaded file of a transcript, opened for reading, its download audited like a read.
+    ``transcript`` comes from ``selectors.transcript_get(..., perm=Perm.TRANSCRIPT_ORIGINAL)``."""
+    from django.http import Http404
+
+    if not transcript.original_file:
+        raise Http404("No original file was kept for this transcript.")
+    transcript_read_audit(actor=actor, transcript=transcript, via=via, ip=ip,
+                          details={"sha256": transcript.original_sha256})
+    try:
+        return transcript.original_file.open("rb")
+    except OSError as exc:
+        raise Http404("The original file is missing from storage.") from exc
+
+
 def transcript_search_audit(
     *, actor: User, study_id: int, query: str, filters: dict[str, Any], total: int, transcript_ids: list[int],
     ip: str | None = None, via: str = "web",
