@@ -55,7 +55,7 @@ COVERAGE: dict[str, list[str]] = {
     "code-create": ["api-code-list POST", "api-code-propose POST"],
     "codebook-import": ["api-code-import POST"],
     "codebook-export": ["api-code-export GET"],
-    "code-detail": ["api-code-detail GET"],
+    "code-detail": ["api-code-detail GET", "api-code-comment-list GET"],
     "code-edit": ["api-code-detail PATCH"],
     "code-move": ["api-code-move POST"],
     "code-merge": ["api-code-merge POST"],
@@ -102,9 +102,13 @@ COVERAGE: dict[str, list[str]] = {
     "board-theme": ["api-theme-detail GET", "api-quote-list GET", "api-comment-list GET"],
     "board-react": ["api-theme-reaction PUT"],
     "board-comment-create": ["api-comment-list POST"],
-    "board-comment-edit": ["api-comment-detail PATCH"],
-    "board-comment-delete": ["api-comment-detail DELETE"],
-    "board-comment-resolve": ["api-comment-resolve POST"],
+    # The comment pages serve theme and code comments alike; the API has an endpoint family for each.
+    "board-comment-edit": ["api-comment-detail PATCH", "api-code-comment-detail PATCH"],
+    "board-comment-delete": ["api-comment-detail DELETE", "api-code-comment-detail DELETE"],
+    "board-comment-resolve": ["api-comment-resolve POST", "api-code-comment-resolve POST"],
+    "code-comment-create": ["api-code-comment-list POST"],
+    "notifications": ["api-notifications GET"],
+    "board-digest": ["api-digest GET", "api-digest PUT"],
     "board-suggestion-decide": ["api-suggestion-decision POST"],
     # Matrices ----------------------------------------------------------------------------------------
     "matrix-list": ["api-matrix-list GET", "api-matrix-list POST"],
@@ -112,6 +116,12 @@ COVERAGE: dict[str, list[str]] = {
     "matrix-refresh": ["api-matrix-refresh POST"],
     "matrix-cell": ["api-matrix-cell GET"],
     "matrix-export": ["api-matrix-export GET"],
+    "matrix-cancel": ["api-matrix-cancel POST"],
+    "framework-list": ["api-framework-list GET", "api-framework-list POST"],
+    "framework-detail": ["api-framework-detail GET"],
+    "framework-delete": ["api-framework-detail DELETE"],
+    "framework-cell": ["api-framework-cell GET", "api-framework-cell PUT", "api-framework-segments GET"],
+    "framework-export": ["api-framework-export GET", "api-framework-export POST"],
     # Jobs --------------------------------------------------------------------------------------------
     "job-list": ["api-job-list GET"],
     "job-detail": ["api-job-detail GET"],
@@ -140,9 +150,6 @@ NAVIGATION: dict[str, str] = {
     "password_reset_done": "confirmation page of password_reset",
     "password_reset_confirm": "the link from the password reset e-mail",
     "password_reset_complete": "confirmation page of password_reset_confirm",
-    # Left for the themes work (issue 15 report): a small POST over services.board_digest_choose.
-    "board-digest": "a PPI member's e-mail preference for board news; the API has no e-mail reader to notify "
-                    "(listed in issue 15's report for the themes work)",
 }
 
 
