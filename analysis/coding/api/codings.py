@@ -39,8 +39,8 @@ from accounts.services import client_ip
 from analysis.coding.models import Assignment, DisagreementOutcome, Memo
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.selectors import codings as coding_selectors
-from analysis.coding.selectors import retrieval
-from analysis.coding.services import assignments, disagreements
+from analysis.coding.selectors import disagreements, retrieval
+from analysis.coding.services import assignments
 from analysis.coding.services import codings as coding_services
 from analysis.coding.services import memos as memo_services
 from analysis.coding.services.codings import CodingConflict, CodingFrozen, coding_as_dict

@@ -22,9 +22,9 @@ from analysis.coding import live
 from analysis.coding.models import Assignment, Code, Coding, DisagreementOutcome
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.selectors import codings as coding_selectors
+from analysis.coding.selectors import disagreements as disagreement_services
 from analysis.coding.selectors import retrieval
 from analysis.coding.services import assignments
-from analysis.coding.services import disagreements as disagreement_services
 from analysis.coding.services import memos as memo_services
 from analysis.coding.services.codings import CodingFrozen
 from analysis.transcripts import selectors as transcript_selectors
