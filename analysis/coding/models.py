@@ -224,7 +224,7 @@ class Disagreement(models.Model):
     note = models.TextField(blank=True)
     # Each coder's spans of the code in the region when it was resolved (the codings may change later).
     spans = models.JSONField(default=dict, blank=True)
-    # A correction of the transcript moves the record with the text (analysis.coding.selectors.disagreements
+    # A correction of the transcript moves the record with the text (analysis.coding.services.disagreements
     # .disagreements_reanchor); when the text under discussion is deleted the thread is kept, marked lost.
     lost = models.BooleanField(default=False)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,

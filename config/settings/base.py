@@ -397,7 +397,7 @@ CHORUS_PURGERS: list[str] = [
 # all in its transaction (see analysis/transcripts/services/anchors.py). Later apps append theirs.
 CHORUS_ANCHORED_MODELS: list[str] = ["transcripts.TranscriptTurn", "coding.Coding", "themes.Quote"]
 # Spans that need more than moving (unique records, span snapshots) register a function instead.
-CHORUS_REANCHOR_HOOKS: list[str] = ["analysis.coding.selectors.disagreements.disagreements_reanchor"]
+CHORUS_REANCHOR_HOOKS: list[str] = ["analysis.coding.services.disagreements.disagreements_reanchor"]
 
 # Files a bulk transcript import commits together (each file is still all or nothing): fewer commits are
 # faster on PostgreSQL; Cancel and progress move a chunk at a time.

@@ -368,7 +368,7 @@ def test_a_correction_moves_the_threads_with_their_words(setup, cast, api, book)
     assert _resolve(api, setup, setup.conv_key, "both", who="lead").status_code == 200
     # "John Smith" (10 code points) comes before both regions: "[NAME]" (6) shifts them by -4.
     result = _correct(cast, setup.tid, "John Smith", "[NAME]")
-    assert result.edit.report["analysis.coding.selectors.disagreements.disagreements_reanchor"]["moved"] == 2
+    assert result.edit.report["analysis.coding.services.disagreements.disagreements_reanchor"]["moved"] == 2
     (cs, ce), (vs, ve) = setup.cues_span, setup.conv_span
     body = api["lead"].get(_api(setup)).json()
     by_key = {d["key"]: d for d in body["results"]}
@@ -421,4 +421,4 @@ def test_records_that_would_land_on_each_other_stay_unique(setup, cast, book):
     second.refresh_from_db()
     assert (first.start, first.end, first.lost) == (cs, ce - 3, False)
     assert (second.start, second.end, second.lost) == (cs, ce - 3, True)
-    assert reports["analysis.coding.selectors.disagreements.disagreements_reanchor"].lost == [second.pk]
+    assert reports["analysis.coding.services.disagreements.disagreements_reanchor"].lost == [second.pk]

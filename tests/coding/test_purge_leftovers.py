@@ -13,8 +13,7 @@ from django.conf import settings
 from accounts import exports
 from accounts.models import AuditEvent
 from accounts.policy import Perm
-from analysis.coding.selectors import disagreements
-from analysis.coding.services import assignments
+from analysis.coding.services import assignments, disagreements
 from analysis.coding.services import memos as memo_services
 from analysis.transcripts.services import redaction
 from jobs.models import Job

@@ -20,11 +20,13 @@ from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding import live
 from analysis.coding.models import Assignment, Code, Coding, DisagreementOutcome
+from analysis.coding.selectors import assignments as assignment_selectors
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.selectors import codings as coding_selectors
-from analysis.coding.selectors import disagreements as disagreement_services
+from analysis.coding.selectors import disagreements as disagreement_selectors
 from analysis.coding.selectors import retrieval
 from analysis.coding.services import assignments
+from analysis.coding.services import disagreements as disagreement_services
 from analysis.coding.services import memos as memo_services
 from analysis.coding.services.codings import CodingFrozen
 from analysis.transcripts import selectors as transcript_selectors
@@ -214,8 +216,8 @@ def double_coding(request: HttpRequest, study_id: int) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return redirect("double-coding", study_id=study_id)
-    rows = list(assignments.assignments_visible(user=user, study_id=study_id).order_by("transcript__participant__pseudonym"))
-    report = assignments.agreement_compute(user=user, study_id=study_id) if can_agree else None
+    rows = list(assignment_selectors.assignments_visible(user=user, study_id=study_id).order_by("transcript__participant__pseudonym"))
+    report = assignment_selectors.agreement_compute(user=user, study_id=study_id) if can_agree else None
     per_t = {r["transcript"]: r for r in report["transcripts"]} if report else {}
     coders = Membership.objects.filter(study_id=study_id, role__in=policy.roles_double_coding(), user__is_active=True).select_related("user")
     assigned = {a.transcript_id for a in rows}
@@ -242,7 +244,7 @@ def agreement_report_download(request: HttpRequest, study_id: int, job_id: int, 
 def disagreements(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
     """Side by side: each code's spans by coder A and by coder B, disagreements marked."""
     user = acting_user(request)
-    membership, a = disagreement_services.disagreements_access(user=user, study_id=study_id,
+    membership, a = disagreement_selectors.disagreements_access(user=user, study_id=study_id,
                                                                transcript_id=transcript_id, write=False)
     t = coding_selectors.transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
     if not a.complete:
@@ -263,14 +265,14 @@ def disagreements(request: HttpRequest, study_id: int, transcript_id: int) -> Ht
             items.append({"start": s, "end": e, "text": text[s:e][:600], "a": (s, e) in spans_a, "b": (s, e) in spans_b})
         rows.append({"code": row["code"], "items": items,
                      "agree": sum(1 for i in items if i["a"] and i["b"]), "total": len(items)})
-    report = assignments.agreement_compute(user=user, study_id=study_id, transcript_ids=[t.pk]) \
+    report = assignment_selectors.agreement_compute(user=user, study_id=study_id, transcript_ids=[t.pk]) \
         if policy.role_allows(membership.role, Perm.AGREEMENT_VIEW) else None
     status = request.GET.get("status", "all")
-    listing = disagreement_services.disagreements_list(user=user, study_id=study_id, transcript_id=t.pk,
-                                               status=status if status in disagreement_services.STATUSES else "all")
+    listing = disagreement_selectors.disagreements_list(user=user, study_id=study_id, transcript_id=t.pk,
+                                               status=status if status in disagreement_selectors.STATUSES else "all")
     return render(request, "coding/disagreements.html", {
         "study": membership.study, "transcript": t, "a": a, "rows": rows, "report": report, "blind": False,
-        "listing": listing, "status": status if status in disagreement_services.STATUSES else "all",
+        "listing": listing, "status": status if status in disagreement_selectors.STATUSES else "all",
         "outcomes": DisagreementOutcome.choices,
         "status_choices": [("all", "All"), ("open", "Open"), ("resolved", "Resolved")],
     })
@@ -284,13 +286,13 @@ def _disagreement_answer(request: HttpRequest, study_id: int, transcript_id: int
             messages.error(request, e)
         return redirect(reverse("coding-disagreements", args=[study_id, transcript_id]) + f"#d-{key}")
     user = acting_user(request)
-    listing = disagreement_services.disagreements_list(user=user, study_id=study_id, transcript_id=transcript_id)
+    listing = disagreement_selectors.disagreements_list(user=user, study_id=study_id, transcript_id=transcript_id)
     item = next((i for i in listing.items if i.key == key), None)
     if item is None:
         raise Http404("No such disagreement.")
     # The figures change with a resolution: they travel out of band with the row, so the page never
     # shows a kappa computed from codings that are no longer there.
-    report = assignments.agreement_compute(user=user, study_id=study_id, transcript_ids=[listing.transcript.pk]) \
+    report = assignment_selectors.agreement_compute(user=user, study_id=study_id, transcript_ids=[listing.transcript.pk]) \
         if policy.role_allows(listing.membership.role, Perm.AGREEMENT_VIEW) else None
     return render(request, "coding/_disagreement.html", {
         "study": listing.membership.study, "transcript": listing.transcript, "a": listing.assignment, "d": item,
@@ -308,7 +310,7 @@ def disagreement_comment(request: HttpRequest, study_id: int, transcript_id: int
                                            body=request.POST.get("body"), ip=client_ip(request))
     except ValidationError as exc:
         return _disagreement_answer(request, study_id, transcript_id, key, exc.messages)
-    except disagreement_services.DisagreementsClosed as exc:
+    except disagreement_selectors.DisagreementsClosed as exc:
         return HttpResponse(str(exc), status=409)
     if request.headers.get("HX-Request") != "true":
         messages.success(request, "Comment added.")
@@ -323,7 +325,7 @@ def disagreement_resolve(request: HttpRequest, study_id: int, transcript_id: int
     user = acting_user(request)
     outcome, note = request.POST.get("outcome", ""), request.POST.get("note", "")
     if request.POST.get("confirmed") != "1":
-        item = disagreement_services.disagreement_get(user=user, study_id=study_id, transcript_id=transcript_id, key=key,
+        item = disagreement_selectors.disagreement_get(user=user, study_id=study_id, transcript_id=transcript_id, key=key,
                                                      write=True)
         labels = dict(DisagreementOutcome.choices)
         if outcome not in labels:
@@ -337,7 +339,7 @@ def disagreement_resolve(request: HttpRequest, study_id: int, transcript_id: int
                                            outcome=outcome, note=note, ip=client_ip(request))
     except ValidationError as exc:
         return _disagreement_answer(request, study_id, transcript_id, key, exc.messages)
-    except disagreement_services.DisagreementsClosed as exc:
+    except disagreement_selectors.DisagreementsClosed as exc:
         return HttpResponse(str(exc), status=409)
     except (disagreement_services.DisagreementConflict, CodingFrozen) as exc:
         return _disagreement_answer(request, study_id, transcript_id, key, [str(exc)])
