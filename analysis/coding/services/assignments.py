@@ -84,10 +84,8 @@ def assignment_mark_done(*, actor: User, study_id: int, transcript_id: Any, done
 @transaction.atomic
 def agreement_report_start(*, actor: User, study_id: int, ip: str | None = None) -> Job:
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.AGREEMENT_VIEW)
-    from analysis.coding.tasks import agreement_report_task
-
     job = job_create(study=study, kind="agreement_report", created_by=actor, perm=Perm.AGREEMENT_VIEW, params={},
-                     task=agreement_report_task)
+                     task="coding.agreement_report")
     audit_record(actor=actor, action="coding.agreement_report", study=study, obj=job, ip=ip, details={})
     return job
 
