@@ -11,6 +11,19 @@ from . import policy
 from .policy import Perm
 
 
+class StudyPerms(frozenset[Perm]):
+    """The member's permissions in the study as templates read them: ``{% if study_perms.memo_write %}``
+    (a ``Perm`` member's name, any case). An unknown name is an AttributeError, which a template shows
+    as false; ``tests/test_navigation.py`` checks every name the templates use."""
+
+    def __getattr__(self, name: str) -> bool:
+        try:
+            perm = Perm[name.upper()]
+        except KeyError:
+            raise AttributeError(name) from None
+        return perm in self
+
+
 @dataclass(frozen=True)
 class NavItem:
     label: str
@@ -61,7 +74,7 @@ def study_nav(request: HttpRequest) -> dict[str, Any]:
     membership = policy.membership_get(user=request.user, study_id=study_id)
     if membership is None:
         return {}
-    perms = policy.perms_for(user=request.user, study=membership.study_id)
+    perms = StudyPerms(policy.perms_for(user=request.user, study=membership.study_id))
     current = match.url_name if match else ""
     items = [
         {"label": i.label, "url": reverse(i.url_name, kwargs={"study_id": study_id}), "current": _current(i, current)}
