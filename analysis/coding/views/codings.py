@@ -251,6 +251,8 @@ def disagreement_resolve(request: HttpRequest, study_id: int, transcript_id: int
             return _disagreement_answer(request, study_id, transcript_id, key, ["Choose an outcome."])
         return render(request, "coding/disagreement_confirm.html", {
             "study": item.code.study, "transcript_id": transcript_id, "d": item, "outcome": outcome,
+            "transcript": coding_selectors.transcript_for_coding(user=user, study_id=study_id,
+                                                                 transcript_id=transcript_id),
             "outcome_label": labels[outcome], "note": note,
         })
     try:
