@@ -99,6 +99,39 @@ def memo_list(request: HttpRequest, study_id: int) -> HttpResponse:
     })
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def memo_edit(request: HttpRequest, study_id: int, memo_id: int) -> HttpResponse:
+    user = acting_user(request)
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            memo_services.memo_update(actor=user, study_id=study_id, memo_id=memo_id,
+                                      title=request.POST.get("title"), body=request.POST.get("body"))
+            messages.success(request, "Memo saved.")
+            return redirect(reverse("memo-list", args=[study_id]) + f"#memo-{memo_id}")
+        except ValidationError as exc:
+            errors = exc.messages
+    memo = coding_selectors.memo_changeable(user=user, study_id=study_id, memo_id=memo_id)
+    return render(request, "coding/memo_edit.html", {
+        "study": memo.study, "memo": memo, "errors": errors,
+        "form": request.POST if request.method == "POST" else {"title": memo.title, "body": memo.body},
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def memo_delete(request: HttpRequest, study_id: int, memo_id: int) -> HttpResponse:
+    """GET asks for confirmation (no script needed); POST deletes."""
+    user = acting_user(request)
+    if request.method == "POST":
+        memo_services.memo_delete(actor=user, study_id=study_id, memo_id=memo_id)
+        messages.success(request, "Memo deleted.")
+        return redirect("memo-list", study_id=study_id)
+    memo = coding_selectors.memo_changeable(user=user, study_id=study_id, memo_id=memo_id)
+    return render(request, "coding/memo_delete.html", {"study": memo.study, "memo": memo})
+
+
 # Code retrieval (constant comparison) ---------------------------------------------------------------
 
 
