@@ -91,17 +91,21 @@ def study_nav(request: HttpRequest) -> dict[str, Any]:
             "nav_groups": _grouped(items), "study_perms": perms}
 
 
+# Headings help once the menu is long; over a short one (a PPI member's Overview and Theme board)
+# they only add words.
+GROUP_FROM = 4
+
+
 def _grouped(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Consecutive items under one heading. A heading over a single item says nothing (a PPI member
-    sees Overview and Theme board), so such an item stands on its own."""
+    """Consecutive items under one heading; a menu shorter than GROUP_FROM has no headings."""
+    headed = len(items) >= GROUP_FROM
     groups: list[dict[str, Any]] = []
     for item in items:
-        if groups and item["group"] and groups[-1]["label"] == item["group"]:
+        label = item["group"] if headed else ""
+        if groups and label and groups[-1]["label"] == label:
             groups[-1]["items"].append(item)
         else:
-            groups.append({"label": item["group"], "items": [item]})
+            groups.append({"label": label, "items": [item]})
     for g in groups:
-        if len(g["items"]) == 1:
-            g["label"] = ""
         g["current"] = any(i["current"] for i in g["items"])
     return groups

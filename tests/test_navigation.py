@@ -49,7 +49,10 @@ GROUPS = {
     "admin": [("", ["Overview"]), ("Data", ["Participants", "Consent", "Sampling", "Transcripts", "Search"]),
               ("Analysis", ["Codebook", "Themes", "Theme board", "Matrices", "Memos", "Double coding"]),
               ("Study", ["Members", "Jobs", "Audit log", "Settings"])],
-    # A heading over one section says nothing: the PPI member's two sections stand on their own.
+    "coder": [("", ["Overview"]), ("Data", ["Participants", "Consent", "Sampling", "Transcripts", "Search"]),
+              ("Analysis", ["Codebook", "Themes", "Theme board", "Matrices", "Memos", "Double coding"]),
+              ("Study", ["Jobs"])],
+    # Headings over a two-item menu only add words: the PPI member's sections stand on their own.
     "ppi": [("", ["Overview"]), ("", ["Theme board"])],
 }
 
