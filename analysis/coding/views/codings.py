@@ -1,6 +1,7 @@
 """Pages for coding: the coding page and its live stream, memos, code retrieval, double coding.
-Thin: parse input, call a service or selector, render. The coding page's writes go through the API
-(coding/coding_api.py) from analysis/coding/static/coding/coder.js."""
+Thin: parse input, call a service or selector (what a page shows is gathered in selectors/pages.py),
+render. The coding page's writes go through the API (api/codings.py) from
+analysis/coding/static/coding/coder.js."""
 
 from __future__ import annotations
 
