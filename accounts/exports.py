@@ -23,11 +23,9 @@ def audit_export_start(
     *, actor: User, study_id: int, filters: dict[str, Any], ip: str | None = None
 ) -> Job:
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.AUDIT_VIEW)
-    from .tasks import audit_export
-
     job = job_create(
         study=study, kind="audit_export", created_by=actor, perm=Perm.AUDIT_VIEW, params={"filters": filters},
-        task=audit_export,
+        task="accounts.audit_export",
     )
     audit_record(actor=actor, action="audit.export", study=study, obj=job, ip=ip, details={"filters": filters})
     return job

@@ -36,6 +36,13 @@ def membership_list(*, user: Any, study_id: int) -> QuerySet[Membership]:
     )
 
 
+def member_count(*, user: Any, study_id: int) -> int | None:
+    """How many members the study has, for a member who may see the member list (None otherwise)."""
+    if not policy.has_perm(user=user, study=study_id, perm=Perm.MEMBER_VIEW):
+        return None
+    return Membership.objects.filter(study_id=study_id).count()
+
+
 def membership_get(*, user: Any, study_id: int, membership_id: int) -> Membership:
     return policy.get_visible_or_404(
         user=user, study=study_id, perm=Perm.MEMBER_VIEW,

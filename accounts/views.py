@@ -107,12 +107,11 @@ def study_create(request: HttpRequest) -> HttpResponse:
 def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id)
     study = membership.study
-    context: dict[str, Any] = {"study": study, "membership": membership}
-    if policy.role_allows(membership.role, Perm.MEMBER_VIEW):
-        context["member_count"] = study.memberships.count()
-    context["sites"] = study.sites.all()
-    context["groups"] = study.groups.all()
-    return render(request, "accounts/study_detail.html", context)
+    return render(request, "accounts/study_detail.html", {
+        "study": study, "membership": membership,
+        "member_count": selectors.member_count(user=request.user, study_id=study.pk),
+        "sites": study.sites.all(), "groups": study.groups.all(),
+    })
 
 
 @login_required
@@ -192,8 +191,9 @@ def site_delete(request: HttpRequest, study_id: int, site_id: int) -> HttpRespon
 def member_list(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MEMBER_VIEW)
     study = membership.study
-    can_manage = policy.role_allows(membership.role, Perm.MEMBER_MANAGE)
-    form = MembershipAddForm(request.POST or None, study=study) if can_manage else None
+    # Only a member who may manage members gets the form (and may post it).
+    form = MembershipAddForm(request.POST or None, study=study) if policy.has_perm(
+        user=request.user, study=study, perm=Perm.MEMBER_MANAGE) else None
     if request.method == "POST":
         policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MEMBER_MANAGE)
         assert form is not None
@@ -214,7 +214,7 @@ def member_list(request: HttpRequest, study_id: int) -> HttpResponse:
     members = selectors.membership_list(user=request.user, study_id=study.pk)
     return render(
         request, "accounts/member_list.html",
-        {"study": study, "members": members, "form": form, "can_manage": can_manage},
+        {"study": study, "members": members, "form": form},
     )
 
 

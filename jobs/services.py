@@ -127,8 +127,13 @@ def job_create(
     *, study: Study, kind: str, created_by: User, perm: Perm, task: Any, params: dict[str, Any] | None = None,
     must_finish: bool = False,
 ) -> Job:
-    """Create a queued job and send ``task`` (a Celery task) with its id once the surrounding
-    transaction commits. ``perm`` is what its creator must still hold to see it and its result.
+    """Create a queued job and send the Celery task named ``task`` (``"coding.agreement_report"``) with
+    its id once the surrounding transaction commits. ``perm`` is what its creator must still hold to
+    see it and its result.
+
+    By name, so a service never imports its app's ``tasks`` module (which imports the service to run
+    it): no import cycle, and the web process need not load the task code at all. A task object is
+    still accepted (its ``name`` is used) until every app sends by name.
 
     Raises :class:`JobsUnavailable` when the broker does not answer, except for a job that
     ``must_finish``: that one is recorded anyway (a withdrawal must not be refused because Redis is
@@ -137,7 +142,7 @@ def job_create(
         broker_require()
     job = Job.objects.create(
         study=study, kind=kind, created_by=created_by, required_perm=perm.value, params=params or {},
-        task_name=task.name, must_finish=must_finish,
+        task_name=task if isinstance(task, str) else task.name, must_finish=must_finish,
     )
     transaction.on_commit(lambda: job_send(job_id=job.pk, task_name=job.task_name))
     return job

@@ -1,7 +1,7 @@
 """Agreement figures as people read them: tables (per transcript, per code, overall), a band with its
 source beside kappa and alpha, plain words for what each figure means, and CSV / XLSX downloads.
 
-Input is the dict :func:`analysis.coding.services.assignments.agreement_compute` returns (also what
+Input is the dict :func:`analysis.coding.selectors.assignments.agreement_compute` returns (also what
 the study-wide agreement job stores as its result). Pure functions: no database.
 """
 

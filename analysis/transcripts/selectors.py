@@ -131,16 +131,47 @@ def transcript_edits(*, user: Any, study_id: int, transcript_id: int) -> list[Tr
     For a role without ``TRANSCRIPT_REMOVED_TEXT`` every edit loses its words here, before any view or
     serializer sees it: the summary is rebuilt from counts and the ops keep their positions only. The
     replacement text goes too, because a later edit may have removed it in turn."""
-    transcript_get(user=user, study_id=study_id, transcript_id=transcript_id)
+    transcript = transcript_get(user=user, study_id=study_id, transcript_id=transcript_id)
     edits = list(
         TranscriptEdit.objects.filter(transcript_id=transcript_id).select_related("actor", "reverts")
         .prefetch_related("reverted_by")
     )
+    _edit_lines(transcript, edits)
     if not policy.has_perm(user=user, study=study_id, perm=Perm.TRANSCRIPT_REMOVED_TEXT):
         for edit in edits:
             edit.summary = edit_summary_without_text(edit)
             edit.ops = [[op[0], op[1], "", ""] for op in edit.ops]
+    for edit in edits:
+        edit.op_rows = [  # type: ignore[attr-defined]
+            {"line": line, "old": op[2], "new": op[3]} for op, line in zip(edit.ops, edit.op_lines, strict=True)]  # type: ignore[attr-defined]
     return edits
+
+
+def _edit_lines(transcript: Transcript, edits: list[TranscriptEdit]) -> None:
+    """Give each edit ``op_lines``: the line number, in the text as it was just before that edit, of
+    each of its changes (people read lines, not offsets). The older texts are rebuilt by undoing the
+    edits newest first; if the record does not fit the text (a gap in the versions), the lines of
+    that edit and older ones stay unknown (None) rather than wrong."""
+    text: str | None = transcript.text
+    version = transcript.version
+    for edit in sorted(edits, key=lambda e: -e.version):
+        edit.op_lines = [None] * len(edit.ops)  # type: ignore[attr-defined]
+        if text is None or edit.version != version:
+            text = None
+            continue
+        parts, pos, shift = [], 0, 0
+        for start, end, old, new in sorted(edit.ops, key=lambda op: op[0]):
+            at = start + shift
+            if text[at:at + len(new)] != new:
+                text = None
+                break
+            parts += [text[pos:at], old]
+            pos, shift = at + len(new), shift + len(new) - (end - start)
+        if text is None:
+            continue
+        text = "".join(parts) + text[pos:]
+        edit.op_lines = [line_number_at(text, op[0]) for op in edit.ops]  # type: ignore[attr-defined]
+        version -= 1
 
 
 def edit_summary_without_text(edit: TranscriptEdit) -> str:

@@ -57,7 +57,6 @@ def transcript_list(request: HttpRequest, study_id: int) -> HttpResponse:
         "rows": rows, "codable": codable,
         "study": study, "page": page, "groups": study.groups.all(), "sites": study.sites.all(),
         "group_id": group_id, "site_id": site_id,
-        "can_upload": policy.role_allows(membership.role, Perm.TRANSCRIPT_UPLOAD),
         "scoped": policy.is_scoped(membership),
     })
 
@@ -153,14 +152,13 @@ def transcript_detail(request: HttpRequest, study_id: int, transcript_id: int) -
         details={"page": page.number, **({"at": at} if at is not None else {})},
     )
     frozen = not data_use_allowed(participant=transcript.participant, use=DataUse.CODING)
-    can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT) and not frozen
     return render(request, "transcripts/transcript_detail.html", {
         "study": membership.study, "transcript": transcript, "page": page, "participant": transcript.participant,
-        "can_edit": can_edit, "frozen": frozen, "can_original": policy.role_allows(membership.role, Perm.TRANSCRIPT_ORIGINAL),
+        "frozen": frozen,
         "edit_count": transcript.version - 1, "at": at,
         "may_code": policy.may_code_transcript(membership=membership, participant=transcript.participant),
         "page_links": range(1, page.count + 1),
-        "replace_form": ReplaceForm(initial={"version": transcript.version}) if can_edit else None,
+        "replace_form": ReplaceForm(initial={"version": transcript.version}),
     })
 
 
@@ -240,11 +238,8 @@ def transcript_history(request: HttpRequest, study_id: int, transcript_id: int) 
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     transcript = selectors.transcript_get(user=request.user, study_id=study_id, transcript_id=transcript_id)
     edits = selectors.transcript_edits(user=request.user, study_id=study_id, transcript_id=transcript_id)
-    can_edit = policy.role_allows(membership.role, Perm.TRANSCRIPT_EDIT)
-    show_old = policy.role_allows(membership.role, Perm.TRANSCRIPT_REMOVED_TEXT)
     return render(request, "transcripts/transcript_history.html", {
-        "study": membership.study, "transcript": transcript, "edits": edits, "can_edit": can_edit,
-        "show_old": show_old,
+        "study": membership.study, "transcript": transcript, "edits": edits,
     })
 
 

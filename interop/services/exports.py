@@ -160,10 +160,8 @@ def project_export_preview(*, actor: User, study_id: int, sel: Selection) -> dic
 def project_export_start(*, actor: User, study_id: int, sel: Selection, ip: str | None = None) -> Job:
     membership = policy.membership_require(user=actor, study_id=study_id, perm=Perm.PROJECT_EXPORT)
     preview = project_export_preview(actor=actor, study_id=study_id, sel=sel)
-    from interop.tasks import project_export_task
-
     job = job_create(study=membership.study, kind="project_export", created_by=actor, perm=Perm.PROJECT_EXPORT,
-                     params={"selection": sel.as_dict()}, task=project_export_task)
+                     params={"selection": sel.as_dict()}, task="interop.project_export")
     audit_record(actor=actor, action="project.export", study=membership.study, obj=job, ip=ip,
                  details={"selection": sel.as_dict(), "participants": preview["participants"],
                           "transcripts": preview["transcripts"], "codings": preview["codings"],

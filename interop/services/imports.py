@@ -503,10 +503,8 @@ def project_import_start(*, actor: User, study_id: int, import_id: int, ip: str 
     record = ProjectImport.objects.select_for_update().get(pk=record.pk)
     if record.status != ProjectImportStatus.PREVIEW:
         raise ValidationError("This import has already started or was cancelled.")
-    from interop.tasks import project_import_task
-
     job = job_create(study=record.study, kind="project_import", created_by=actor, perm=Perm.PROJECT_IMPORT,
-                     params={"import": record.pk}, task=project_import_task)
+                     params={"import": record.pk}, task="interop.project_import")
     record.job, record.status = job, ProjectImportStatus.QUEUED
     record.save(update_fields=["job", "status"])
     audit_record(actor=actor, action="project.import_start", study=record.study, obj=record, ip=ip,

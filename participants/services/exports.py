@@ -31,10 +31,8 @@ def participants_export_start(*, actor: User, study_id: int, ip: str | None = No
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.PARTICIPANT_VIEW)
     if not participants_export_allowed(user=actor, study_id=study.pk):
         raise PermissionDenied("Your role in this study does not allow exporting participants.")
-    from ..tasks import participants_export
-
     job = job_create(study=study, kind=PARTICIPANTS_EXPORT_KIND, created_by=actor, perm=Perm.PARTICIPANT_EXPORT,
-                     task=participants_export)
+                     task="participants.participants_export")
     audit_record(actor=actor, action="participants.export", study=study, obj=job, ip=ip)
     return job
 

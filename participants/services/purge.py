@@ -24,12 +24,10 @@ PURGE_KIND = "participant_purge"
 def participant_purge_start(*, actor: User, participant: Participant, ip: str | None = None) -> Job:
     """Queue the purge of a participant who withdrew with deletion (called inside the withdrawal's
     transaction; the task is sent when it commits)."""
-    from ..tasks import participant_purge
-
     job = job_create(
         study=participant.study, kind=PURGE_KIND, created_by=actor, perm=Perm.CONSENT_MANAGE,
         params={"participant_id": participant.pk},
-        task=participant_purge, must_finish=True,
+        task="participants.participant_purge", must_finish=True,
     )
     audit_record(
         actor=actor, action="participant.purge_start", study=participant.study, obj=participant, ip=ip,

@@ -123,6 +123,38 @@ def test_memo_bad_input_and_ownership(cast, api, clients, book, t_north, su01):
     assert clients["admin"].post(f"/studies/{cast.study.pk}/memos/", {"title": "x"}).status_code == 403
 
 
+def test_memo_edit_and_delete_on_the_memos_page(cast, clients, book):
+    """Its author edits and deletes a memo from the Memos page (delete asks first); another coder is
+    offered neither and is refused; a lead may, as in the API."""
+    sid = cast.study.pk
+    m = memo_create(actor=cast.users["coder"], study_id=sid, title="Silences", body="Long pauses", code_id=book.cues.pk)
+    other = memo_create(actor=cast.users["lead"], study_id=sid, title="Lead's plan")
+    page = clients["coder"].get(f"/studies/{sid}/memos/").content.decode()
+    assert f'href="/studies/{sid}/memos/{m.pk}/edit/"' in page
+    assert f'href="/studies/{sid}/memos/{m.pk}/delete/"' in page
+    assert f"/memos/{other.pk}/edit/" not in page  # the lead's memo: no links for the coder
+    assert f"/memos/{other.pk}/edit/" in clients["lead"].get(f"/studies/{sid}/memos/").content.decode()
+    form = clients["coder"].get(f"/studies/{sid}/memos/{m.pk}/edit/").content.decode()
+    assert 'value="Silences"' in form
+    assert "Long pauses" in form
+    bad = clients["coder"].post(f"/studies/{sid}/memos/{m.pk}/edit/", {"title": " ", "body": "x"})
+    assert bad.status_code == 200
+    assert 'role="alert"' in bad.content.decode()
+    r = clients["coder"].post(f"/studies/{sid}/memos/{m.pk}/edit/", {"title": "Silences, again", "body": "Longer"})
+    assert r.status_code == 302
+    assert r["Location"].endswith(f"/memos/#memo-{m.pk}")
+    m.refresh_from_db()
+    assert (m.title, m.body) == ("Silences, again", "Longer")
+    assert clients["coder"].post(f"/studies/{sid}/memos/{other.pk}/edit/", {"title": "Mine"}).status_code == 403
+    confirm = clients["coder"].get(f"/studies/{sid}/memos/{m.pk}/delete/")
+    assert "Delete the memo “Silences, again”?" in confirm.content.decode()
+    assert Memo.objects.filter(pk=m.pk).exists()  # asking is not deleting
+    assert clients["coder"].post(f"/studies/{sid}/memos/{other.pk}/delete/").status_code == 403
+    assert clients["coder"].post(f"/studies/{sid}/memos/{m.pk}/delete/").status_code == 302
+    assert not Memo.objects.filter(pk=m.pk).exists()
+    assert Memo.objects.filter(pk=other.pk).exists()
+
+
 def test_memo_on_a_coding(cast, api, book, t_north):
     c = coding_services.coding_create(actor=cast.users["coder"], study_id=cast.study.pk, transcript_id=t_north.pk,
                                       code_id=book.cues.pk, start=0, end=5)

@@ -15,6 +15,7 @@ from analysis.coding import agreement
 from analysis.coding.models import Assignment, Coding, CodingEvent, Disagreement, DisagreementComment
 from analysis.coding.services import assignments
 from analysis.coding.services import codings as coding_services
+from analysis.transcripts.models import Transcript
 from tests.factories import MembershipFactory, UserFactory
 
 from .conftest import span_of
@@ -327,6 +328,15 @@ def test_page_comment_and_resolve_with_htmx_and_confirmation(setup, clients, cas
     r = clients["coder_b"].post(base + "resolve/", {"outcome": "keep_a"})
     assert r.status_code == 200
     assert "Confirm: Keep A" in r.content.decode()
+    # The words and their line, never code-point offsets.
+    _code, start, end = (int(x) for x in setup.cues_key.split("-"))
+    text = Transcript.objects.get(pk=setup.tid).text
+    first = text.count("\n", 0, start) + 1
+    last = first + text.count("\n", start, end - 1)
+    heading = r.content.decode().split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert heading.endswith(f"line {first}" if first == last else f"lines {first}–{last}"), heading
+    assert f"{start}–{end}" not in r.content.decode()
+    assert text[start:end][:40] in r.content.decode()
     assert not Disagreement.objects.filter(resolved_at__isnull=False).exists()
     r = clients["coder_b"].post(base + "resolve/", {"outcome": "keep_a", "confirmed": "1"}, **hx)
     assert r.status_code == 200

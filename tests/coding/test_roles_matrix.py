@@ -75,6 +75,12 @@ MATRIX: list[Row] = [
         {"outcome": "both", "note": "Agreed to differ", "confirmed": "1"}),
     Row("memo-list", "GET", S + "/memos/", READERS_PAGE),
     Row("memo-list", "POST", S + "/memos/", (403, 302, 302, 302, 403, 404, LOGIN), {"title": "Waiting"}),
+    # The lead's memo: its author changes it (the coder may not: 403), out of scope or board-only is 404.
+    Row("memo-edit", "GET", S + "/memos/{memo}/edit/", (403, 200, 403, 404, 404, 404, LOGIN)),
+    Row("memo-edit", "POST", S + "/memos/{memo}/edit/", (403, 302, 403, 404, 404, 404, LOGIN),
+        {"title": "Tears, again", "body": "Second thoughts"}),
+    Row("memo-delete", "GET", S + "/memos/{memo}/delete/", (403, 200, 403, 404, 404, 404, LOGIN)),
+    Row("memo-delete", "POST", S + "/memos/{memo}/delete/", (403, 302, 403, 404, 404, 404, LOGIN)),
     Row("double-coding", "GET", S + "/double-coding/", READERS_PAGE),
     Row("double-coding", "POST", S + "/double-coding/", (403, 302, 403, 403, 403, 404, LOGIN),
         {"action": "assign", "transcript": "{t_south}", "coder_a": "{coder}", "coder_b": "{lead}"}),

@@ -205,7 +205,7 @@ def test_demo_data_shows_a_finished_double_coding_with_disagreements(transaction
 
     from accounts.models import User
     from analysis.coding.models import Assignment, Coding
-    from analysis.coding.services import disagreements
+    from analysis.coding.selectors import disagreements
 
     call_command("demo_data", verbosity=0)
     (a,) = Assignment.objects.all()

@@ -268,3 +268,24 @@ def test_nav_links(clients: Any, cast: Any) -> None:
     assert f"/studies/{cast.study.pk}/transcripts/" in body
     assert f"/studies/{cast.study.pk}/search/" in body
     assert f"/studies/{cast.study.pk}/search/" not in clients["ppi"].get(f"/studies/{cast.study.pk}/").content.decode()
+
+
+def test_history_shows_line_numbers_of_the_text_each_edit_changed(clients: Any, cast: Any, t_north: Transcript) -> None:
+    """The history names the line a change was made on, in the text as it was then: a later edit that
+    adds lines above it does not move an older change's line. Never an offset."""
+    from analysis.transcripts.services import redaction
+
+    lead = cast.users["lead"]
+    text = t_north.text
+    at = text.index("John")
+    line_then = text.count("\n", 0, at) + 1
+    redaction.transcript_replace(actor=lead, study_id=cast.study.pk, transcript_id=t_north.pk, start=at,
+                                 end=at + 4, expected="John", replacement="[NAME]", base_version=1)
+    t_north.refresh_from_db()
+    first = t_north.text.index("\n")  # the newer edit puts two lines above the older one
+    redaction.transcript_replace(actor=lead, study_id=cast.study.pk, transcript_id=t_north.pk, start=first,
+                                 end=first + 1, expected="\n", replacement="\nA\nB\n", base_version=2)
+    hist = clients["lead"].get(f"/studies/{cast.study.pk}/transcripts/{t_north.pk}/history/").content.decode()
+    assert f"Line {line_then}: <del>John</del>" in hist
+    assert "Line 1: <del>" in hist
+    assert f"at {at}" not in hist

@@ -16,6 +16,21 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.db.migrations.exceptions import InconsistentMigrationHistory
+
+
+def _older_database_message(exc: Exception) -> str:
+    """What to do when the database was made by an older Chorus whose apps and migrations have since
+    been renamed (the house plan, issue 9): its recorded history cannot be continued."""
+    if connection.vendor == "sqlite":
+        where = f"the demo database {settings.DATABASES['default']['NAME']}"
+        fix = "Delete var/ (rm -rf var/) and run `make demo` again: the demo study is created afresh."
+    else:
+        where = f"the database {settings.DATABASES['default']['NAME']!r}"
+        fix = "Drop and create that database (or point DATABASE_URL at an empty one), then run `make demo` again."
+    return (f"This var/ was made by an older Chorus: {where} records migrations that no longer fit this "
+            f"version, so it cannot be upgraded in place. {fix}\n(Django said: {exc})")
 
 
 class Command(BaseCommand):
@@ -30,7 +45,10 @@ class Command(BaseCommand):
         with socket.socket() as probe:  # before starting a worker that would outlive a failed server
             if probe.connect_ex((host or "127.0.0.1", int(port))) == 0:
                 raise CommandError(f"{opts['addr']} is already in use: stop the other server or pass --addr.")
-        call_command("migrate", verbosity=0)
+        try:
+            call_command("migrate", verbosity=0)
+        except InconsistentMigrationHistory as exc:
+            raise CommandError(_older_database_message(exc)) from None
         call_command("demo_data", verbosity=0)
         worker = None
         if not opts["no_worker"]:

@@ -42,8 +42,10 @@ from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding.models import Assignment, DisagreementOutcome, Memo
+from analysis.coding.selectors import assignments as assignment_selectors
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.selectors import codings as coding_selectors
+from analysis.coding.selectors import disagreements as disagreement_selectors
 from analysis.coding.selectors import retrieval
 from analysis.coding.services import assignments, disagreements
 from analysis.coding.services import codings as coding_services
@@ -364,7 +366,7 @@ def assignment_as_dict(a: Assignment) -> dict[str, Any]:
 class AssignmentListAPI(APIView):
     @extend_schema(responses=AssignmentSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
-        return Response([assignment_as_dict(a) for a in assignments.assignments_visible(user=request.user, study_id=study_id)])
+        return Response([assignment_as_dict(a) for a in assignment_selectors.assignments_visible(user=request.user, study_id=study_id)])
 
     @extend_schema(request=inline_serializer("AssignmentCreate", {
         "transcript": serializers.IntegerField(), "coder_a": serializers.IntegerField(),
@@ -401,7 +403,7 @@ class AgreementAPI(APIView):
                 ids = [int(tid)]
             except ValueError:
                 return Response({"transcript": ["Not a valid id."]}, status=400)
-        return Response(assignments.agreement_compute(user=request.user, study_id=study_id, transcript_ids=ids))
+        return Response(assignment_selectors.agreement_compute(user=request.user, study_id=study_id, transcript_ids=ids))
 
 
 @_json
@@ -491,7 +493,7 @@ def _comment_json(c: Any) -> dict[str, Any]:
             "created_at": c.created_at.isoformat()}
 
 
-def _disagreement_json(i: disagreements.Item, a: Assignment) -> dict[str, Any]:
+def _disagreement_json(i: disagreement_selectors.Item, a: Assignment) -> dict[str, Any]:
     d = i.record if i.resolved else None
     return {
         "key": i.key, "code": i.code.pk, "code_name": i.code.name, "colour": i.code.colour, "start": i.start,
@@ -512,16 +514,16 @@ def _closed(exc: Exception) -> Response:
 
 class DisagreementListAPI(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=list(disagreements.STATUSES), description="default all")],
+        parameters=[OpenApiParameter("status", str, enum=list(disagreement_selectors.STATUSES), description="default all")],
         responses={200: DisagreementListSerializer, 409: DetailSerializer},
         summary="Disagreements of a complete double-coded transcript (the assignment is named by its transcript)",
     )
     def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
         try:
-            listing = disagreements.disagreements_list(user=request.user, study_id=study_id,
+            listing = disagreement_selectors.disagreements_list(user=request.user, study_id=study_id,
                                                        transcript_id=transcript_id,
                                                        status=request.query_params.get("status", "all"))
-        except disagreements.DisagreementsClosed as exc:
+        except disagreement_selectors.DisagreementsClosed as exc:
             return _closed(exc)
         a = listing.assignment
         return Response({"assignment": a.pk, "transcript": a.transcript_id, "open": listing.open,
@@ -539,7 +541,7 @@ class DisagreementCommentAPI(APIView):
             c = disagreements.disagreement_comment(actor=acting_user(request), study_id=study_id,
                                                    transcript_id=transcript_id, key=key, body=d.get("body"),
                                                    ip=client_ip(request))
-        except disagreements.DisagreementsClosed as exc:
+        except disagreement_selectors.DisagreementsClosed as exc:
             return _closed(exc)
         return Response(_comment_json(c), status=status.HTTP_201_CREATED)
 
@@ -555,8 +557,8 @@ class DisagreementResolveAPI(APIView):
             disagreements.disagreement_resolve(actor=user, study_id=study_id, transcript_id=transcript_id, key=key,
                                                outcome=d.get("outcome"), note=d.get("note", ""),
                                                ip=client_ip(request))
-        except (disagreements.DisagreementsClosed, disagreements.DisagreementConflict, CodingFrozen) as exc:
+        except (disagreement_selectors.DisagreementsClosed, disagreements.DisagreementConflict, CodingFrozen) as exc:
             return _closed(exc)
-        listing = disagreements.disagreements_list(user=user, study_id=study_id, transcript_id=transcript_id)
+        listing = disagreement_selectors.disagreements_list(user=user, study_id=study_id, transcript_id=transcript_id)
         item = next(i for i in listing.items if i.key == key)
         return Response(_disagreement_json(item, listing.assignment))

@@ -19,6 +19,10 @@ def code_list(*, user: Any, study_id: int | str) -> QuerySet[Code]:
     return Code.objects.filter(study=study).select_related("updated_by").order_by("position", "id")
 
 
+def code_has_children(*, code: Code) -> bool:
+    return Code.objects.filter(parent=code).exists()
+
+
 def code_get(*, user: Any, study_id: int | str, code_id: Any) -> Code:
     try:
         pk = int(code_id)

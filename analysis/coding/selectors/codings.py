@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -155,6 +156,19 @@ def memo_search(*, user: Any, study_id: int, query: str = "", target: str = "") 
     return qs.order_by("-updated_at", "-id")
 
 
+def memo_changeable(*, user: Any, study_id: int, memo_id: Any) -> Memo:
+    """A memo the user may edit or delete: 404 when they cannot see it, 403 when it is not theirs to
+    change (the same answers as the writes in services/memos.py)."""
+    membership = policy.membership_require(user=user, study_id=study_id, perm=Perm.MEMO_WRITE)
+    memo = memos_visible(user=user, study_id=study_id).select_related(
+        "code", "transcript__participant", "coding__code").filter(pk=_int_or_404(memo_id)).first()
+    if memo is None:
+        raise Http404("No such memo.")
+    if not policy.may_change_authored(membership=membership, author_id=memo.author_id):
+        raise PermissionDenied("Only the memo's author (or a lead) can change it.")
+    return memo
+
+
 @dataclass
 class MemoEntry:
     """One row of the Memos page: a memo, or the short memo written on a coding in the coding
@@ -169,6 +183,7 @@ class MemoEntry:
     coding: Coding | None = None
     quote: str = ""
     line: int = 0
+    can_change: bool = False  # a memo the user may edit and delete here (its author, or a lead)
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -177,9 +192,13 @@ def _line_of(text: str, offset: int) -> int:
 
 def memo_entries(*, user: Any, study_id: int, query: str = "", target: str = "", limit: int = 200) -> list[MemoEntry]:
     """Memos and coding memos the user may read, newest first, filtered like :func:`memo_search`."""
+    membership = policy.membership_get(user=user, study_id=study_id)
+    writer = membership is not None and policy.role_allows(membership.role, Perm.MEMO_WRITE)
     out = [
         MemoEntry(title=m.title, body=m.body, author=m.author.display_name, updated_at=m.updated_at,
-                  target=m.target_label, memo=m)
+                  target=m.target_label, memo=m,
+                  can_change=writer and membership is not None
+                  and policy.may_change_authored(membership=membership, author_id=m.author_id))
         for m in memo_search(user=user, study_id=study_id, query=query, target=target)[:limit]
     ]
     if target in ("", "coding"):

@@ -20,6 +20,8 @@ from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest, Length, Replace, Substr
 
+from accounts import policy
+from accounts.policy import Perm
 from analysis.coding.models import Assignment, Code, Coding
 from analysis.coding.selectors.codings import blind_exclusion_q, codings_visible
 from analysis.transcripts.models import TranscriptTurn
@@ -278,6 +280,14 @@ class CodeStats:
     codings: int = 0
     participants: int = 0
     by_group: list[tuple[str, int]] = field(default_factory=list)  # (group label, participants)
+
+
+def code_stats_readable(*, user: Any, study_id: int) -> dict[int, CodeStats] | None:
+    """The codebook's counts for a member who may read transcripts (the counts read codings), None
+    for anyone else."""
+    if not policy.has_perm(user=user, study=study_id, perm=Perm.TRANSCRIPT_VIEW):
+        return None
+    return code_stats(user=user, study_id=study_id)
 
 
 def code_stats(*, user: Any, study_id: int) -> dict[int, CodeStats]:

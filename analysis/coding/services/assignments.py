@@ -1,4 +1,5 @@
-"""Blind double coding: assignments, marking done, and the agreement report (coding/agreement.py).
+"""Blind double coding: assigning, marking done, and the agreement report job (its figures are
+read by :mod:`analysis.coding.selectors.assignments`).
 
 A lead assigns a transcript to two coders. Until both mark it done, neither sees the other's
 codings on it (coding_selectors.hidden_coders applies it to the page, the API and the live feed).
@@ -7,13 +8,10 @@ Agreement is computed only on complete assignments; the study-wide report runs a
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Length
 from django.http import Http404
 from django.utils import timezone
 
@@ -21,8 +19,8 @@ from accounts import policy
 from accounts.models import Membership, User
 from accounts.policy import Perm
 from accounts.services import audit_record
-from analysis.coding import agreement
-from analysis.coding.models import Assignment, Code, Coding
+from analysis.coding.models import Assignment
+from analysis.coding.selectors.assignments import agreement_compute
 from analysis.transcripts.selectors import transcripts_visible
 from jobs.models import Job
 from jobs.services import job_create, job_progress, job_run
@@ -83,62 +81,11 @@ def assignment_mark_done(*, actor: User, study_id: int, transcript_id: Any, done
     return a
 
 
-def assignments_visible(*, user: Any, study_id: int) -> QuerySet[Assignment]:
-    policy.membership_require(user=user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
-    visible = transcripts_visible(user=user, study_id=study_id).values("pk")
-    return Assignment.objects.filter(study_id=study_id, transcript__in=visible).select_related(
-        "coder_a", "coder_b", "transcript__participant"
-    )
-
-
-# Agreement ----------------------------------------------------------------------------------------
-
-
-def agreement_compute(*, user: Any, study_id: int, transcript_ids: list[int] | None = None) -> dict[str, Any]:
-    """Agreement over the user's visible complete assignments (optionally some transcripts)."""
-    policy.membership_require(user=user, study_id=study_id, perm=Perm.AGREEMENT_VIEW)
-    qs = assignments_visible(user=user, study_id=study_id).filter(done_a__isnull=False, done_b__isnull=False)
-    if transcript_ids is not None:
-        qs = qs.filter(transcript_id__in=transcript_ids)
-    rows = list(qs.annotate(n=Length("transcript__text")))
-    spans: dict[tuple[int, int], dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
-    coder_pairs = {r.transcript_id: (r.coder_a_id, r.coder_b_id) for r in rows}
-    for tid, coder, code, s, e in Coding.objects.filter(transcript_id__in=list(coder_pairs), lost=False).filter(
-        Q(coder_id__in={c for p in coder_pairs.values() for c in p})
-    ).values_list("transcript_id", "coder_id", "code_id", "start", "end"):
-        spans[(tid, coder)][code].append((s, e))
-    items = [
-        agreement.TranscriptCodings(
-            key=r.transcript_id, length=int(r.n),
-            coder_a=spans[(r.transcript_id, r.coder_a_id)], coder_b=spans[(r.transcript_id, r.coder_b_id)],
-        )
-        for r in rows
-    ]
-    report = agreement.agreement_report(items)
-    names: dict[Any, str] = dict(Code.objects.filter(study_id=study_id).values_list("pk", "name"))
-    titles = {r.transcript_id: f"{r.transcript.participant.pseudonym} — {r.transcript}" for r in rows}
-    return {
-        "transcripts": [
-            {"transcript": tid, "title": titles[tid], "coders": [r.coder_a.display_name, r.coder_b.display_name],
-             **report.per_transcript[tid].as_dict()}
-            for r in rows for tid in [r.transcript_id]
-        ],
-        "codes": [{"code": c, "name": names.get(c, "?"), **a.as_dict()} for c, a in report.per_code.items()],
-        "per_transcript_code": [
-            {"transcript": t, "code": c, "name": names.get(c, "?"), **a.as_dict()}
-            for (t, c), a in report.per_transcript_code.items()
-        ],
-        "overall": report.overall.as_dict(),
-    }
-
-
 @transaction.atomic
 def agreement_report_start(*, actor: User, study_id: int, ip: str | None = None) -> Job:
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.AGREEMENT_VIEW)
-    from analysis.coding.tasks import agreement_report_task
-
     job = job_create(study=study, kind="agreement_report", created_by=actor, perm=Perm.AGREEMENT_VIEW, params={},
-                     task=agreement_report_task)
+                     task="coding.agreement_report")
     audit_record(actor=actor, action="coding.agreement_report", study=study, obj=job, ip=ip, details={})
     return job
 

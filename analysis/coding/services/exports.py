@@ -121,10 +121,8 @@ def export_request_parse(*, study_id: int, data: dict[str, Any]) -> ExportReques
 def coded_export_start(*, actor: User, study_id: int, request: ExportRequest, ip: str | None = None) -> Job:
     """Queue an export of coded material as ``actor``; audited with its filters."""
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.CODING_EXPORT)
-    from analysis.coding.tasks import coded_export_task
-
     job = job_create(study=study, kind=KIND, created_by=actor, perm=Perm.CODING_EXPORT, params=request.as_params(),
-                     task=coded_export_task)
+                     task="coding.coded_export")
     audit_record(actor=actor, action="coding.export", study=study, obj=job, ip=ip, details=request.as_params())
     return job
 

@@ -57,16 +57,12 @@ def _context(request: HttpRequest, study_id: int, **extra: Any) -> dict[str, Any
 def codebook(request: HttpRequest, study_id: int) -> HttpResponse:
     context = _context(request, study_id)
     codes, roots = _tree(request, study_id)
-    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_VIEW)
-    # The counts read codings, which only members who may read transcripts see.
-    show_counts = policy.role_allows(membership.role, Perm.TRANSCRIPT_VIEW)
-    if show_counts:
-        stats = retrieval.code_stats(user=request.user, study_id=study_id)
+    stats = retrieval.code_stats_readable(user=request.user, study_id=study_id)
+    if stats is not None:
         for node in selectors.code_tree_flat(roots):
             node.stats = stats.get(node.code.pk, retrieval.CodeStats())
     return render(request, "coding/codebook.html", {
-        **context, "roots": roots, "code_count": len(codes), "show_counts": show_counts,
-        "can_export_codings": policy.role_allows(membership.role, Perm.CODING_EXPORT),
+        **context, "roots": roots, "code_count": len(codes), "show_counts": stats is not None,
     })
 
 
@@ -77,14 +73,11 @@ def code_detail(request: HttpRequest, study_id: int, code_id: int) -> HttpRespon
     code = selectors.code_get(user=request.user, study_id=study_id, code_id=code_id)
     _, roots = _tree(request, study_id)
     node = next(n for n in selectors.code_tree_flat(roots) if n.code.pk == code.pk)
-    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.CODEBOOK_VIEW)
-    if policy.role_allows(membership.role, Perm.TRANSCRIPT_VIEW):
-        node.stats = retrieval.code_stats(user=request.user, study_id=study_id).get(code.pk, retrieval.CodeStats())
+    stats = retrieval.code_stats_readable(user=request.user, study_id=study_id)
+    if stats is not None:
+        node.stats = stats.get(code.pk, retrieval.CodeStats())
     panels = [p for p in (panel(request, study_id, code) for panel in code_panels()) if p is not None]
-    return render(request, "coding/code_detail.html", {
-        **context, "code": code, "node": node, "panels": panels,
-        "can_export_codings": policy.role_allows(membership.role, Perm.CODING_EXPORT),
-    })
+    return render(request, "coding/code_detail.html", {**context, "code": code, "node": node, "panels": panels})
 
 
 def _form_values(form: Form) -> dict[str, Any]:

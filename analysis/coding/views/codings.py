@@ -1,6 +1,7 @@
 """Pages for coding: the coding page and its live stream, memos, code retrieval, double coding.
-Thin: parse input, call a service or selector, render. The coding page's writes go through the API
-(coding/coding_api.py) from analysis/coding/static/coding/coder.js."""
+Thin: parse input, call a service or selector (what a page shows is gathered in selectors/pages.py),
+render. The coding page's writes go through the API (api/codings.py) from
+analysis/coding/static/coding/coder.js."""
 
 from __future__ import annotations
 
@@ -8,70 +9,39 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import policy
-from accounts.models import Membership
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
 from analysis.coding import live
-from analysis.coding.models import Assignment, Code, Coding, DisagreementOutcome
+from analysis.coding.models import DisagreementOutcome
 from analysis.coding.selectors import codebook as selectors
 from analysis.coding.selectors import codings as coding_selectors
-from analysis.coding.selectors import retrieval
+from analysis.coding.selectors import disagreements as disagreement_selectors
+from analysis.coding.selectors import pages, retrieval
 from analysis.coding.services import assignments
 from analysis.coding.services import disagreements as disagreement_services
 from analysis.coding.services import memos as memo_services
 from analysis.coding.services.codings import CodingFrozen
-from analysis.transcripts import selectors as transcript_selectors
 from analysis.transcripts.services import transcripts as transcript_services
-from participants.consent_rules import DataUse, data_use_allowed
-
-
-def _codes_json(study_id: int) -> list[dict[str, Any]]:
-    codes = list(Code.objects.filter(study_id=study_id).order_by("position", "id").only(
-        "id", "parent_id", "name", "colour", "is_codable", "description", "position"))
-    flat = selectors.code_tree_flat(selectors.code_tree(codes))
-    return [{"id": n.code.pk, "name": n.code.name, "path": " › ".join(n.path), "colour": n.code.colour,
-             "text": n.code.label_colour, "codable": n.code.is_codable, "depth": n.depth,
-             "description": n.code.description} for n in flat]
 
 
 @login_required
 @require_GET
 def coding_page(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
-    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     user = acting_user(request)
-    transcript = coding_selectors.transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
-    rows = coding_selectors.transcript_coding_rows(user=user, study_id=study_id, transcript=transcript)
-    frozen = not data_use_allowed(participant=transcript.participant, use=DataUse.CODING)
-    can_code = policy.may_code_transcript(membership=membership, participant=transcript.participant)
-    assignment = Assignment.objects.filter(transcript=transcript).select_related("coder_a", "coder_b").first()
-    coders = {r["coder"]: r["coder_name"] for r in rows}
-    coders.setdefault(user.pk, user.display_name)
-    transcript_services.transcript_read_audit(actor=user, transcript=transcript, via="coding", ip=client_ip(request))
-    config = {
-        "study": study_id, "transcript": transcript.pk, "version": transcript.version, "me": user.pk,
-        "meName": user.display_name, "canCode": can_code, "canMemo": policy.role_allows(membership.role, Perm.MEMO_WRITE) and not frozen,
-        "isLead": policy.role_allows(membership.role, Perm.WORK_OF_OTHERS_EDIT),
-        "newCodeApi": reverse("api-code-propose", args=[study_id])
-        if can_code and policy.may_propose_code(membership=membership) else None,
-        "api": reverse("api-coding-list", args=[study_id, transcript.pk]),
-        "memoApi": reverse("api-memo-list", args=[study_id]),
-        "memoPage": reverse("memo-list", args=[study_id]),
-        "stream": reverse("coding-stream", args=[study_id, transcript.pk]),
-        "feed": coding_selectors.feed_head(transcript_id=transcript.pk),
-        "codings": rows, "codes": _codes_json(study_id),
-        "coders": [{"id": k, "name": v} for k, v in sorted(coders.items(), key=lambda kv: kv[1])],
-    }
+    page = pages.coding_page(user=user, study_id=study_id, transcript_id=transcript_id)
+    transcript_services.transcript_read_audit(actor=user, transcript=page.transcript, via="coding",
+                                              ip=client_ip(request))
     return render(request, "coding/coding_page.html", {
-        "study": membership.study, "transcript": transcript, "participant": transcript.participant,
-        "turns": transcript_selectors.reading_all(transcript=transcript), "config": config, "can_code": can_code, "frozen": frozen,
-        "assignment": assignment, "is_assigned": assignment is not None and user.pk in (assignment.coder_a_id, assignment.coder_b_id),
+        "study": page.membership.study, "transcript": page.transcript, "participant": page.transcript.participant,
+        "turns": page.turns, "config": page.config, "can_code": page.can_code, "frozen": page.frozen,
+        "assignment": page.assignment, "is_assigned": page.is_assigned,
     })
 
 
@@ -104,13 +74,9 @@ def coding_stream(request: HttpRequest, study_id: int, transcript_id: int) -> St
 @login_required
 @require_http_methods(["GET", "POST"])
 def memo_list(request: HttpRequest, study_id: int) -> HttpResponse:
-    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     user = acting_user(request)
-    can_write = policy.role_allows(membership.role, Perm.MEMO_WRITE)
     errors: list[str] = []
     if request.method == "POST":
-        if not can_write:
-            raise PermissionDenied("Your role cannot write memos.")
         try:
             memo_services.memo_create(
                 actor=user, study_id=study_id, title=request.POST.get("title"), body=request.POST.get("body"),
@@ -124,21 +90,47 @@ def memo_list(request: HttpRequest, study_id: int) -> HttpResponse:
         except CodingFrozen as exc:
             errors = [str(exc)]
     q, target = request.GET.get("q", ""), request.GET.get("target", "")
-    about_coding = None
-    if request.GET.get("coding") or request.POST.get("coding"):
-        try:
-            about_coding = coding_selectors.codings_visible(user=user, study_id=study_id).select_related(
-                "code", "transcript__participant").get(pk=int(request.GET.get("coding") or request.POST.get("coding") or 0))
-        except (ValueError, OverflowError, Coding.DoesNotExist):
-            about_coding = None
-    memos = coding_selectors.memo_entries(user=user, study_id=study_id, query=q, target=target)
+    page = pages.memo_page(user=user, study_id=study_id, query=q, target=target,
+                           coding_id=request.GET.get("coding") or request.POST.get("coding"))
     return render(request, "coding/memo_list.html", {
-        "study": membership.study, "memos": memos, "q": q, "target": target, "can_write": can_write,
-        "errors": errors, "codes": Code.objects.filter(study_id=study_id).order_by("name"),
-        "transcripts": transcript_selectors.transcript_list(user=user, study_id=study_id),
-        "form": request.POST if request.method == "POST" else {}, "about_coding": about_coding,
-        "about_coding_text": about_coding.transcript.text[about_coding.start:about_coding.end] if about_coding else "",
+        "study": page.membership.study, "memos": page.memos, "q": q, "target": target, "errors": errors,
+        "codes": page.codes, "transcripts": page.transcripts,
+        "form": request.POST if request.method == "POST" else {}, "about_coding": page.about_coding,
+        "about_coding_text": page.about_coding_text,
     })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def memo_edit(request: HttpRequest, study_id: int, memo_id: int) -> HttpResponse:
+    user = acting_user(request)
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            memo_services.memo_update(actor=user, study_id=study_id, memo_id=memo_id,
+                                      title=request.POST.get("title"), body=request.POST.get("body"))
+            messages.success(request, "Memo saved.")
+            return redirect(reverse("memo-list", args=[study_id]) + f"#memo-{memo_id}")
+        except ValidationError as exc:
+            errors = exc.messages
+    memo = coding_selectors.memo_changeable(user=user, study_id=study_id, memo_id=memo_id)
+    return render(request, "coding/memo_edit.html", {
+        "study": memo.study, "memo": memo, "errors": errors,
+        "form": request.POST if request.method == "POST" else {"title": memo.title, "body": memo.body},
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def memo_delete(request: HttpRequest, study_id: int, memo_id: int) -> HttpResponse:
+    """GET asks for confirmation (no script needed); POST deletes."""
+    user = acting_user(request)
+    if request.method == "POST":
+        memo_services.memo_delete(actor=user, study_id=study_id, memo_id=memo_id)
+        messages.success(request, "Memo deleted.")
+        return redirect("memo-list", study_id=study_id)
+    memo = coding_selectors.memo_changeable(user=user, study_id=study_id, memo_id=memo_id)
+    return render(request, "coding/memo_delete.html", {"study": memo.study, "memo": memo})
 
 
 # Code retrieval (constant comparison) ---------------------------------------------------------------
@@ -177,8 +169,7 @@ def code_segments(request: HttpRequest, study_id: int, code_id: int) -> HttpResp
     return render(request, "coding/code_segments.html", {
         "study": membership.study, "code": code, "view": view, "groups": groups, "columns": columns, "page": page,
         "number": number, "pages": pages, "total": sum(g.segments for g in groups), "subcodes": subcodes,
-        "has_children": Code.objects.filter(parent=code).exists(),
-        "can_export": policy.role_allows(membership.role, Perm.CODING_EXPORT),
+        "has_children": selectors.code_has_children(code=code),
     })
 
 
@@ -188,12 +179,8 @@ def code_segments(request: HttpRequest, study_id: int, code_id: int) -> HttpResp
 @login_required
 @require_http_methods(["GET", "POST"])
 def double_coding(request: HttpRequest, study_id: int) -> HttpResponse:
-    membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
     user = acting_user(request)
-    if not policy.double_coding_visible(membership.role):
-        raise PermissionDenied("Your role does not take part in double coding.")
-    can_manage = policy.role_allows(membership.role, Perm.ASSIGNMENT_MANAGE)
-    can_agree = policy.role_allows(membership.role, Perm.AGREEMENT_VIEW)
+    pages.double_coding_require(user=user, study_id=study_id)
     if request.method == "POST":
         try:
             action = request.POST.get("action")
@@ -214,16 +201,10 @@ def double_coding(request: HttpRequest, study_id: int) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return redirect("double-coding", study_id=study_id)
-    rows = list(assignments.assignments_visible(user=user, study_id=study_id).order_by("transcript__participant__pseudonym"))
-    report = assignments.agreement_compute(user=user, study_id=study_id) if can_agree else None
-    per_t = {r["transcript"]: r for r in report["transcripts"]} if report else {}
-    coders = Membership.objects.filter(study_id=study_id, role__in=policy.roles_double_coding(), user__is_active=True).select_related("user")
-    assigned = {a.transcript_id for a in rows}
+    page = pages.double_coding_page(user=user, study_id=study_id)
     return render(request, "coding/double_coding.html", {
-        "study": membership.study, "rows": [(a, per_t.get(a.transcript_id)) for a in rows],
-        "report": report, "can_manage": can_manage, "can_agree": can_agree,
-        "coders": [m.user for m in coders],
-        "transcripts": [t for t in transcript_selectors.transcript_list(user=user, study_id=study_id) if t.pk not in assigned],
+        "study": page.membership.study, "rows": page.rows, "report": page.report, "coders": page.coders,
+        "transcripts": page.transcripts,
     })
 
 
@@ -241,36 +222,11 @@ def agreement_report_download(request: HttpRequest, study_id: int, job_id: int, 
 @require_GET
 def disagreements(request: HttpRequest, study_id: int, transcript_id: int) -> HttpResponse:
     """Side by side: each code's spans by coder A and by coder B, disagreements marked."""
-    user = acting_user(request)
-    membership, a = disagreement_services.disagreements_access(user=user, study_id=study_id,
-                                                               transcript_id=transcript_id, write=False)
-    t = coding_selectors.transcript_for_coding(user=user, study_id=study_id, transcript_id=transcript_id)
-    if not a.complete:
-        return render(request, "coding/disagreements.html", {"study": membership.study, "transcript": t, "a": a, "blind": True})
-    codings = coding_selectors.transcript_codings(user=user, study_id=study_id, transcript=t).filter(
-        coder_id__in=[a.coder_a_id, a.coder_b_id])
-    text = t.text
-    by_code: dict[int, dict[str, Any]] = {}
-    for c in codings:
-        row = by_code.setdefault(c.code_id, {"code": c.code, "a": [], "b": []})
-        row["a" if c.coder_id == a.coder_a_id else "b"].append(c)
-    rows = []
-    for row in sorted(by_code.values(), key=lambda r: r["code"].name):
-        spans_a = {(c.start, c.end) for c in row["a"]}
-        spans_b = {(c.start, c.end) for c in row["b"]}
-        items = []
-        for s, e in sorted(spans_a | spans_b):
-            items.append({"start": s, "end": e, "text": text[s:e][:600], "a": (s, e) in spans_a, "b": (s, e) in spans_b})
-        rows.append({"code": row["code"], "items": items,
-                     "agree": sum(1 for i in items if i["a"] and i["b"]), "total": len(items)})
-    report = assignments.agreement_compute(user=user, study_id=study_id, transcript_ids=[t.pk]) \
-        if policy.role_allows(membership.role, Perm.AGREEMENT_VIEW) else None
-    status = request.GET.get("status", "all")
-    listing = disagreement_services.disagreements_list(user=user, study_id=study_id, transcript_id=t.pk,
-                                               status=status if status in disagreement_services.STATUSES else "all")
+    c = pages.comparison(user=acting_user(request), study_id=study_id, transcript_id=transcript_id,
+                         status=request.GET.get("status", "all"))
     return render(request, "coding/disagreements.html", {
-        "study": membership.study, "transcript": t, "a": a, "rows": rows, "report": report, "blind": False,
-        "listing": listing, "status": status if status in disagreement_services.STATUSES else "all",
+        "study": c.membership.study, "transcript": c.transcript, "a": c.assignment, "blind": c.blind,
+        "rows": c.rows, "report": c.report, "listing": c.listing, "status": c.status,
         "outcomes": DisagreementOutcome.choices,
         "status_choices": [("all", "All"), ("open", "Open"), ("resolved", "Resolved")],
     })
@@ -284,14 +240,13 @@ def _disagreement_answer(request: HttpRequest, study_id: int, transcript_id: int
             messages.error(request, e)
         return redirect(reverse("coding-disagreements", args=[study_id, transcript_id]) + f"#d-{key}")
     user = acting_user(request)
-    listing = disagreement_services.disagreements_list(user=user, study_id=study_id, transcript_id=transcript_id)
+    listing = disagreement_selectors.disagreements_list(user=user, study_id=study_id, transcript_id=transcript_id)
     item = next((i for i in listing.items if i.key == key), None)
     if item is None:
         raise Http404("No such disagreement.")
     # The figures change with a resolution: they travel out of band with the row, so the page never
     # shows a kappa computed from codings that are no longer there.
-    report = assignments.agreement_compute(user=user, study_id=study_id, transcript_ids=[listing.transcript.pk]) \
-        if policy.role_allows(listing.membership.role, Perm.AGREEMENT_VIEW) else None
+    report = pages.agreement_if_readable(user=user, study_id=study_id, transcript_ids=[listing.transcript.pk])
     return render(request, "coding/_disagreement.html", {
         "study": listing.membership.study, "transcript": listing.transcript, "a": listing.assignment, "d": item,
         "listing": listing, "outcomes": DisagreementOutcome.choices, "errors": errors or [], "oob": True,
@@ -308,7 +263,7 @@ def disagreement_comment(request: HttpRequest, study_id: int, transcript_id: int
                                            body=request.POST.get("body"), ip=client_ip(request))
     except ValidationError as exc:
         return _disagreement_answer(request, study_id, transcript_id, key, exc.messages)
-    except disagreement_services.DisagreementsClosed as exc:
+    except disagreement_selectors.DisagreementsClosed as exc:
         return HttpResponse(str(exc), status=409)
     if request.headers.get("HX-Request") != "true":
         messages.success(request, "Comment added.")
@@ -323,13 +278,15 @@ def disagreement_resolve(request: HttpRequest, study_id: int, transcript_id: int
     user = acting_user(request)
     outcome, note = request.POST.get("outcome", ""), request.POST.get("note", "")
     if request.POST.get("confirmed") != "1":
-        item = disagreement_services.disagreement_get(user=user, study_id=study_id, transcript_id=transcript_id, key=key,
+        item = disagreement_selectors.disagreement_get(user=user, study_id=study_id, transcript_id=transcript_id, key=key,
                                                      write=True)
         labels = dict(DisagreementOutcome.choices)
         if outcome not in labels:
             return _disagreement_answer(request, study_id, transcript_id, key, ["Choose an outcome."])
         return render(request, "coding/disagreement_confirm.html", {
             "study": item.code.study, "transcript_id": transcript_id, "d": item, "outcome": outcome,
+            "transcript": coding_selectors.transcript_for_coding(user=user, study_id=study_id,
+                                                                 transcript_id=transcript_id),
             "outcome_label": labels[outcome], "note": note,
         })
     try:
@@ -337,7 +294,7 @@ def disagreement_resolve(request: HttpRequest, study_id: int, transcript_id: int
                                            outcome=outcome, note=note, ip=client_ip(request))
     except ValidationError as exc:
         return _disagreement_answer(request, study_id, transcript_id, key, exc.messages)
-    except disagreement_services.DisagreementsClosed as exc:
+    except disagreement_selectors.DisagreementsClosed as exc:
         return HttpResponse(str(exc), status=409)
     except (disagreement_services.DisagreementConflict, CodingFrozen) as exc:
         return _disagreement_answer(request, study_id, transcript_id, key, [str(exc)])

@@ -233,12 +233,10 @@ def import_commit(*, actor: User, study_id: int, batch_id: int, ip: str | None =
     ready = batch.items.filter(status=ItemStatus.READY).count()
     if not ready:
         raise ValidationError("No file in this upload can be imported.")
-    from analysis.transcripts.tasks import transcript_import
-
     batch.job = job_create(
         study=batch.study, kind="transcript_import", created_by=actor, perm=Perm.TRANSCRIPT_UPLOAD,
         params={"batch": batch.pk},
-        task=transcript_import,
+        task="transcripts.transcript_import",
     )
     batch.status = ImportStatus.QUEUED
     batch.save(update_fields=["job", "status"])
