@@ -354,6 +354,12 @@ def may_change_authored(*, membership: Membership, author_id: int | None) -> boo
 # sees every pair and its figures; a member who may manage assignments pairs coders and decides.
 
 
+def may_delete_chart(*, membership: Membership, author_id: int | None) -> bool:
+    """A framework chart is deleted by a member who may make charts and who made it, or by a lead."""
+    return role_allows(membership.role, Perm.MATRIX_RUN) and may_change_authored(
+        membership=membership, author_id=author_id)
+
+
 def may_double_code(role: str) -> bool:
     """A member with this role can be one of the two coders of a double-coded transcript."""
     return role_allows(role, Perm.CODING_WRITE)

@@ -116,7 +116,7 @@ def main() -> None:
 
     from accounts.models import Study, User
     from analysis.coding.models import Coding
-    from analysis.matrices import selectors
+    from analysis.matrices import engine, selectors
     from analysis.matrices.models import Matrix
     from analysis.matrices.services import matrix_compute_run
     from jobs.models import Job
@@ -182,7 +182,7 @@ def main() -> None:
         _, i, j = max(cells)
         for _ in range(10):
             t = time.perf_counter()
-            page = selectors.cell_segments(user=lead, study_id=study.pk, matrix=matrix, row=i, column=j, page=1)
+            page = engine.cell_segments(user=lead, study_id=study.pk, matrix=matrix, row=i, column=j, page=1)
             pages.append(time.perf_counter() - t)
     cooc_pages: list[float] = []
     cooc_page = None
@@ -193,7 +193,7 @@ def main() -> None:
         _, i, j = max(cells)
         for _ in range(5):
             t = time.perf_counter()
-            cooc_page = selectors.cell_segments(user=lead, study_id=study.pk, matrix=matrix, row=i, column=j, page=1)
+            cooc_page = engine.cell_segments(user=lead, study_id=study.pk, matrix=matrix, row=i, column=j, page=1)
             cooc_pages.append(time.perf_counter() - t)
     if args.cooc30:
         from django.db import transaction

@@ -40,6 +40,7 @@ EXAMPLES = int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "3"))
 
 def _path_ids(cast: Any) -> dict[str, Any]:
     """The schema's path parameters, filled from the world of the role matrices (tests/roles.py)."""
+    from analysis.matrices import engine as matrix_engine
     from analysis.matrices import selectors as matrix_selectors
     from analysis.matrices.models import Matrix
     from analysis.themes import services as theme_services
@@ -53,7 +54,7 @@ def _path_ids(cast: Any) -> dict[str, Any]:
     spec = matrix_selectors.spec_parse({})
     matrix = Matrix.objects.create(
         study=cast.study, created_by=lead, spec=spec.as_dict(), key=spec.key, data_version="fuzz",
-        result=matrix_selectors.result_json(matrix_selectors.matrix_compute(user=lead, study_id=sid, spec=spec)))
+        result=matrix_selectors.result_json(matrix_engine.matrix_compute(user=lead, study_id=sid, spec=spec)))
     job = Job.objects.create(study=cast.study, kind="agreement_report", created_by=lead, required_perm="agreement.view")
     return {
         "study_id": sid, "transcript_id": w["t_north"], "code_id": w["code"], "coding_id": w["coding"],

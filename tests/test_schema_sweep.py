@@ -75,13 +75,14 @@ def ids(cast: Any) -> dict[str, Any]:
     quote = quote_services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=coding.pk)
     # A comment on the code: the same id answers under /comments/{comment_id}/ and under the code's URLs.
     comment = comment_services.comment_create(actor=lead, study_id=sid, code_id=code.pk, body="A comment")
+    from analysis.matrices import engine as matrix_engine
     from analysis.matrices import selectors as matrix_selectors
     from analysis.matrices.models import Matrix
 
     spec = matrix_selectors.spec_parse({})
     matrix = Matrix.objects.create(
         study=cast.study, created_by=lead, spec=spec.as_dict(), key=spec.key, data_version="sweep",
-        result=matrix_selectors.result_json(matrix_selectors.matrix_compute(user=lead, study_id=sid, spec=spec)))
+        result=matrix_selectors.result_json(matrix_engine.matrix_compute(user=lead, study_id=sid, spec=spec)))
     from analysis.matrices.framework.services import framework_chart_create
     from participants.services import attribute_create
 

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import audit_record, client_ip
-from analysis.matrices import selectors, services
+from analysis.matrices import engine, selectors, services
 from analysis.matrices.exports import COOCCURRENCE_LABELS, MEASURE_LABELS
 from analysis.matrices.models import Matrix
 from analysis.matrices.views import FORMATS, export_content, measures_of
@@ -176,7 +176,7 @@ class MatrixCellAPI(APIView):
         if matrix.result is None:
             raise serializers.ValidationError({"detail": "This matrix has not been computed yet."})
         q = request.query_params
-        page = selectors.cell_segments(user=request.user, study_id=study_id, matrix=matrix,
+        page = engine.cell_segments(user=request.user, study_id=study_id, matrix=matrix,
                                        row=q.get("row", "total"), column=q.get("column", "total"),
                                        page=q.get("page", "1"))
         return Response(CellPageSerializer(page).data)

@@ -39,6 +39,7 @@ from .selectors import CellPage, Result, Segment, Spec
 
 KIND = "cooccurrence"
 MEASURES = ("segments", "participants", "turns")
+STEPS = 2  # checkpoints: the statement, then the code names
 
 
 def _codings_sql(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]:

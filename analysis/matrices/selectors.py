@@ -313,20 +313,15 @@ def _share(participants: int, base: int) -> float | None:
     return round(participants / base, 4) if base else None
 
 
-def matrix_steps(spec: Spec) -> int:
-    """How many checkpoints ``matrix_compute`` passes (the job's progress total)."""
-    return 2 if spec.rows == "codes" else 5
+CROSSTAB_STEPS = 5
 
 
-def matrix_compute(*, user: Any, study_id: int, spec: Spec, checkpoint: Callable[[int], None] | None = None) -> Result:
+def crosstab_compute(*, user: Any, study_id: int, spec: Spec, checkpoint: Callable[[int], None] | None = None) -> Result:
     """The matrix as the user may see it now: four GROUP BY statements (cells, row totals, column
-    totals, the whole) plus the row bases and the headers. Codes × codes is co-occurrence.
-    ``checkpoint(n)`` is called after each statement (the job's progress and cancel point)."""
+    totals, the whole) plus the row bases and the headers (``engine.matrix_compute`` sends codes × codes
+    to co-occurrence instead). ``checkpoint(n)`` is called after each statement (the job's progress and
+    cancel point)."""
     step = checkpoint or (lambda _n: None)
-    if spec.rows == "codes":
-        from .cooccurrence import cooccurrence_compute
-
-        return cooccurrence_compute(user=user, study_id=study_id, spec=spec, checkpoint=step)
     policy.membership_require(user=user, study_id=study_id, perm=Perm.MATRIX_VIEW)
     base = _base(user=user, study_id=study_id, spec=spec)
     qs, col_path = _with_column(base, spec, study_id=study_id)
@@ -437,24 +432,22 @@ def _line_number() -> Any:
     return Length(before) - Length(Replace(before, models_value("\n"), models_value(""))) + 1
 
 
-def cell_segments(*, user: Any, study_id: int, matrix: Matrix, row: Any, column: Any, page: Any = 1,
-                  per_page: int = SEGMENTS_PER_PAGE) -> CellPage:
-    """One page of the segments behind a cell (``row`` / ``column`` are indexes into the stored result,
-    or "total" for the totals), with context. Segment text is shown only where the participant's consent
-    stands (not after a withdrawal); their counts stay."""
-    spec = spec_of(matrix)
-    result = matrix.result or {}
+def page_number(page: Any) -> int:
+    """A click-through page number from the request, or a ValidationError."""
     try:
         page_n = int(page or 1)
     except (TypeError, ValueError):
         raise ValidationError({"page": "A page number."}) from None
     if not 0 < page_n <= 100_000:
         raise ValidationError({"page": "Out of range."})
-    if spec.rows == "codes":
-        from .cooccurrence import cooccurrence_cell
+    return page_n
 
-        return cooccurrence_cell(user=user, study_id=study_id, spec=spec, result=result, row=row, column=column,
-                                 page=page_n, per_page=per_page)
+
+def crosstab_cell(*, user: Any, study_id: int, spec: Spec, result: dict[str, Any], row: Any, column: Any,
+                  page_n: int, per_page: int = SEGMENTS_PER_PAGE) -> CellPage:
+    """One page of the segments behind a cell (``row`` / ``column`` are indexes into the stored result,
+    or "total" for the totals), with context. Segment text is shown only where the participant's consent
+    stands (not after a withdrawal); their counts stay."""
     qs = _base(user=user, study_id=study_id, spec=spec)
     col_label = row_label = "All"
     col_id = None

@@ -17,7 +17,7 @@ from accounts.models import User
 from accounts.policy import Perm
 from accounts.services import audit_record
 
-from . import selectors
+from . import engine, selectors
 from .models import Matrix
 
 JOB_KIND = "matrix"
@@ -27,8 +27,6 @@ def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str |
     """The matrix for this request: ``(matrix, created)``. A fresh identical one is reused (``created``
     is False); otherwise a new one is queued. Raises ValidationError for a malformed request."""
     from jobs.services import job_create
-
-    from .tasks import matrix_compute_task
 
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.MATRIX_RUN)
     spec = selectors.spec_parse(raw)
@@ -45,7 +43,7 @@ def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str |
         with transaction.atomic():
             matrix = Matrix.objects.create(spec=spec.as_dict(), **lookup)
             job = job_create(study=study, kind=JOB_KIND, created_by=actor, perm=Perm.MATRIX_VIEW,
-                             params={"matrix_id": matrix.pk}, task=matrix_compute_task)
+                             params={"matrix_id": matrix.pk}, task="matrices.compute")
             Matrix.objects.filter(pk=matrix.pk).update(job=job)
             matrix.job = job
             audit_record(actor=actor, action="matrix.request", study=study, obj=matrix, ip=ip,
@@ -59,14 +57,12 @@ def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str |
 def _matrix_requeue(*, actor: User, study: Any, matrix: Matrix, ip: str | None) -> Matrix:
     from jobs.services import job_create
 
-    from .tasks import matrix_compute_task
-
     with transaction.atomic():
         locked = Matrix.objects.select_for_update(of=("self",)).select_related("job").get(pk=matrix.pk)
         if locked.job is None or not locked.job.is_finished:
             return locked  # another request queued it a moment ago
         job = job_create(study=study, kind=JOB_KIND, created_by=actor, perm=Perm.MATRIX_VIEW,
-                         params={"matrix_id": matrix.pk}, task=matrix_compute_task)
+                         params={"matrix_id": matrix.pk}, task="matrices.compute")
         Matrix.objects.filter(pk=matrix.pk).update(job=job)
         locked.job = job
         audit_record(actor=actor, action="matrix.request", study=study, obj=locked, ip=ip,
@@ -100,7 +96,7 @@ def matrix_compute_run(*, job_id: int) -> Any:
     def work(job: Any) -> dict[str, Any]:
         matrix = Matrix.objects.get(pk=job.params["matrix_id"])
         spec = selectors.spec_of(matrix)
-        steps = selectors.matrix_steps(spec) + 1  # the engine's statements, then storing the result
+        steps = engine.matrix_steps(spec) + 1  # the engine's statements, then storing the result
         job_progress(job_id=job.pk, done=0, total=steps)
         policy.membership_forget(user=job.created_by)
 
@@ -108,7 +104,7 @@ def matrix_compute_run(*, job_id: int) -> Any:
             # Between statements: the progress bar moves, and Cancel (or a takeover) stops the work here.
             job_progress(job_id=job.pk, done=done)
 
-        result = selectors.matrix_compute(user=job.created_by, study_id=job.study_id, spec=spec, checkpoint=checkpoint)
+        result = engine.matrix_compute(user=job.created_by, study_id=job.study_id, spec=spec, checkpoint=checkpoint)
         # Stored whole or not at all: a worker killed before the commit leaves no result, and the one that takes
         # over stores the one result. The last checkpoint is inside the transaction, so a Cancel pressed while the
         # result was being written still wins and nothing is kept.

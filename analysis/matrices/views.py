@@ -21,7 +21,7 @@ from analysis.coding.models import Coding
 from analysis.transcripts.selectors import transcripts_visible
 from config.web import form_errors_apply
 
-from . import exports, selectors, services, words
+from . import engine, exports, selectors, services, words
 from .forms import MatrixForm
 from .models import Matrix
 
@@ -71,7 +71,6 @@ def _describe(spec: selectors.Spec, study_id: int) -> str:
 @require_http_methods(["GET", "POST"])
 def matrix_list(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_VIEW)
-    can_run = policy.role_allows(membership.role, Perm.MATRIX_RUN)
     form = MatrixForm(request.POST or None, study_id=study_id, coders=_coders(study_id),
                       transcripts=_transcripts(request.user, study_id))
     if request.method == "POST":
@@ -89,7 +88,7 @@ def matrix_list(request: HttpRequest, study_id: int) -> HttpResponse:
     mine = [(m, _describe(selectors.spec_of(m), study_id))
             for m in selectors.matrices_mine(user=request.user, study_id=study_id)[:30]]
     return render(request, "matrices/matrix_list.html", {
-        "study": membership.study, "form": form, "can_run": can_run, "mine": mine})
+        "study": membership.study, "form": form, "mine": mine})
 
 
 def _measure(request: HttpRequest, result: dict[str, Any] | None = None) -> str:
@@ -110,10 +109,7 @@ def matrix_detail(request: HttpRequest, study_id: int, matrix_id: int) -> HttpRe
     ctx: dict[str, Any] = {
         "study": membership.study, "matrix": matrix, "job": matrix.job, "measure": measure,
         "measures": measures_of(matrix.result),
-        "can_cancel": policy.role_allows(membership.role, Perm.JOB_MANAGE),
         "description": _describe(selectors.spec_of(matrix), study_id),
-        "can_run": policy.role_allows(membership.role, Perm.MATRIX_RUN),
-        "can_export": policy.role_allows(membership.role, Perm.EXPORT),
     }
     if matrix.result is not None:
         ctx["stale"] = selectors.matrix_is_stale(matrix=matrix)
@@ -180,7 +176,7 @@ def matrix_cell(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResp
     try:
         if matrix.result is None:
             raise ValidationError("This matrix has not been computed yet.")
-        page = selectors.cell_segments(user=request.user, study_id=study_id, matrix=matrix, row=row, column=col,
+        page = engine.cell_segments(user=request.user, study_id=study_id, matrix=matrix, row=row, column=col,
                                        page=request.GET.get("page", 1))
     except ValidationError as exc:
         return render(request, "matrices/matrix_cell.html", {
@@ -190,7 +186,6 @@ def matrix_cell(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResp
         "study": membership.study, "matrix": matrix, "cell": page,
         "prev_url": base + str(page.page - 1) if page.page > 1 else "",
         "next_url": base + str(page.page + 1) if page.page < page.pages else "",
-        "can_code": policy.role_allows(membership.role, Perm.CODING_WRITE),
         "pairs": any(s.other_code for s in page.segments)})
 
 

@@ -14,7 +14,15 @@ from rest_framework.views import APIView
 from accounts.permissions import API_DEFAULT, StudyPermission
 from accounts.policy import Perm, acting_user
 from accounts.services import client_ip
-from analysis.themes.models import Comment, CommentKind, Decision, DigestEvery, ReactionValue, Theme, ThemeStatus
+from analysis.themes.models import (
+    Comment,
+    CommentKind,
+    Decision,
+    DigestEvery,
+    ReactionValue,
+    Theme,
+    ThemeStatus,
+)
 from analysis.themes.selectors import board as board_selectors
 from analysis.themes.selectors import comments as comment_selectors
 from analysis.themes.selectors import notifications as notification_selectors

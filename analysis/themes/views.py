@@ -485,7 +485,7 @@ def code_comments_panel(request: HttpRequest, study_id: int, code: Code) -> tupl
     """The code page's panel of the team's comments (registered in apps.py: the codebook does not import
     this app). None for a member who may not read the codebook (they never reach the page anyway)."""
     membership = policy.membership_get(user=request.user, study_id=study_id)
-    if membership is None or not policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
+    if membership is None or not policy.has_perm(user=request.user, study=study_id, perm=Perm.CODEBOOK_VIEW):
         return None
     threads = comment_selectors.code_threads(user=request.user, study_id=study_id, code=code)
     for c in [c for t in threads for c in (t, *t.thread_replies)]:  # type: ignore[attr-defined]
@@ -493,9 +493,7 @@ def code_comments_panel(request: HttpRequest, study_id: int, code: Code) -> tupl
         c.may_edit = live and policy.may_edit_comment(membership=membership, author_id=c.author_id, on_code=True)
         c.may_delete = live and policy.may_delete_comment(membership=membership, author_id=c.author_id, on_code=True)
     return "themes/_code_comments.html", {
-        "code": code, "threads": threads, "can_comment": policy.role_allows(membership.role, Perm.CODE_COMMENT),
-        "can_moderate": policy.role_allows(membership.role, Perm.COMMENT_MODERATE),
-        "form": forms.CodeCommentForm(),
+        "code": code, "threads": threads, "form": forms.CodeCommentForm(),
     }
 
 

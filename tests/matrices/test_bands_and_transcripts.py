@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from analysis.matrices import bands, selectors
+from analysis.matrices import bands, engine, selectors
 from analysis.matrices.services import matrix_request
 from participants.models import Participant
 from participants.services.participants import attribute_create
@@ -55,7 +55,7 @@ def test_number_bands_in_sql_with_an_outside_row(cast: Any, small: Small) -> Non
     _set(small, SU01=(30, "2020-03-31"), ST01=(17.5, "2021-11-02"), CA01=(None, None))
     spec = selectors.spec_parse({"rows": "attribute", "attribute": "age", "bands": "18, 30, 45"})
     selectors.spec_check(study_id=cast.study.pk, spec=spec)
-    r = selectors.matrix_compute(user=cast.users["lead"], study_id=cast.study.pk, spec=spec)
+    r = engine.matrix_compute(user=cast.users["lead"], study_id=cast.study.pk, spec=spec)
     assert [h.label for h in r.rows] == ["30–44", "Outside every band or not recorded"]
     assert r.row_bases == [1, 2]
     assert sum(c["segments"] for c in r.cells[0]) == 3  # SU01's three codings
@@ -64,7 +64,7 @@ def test_number_bands_in_sql_with_an_outside_row(cast: Any, small: Small) -> Non
 
     m = Matrix.objects.create(study=cast.study, created_by=cast.users["lead"], spec=spec.as_dict(), key=spec.key,
                               data_version="t", result=selectors.result_json(r))
-    page = selectors.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=0, column="total")
+    page = engine.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=0, column="total")
     assert {s.pseudonym for s in page.segments} == {"SU01"}
 
 
@@ -76,7 +76,7 @@ def test_date_bands_year_quarter_and_edges(cast: Any, small: Small) -> None:
 
     def labels(b: str) -> list[str]:
         spec = selectors.spec_parse({"rows": "attribute", "attribute": "interviewed", "bands": b})
-        return [h.label for h in selectors.matrix_compute(user=cast.users["lead"], study_id=cast.study.pk,
+        return [h.label for h in engine.matrix_compute(user=cast.users["lead"], study_id=cast.study.pk,
                                                           spec=spec).rows]
 
     assert labels("year") == ["2020", "2021", "Outside every band or not recorded"]

@@ -29,9 +29,10 @@ import pytest
 from analysis.coding.models import Code
 from analysis.coding.services.codebook import code_create
 from analysis.coding.services.codings import coding_create
-from analysis.matrices import selectors
+from analysis.matrices import engine, selectors
+from analysis.matrices.engine import matrix_compute
 from analysis.matrices.models import Matrix
-from analysis.matrices.selectors import matrix_compute, spec_parse
+from analysis.matrices.selectors import spec_parse
 from participants.models import ConsentState, Participant
 from tests.factories import add_transcript, participant_row
 
@@ -152,7 +153,7 @@ def _stored(cast: Any, result: Any, **raw: Any) -> Matrix:
 def test_click_through_lists_the_overlapping_passages_with_text_only_where_consent_stands(
         cast: Any, cooc: Cooc) -> None:
     m = _stored(cast, compute(cast))
-    page = selectors.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=0, column=1)
+    page = engine.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=0, column=1)
     assert (page.row, page.column, page.total) == ("A", "B", 3)
     by_text = {(s.pseudonym, s.lead, s.text, s.tail): s for s in page.segments}
     # A1 × B1: the overlap "kept dropping", the rest of A1 before it and of B1 after it.
@@ -171,14 +172,14 @@ def test_click_through_lists_the_overlapping_passages_with_text_only_where_conse
     assert ca[0].text == ""
     assert "CA02" not in {s.pseudonym for s in page.segments}
     # Symmetric: B × A lists the same three pairs; the diagonal lists the code's own segments.
-    assert selectors.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=1,
+    assert engine.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=1,
                                    column=0).total == 3
-    diag = selectors.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=2, column=2)
+    diag = engine.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=2, column=2)
     assert diag.total == 3
     assert {s.text for s in diag.segments} == {" by the nurse.", "I stopped calling 📵",
                                                                      "nobody could read faces."}
     # Pages: one passage a page.
-    p2 = selectors.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=0, column=1,
+    p2 = engine.cell_segments(user=cast.users["lead"], study_id=cast.study.pk, matrix=m, row=0, column=1,
                                  page=2, per_page=1)
     assert (p2.total, p2.pages, p2.page, len(p2.segments)) == (3, 3, 2, 1)
 
@@ -186,7 +187,7 @@ def test_click_through_lists_the_overlapping_passages_with_text_only_where_conse
 def test_click_through_follows_the_readers_scope(cast: Any, cooc: Cooc) -> None:
     m = _stored(cast, compute(cast))
     # The same stored indexes read by a member of another scope would only list what they may see.
-    page = selectors.cell_segments(user=cast.users["coder_other_site"], study_id=cast.study.pk, matrix=m,
+    page = engine.cell_segments(user=cast.users["coder_other_site"], study_id=cast.study.pk, matrix=m,
                                    row=0, column=2)
     assert page.total == 0
 

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from analysis.coding.models import Assignment
 from analysis.coding.services.codings import coding_create
 from analysis.matrices import selectors
-from analysis.matrices.selectors import matrix_compute, spec_parse
+from analysis.matrices.engine import matrix_compute
+from analysis.matrices.selectors import spec_parse
 from participants.models import Participant
 
 from .conftest import Small

@@ -18,7 +18,8 @@ import pytest
 
 from accounts.models import ParticipantGroup, Site, User
 from analysis.coding.models import Code
-from analysis.matrices.selectors import matrix_compute, spec_parse
+from analysis.matrices.engine import matrix_compute
+from analysis.matrices.selectors import spec_parse
 from analysis.themes.services.themes import theme_create
 from interop.services import imports
 from participants.models import ConsentState, Participant

@@ -47,11 +47,11 @@ MATRIX: list[Row] = [
 
 def _lead_matrix(cast: Any) -> Any:
     """The lead's code x group matrix over the world's study, computed."""
-    from analysis.matrices import selectors
+    from analysis.matrices import engine, selectors
     from analysis.matrices.models import Matrix
 
     lead, spec = cast.users["lead"], selectors.spec_parse({})
-    result = selectors.matrix_compute(user=lead, study_id=cast.study.pk, spec=spec)
+    result = engine.matrix_compute(user=lead, study_id=cast.study.pk, spec=spec)
     return Matrix.objects.create(study=cast.study, created_by=lead, spec=spec.as_dict(), key=spec.key,
                                  data_version=selectors.data_version(study_id=cast.study.pk),
                                  result=selectors.result_json(result))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from analysis.matrices import selectors
+from analysis.matrices import engine, selectors
 from analysis.matrices.models import Matrix
 from analysis.matrices.words import reporting_sentences
 
@@ -34,7 +34,7 @@ def test_sentences_from_a_result() -> None:
 def test_words_under_the_heatmap_match_the_table(cast: Any, small: Small, clients: Any) -> None:
     lead, sid = cast.users["lead"], cast.study.pk
     spec = selectors.spec_parse({"columns": "themes"})
-    r = selectors.matrix_compute(user=lead, study_id=sid, spec=spec)
+    r = engine.matrix_compute(user=lead, study_id=sid, spec=spec)
     m = Matrix.objects.create(study=cast.study, created_by=lead, spec=spec.as_dict(), key=spec.key,
                               data_version=selectors.data_version(study_id=sid), result=selectors.result_json(r))
     html = clients["lead"].get(f"/studies/{sid}/matrices/{m.pk}/").content.decode()
@@ -43,7 +43,7 @@ def test_words_under_the_heatmap_match_the_table(cast: Any, small: Small, client
     assert ("Seeing each other: 1 of 1 participants in Service user (100 %), 1 of 1 in Carer (100 %) "
             "and 1 of 1 in Staff (100 %).") in html
     per_participant = selectors.spec_parse({"columns": "themes", "rows": "participant"})
-    r2 = selectors.matrix_compute(user=lead, study_id=sid, spec=per_participant)
+    r2 = engine.matrix_compute(user=lead, study_id=sid, spec=per_participant)
     m2 = Matrix.objects.create(study=cast.study, created_by=lead, spec=per_participant.as_dict(),
                                key=per_participant.key, data_version="x", result=selectors.result_json(r2))
     assert "In words" not in clients["lead"].get(f"/studies/{sid}/matrices/{m2.pk}/").content.decode()

@@ -165,15 +165,13 @@ def framework_export_start(*, actor: User, study_id: int, chart_id: Any, fmt: An
     downloads it from the job page, as every export."""
     from jobs.services import job_create
 
-    from ..tasks import framework_export_task
-
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.EXPORT)
     chart = selectors.chart_get(user=actor, study_id=study_id, chart_id=chart_id)
     if fmt not in EXPORT_FORMATS:
         raise ValidationError({"format": "Choose xlsx or csv."})
     with transaction.atomic():
         job = job_create(study=study, kind=EXPORT_KIND, created_by=actor, perm=Perm.EXPORT,
-                         params={"chart_id": chart.pk, "format": fmt}, task=framework_export_task)
+                         params={"chart_id": chart.pk, "format": fmt}, task="matrices.framework_export")
         audit_record(actor=actor, action="framework.export", study=study, obj=chart, ip=ip,
                      details={"name": chart.name, "format": fmt, "job": job.pk})
     return job

@@ -29,7 +29,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @require_http_methods(["GET", "POST"])
 def framework_list(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_VIEW)
-    can_run = policy.role_allows(membership.role, Perm.MATRIX_RUN)
     form = ChartForm(request.POST or None, study_id=study_id)
     if request.method == "POST":
         policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_RUN)
@@ -46,7 +45,7 @@ def framework_list(request: HttpRequest, study_id: int) -> HttpResponse:
                 return redirect("framework-detail", study_id=study_id, chart_id=chart.pk)
     charts = selectors.charts_list(user=request.user, study_id=study_id)
     return render(request, "matrices/framework_list.html", {
-        "study": membership.study, "form": form, "can_run": can_run, "charts": charts}, status=400 if form.errors else 200)
+        "study": membership.study, "form": form, "charts": charts}, status=400 if form.errors else 200)
 
 
 def _chart_ctx(request: HttpRequest, study_id: int, chart_id: int) -> tuple[dict[str, Any], FrameworkChart]:
@@ -54,11 +53,7 @@ def _chart_ctx(request: HttpRequest, study_id: int, chart_id: int) -> tuple[dict
     chart = selectors.chart_get(user=request.user, study_id=study_id, chart_id=chart_id)
     return {
         "study": membership.study, "chart": chart,
-        "can_run": policy.role_allows(membership.role, Perm.MATRIX_RUN),
-        "can_export": policy.role_allows(membership.role, Perm.EXPORT),
-        "can_delete": policy.role_allows(membership.role, Perm.MATRIX_RUN)
-        and policy.may_change_authored(membership=membership, author_id=chart.created_by_id),
-        "can_code": policy.role_allows(membership.role, Perm.CODING_WRITE),
+        "can_delete": policy.may_delete_chart(membership=membership, author_id=chart.created_by_id),
     }, chart
 
 

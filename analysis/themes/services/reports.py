@@ -18,7 +18,6 @@ REPORT_KIND = "themes_report"
 def themes_report_start(*, actor: User, study_id: int, fmt: Any, audience: Any, ip: str | None = None) -> Any:
     """Start the report job (leads: an export). ``fmt`` is md or docx; ``audience`` team or ppi."""
     from analysis.themes.report import AUDIENCES, FORMATS
-    from analysis.themes.tasks import themes_report_task
     from jobs.services import job_create
 
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.EXPORT)
@@ -28,7 +27,7 @@ def themes_report_start(*, actor: User, study_id: int, fmt: Any, audience: Any, 
         raise ValidationError({"audience": "Choose team or ppi."})
     job = job_create(study=study, kind=REPORT_KIND, created_by=actor, perm=Perm.EXPORT,
                      params={"format": fmt, "audience": audience},
-                     task=themes_report_task)
+                     task="themes.report")
     audit_record(actor=actor, action="themes.report", study=study, obj=job, ip=ip,
                  details={"format": fmt, "audience": audience})
     return job
