@@ -43,14 +43,16 @@ def _path_ids(cast: Any) -> dict[str, Any]:
     from analysis.matrices import engine as matrix_engine
     from analysis.matrices import selectors as matrix_selectors
     from analysis.matrices.models import Matrix
-    from analysis.themes import services as theme_services
+    from analysis.themes.services.comments import comment_create
+    from analysis.themes.services.quotes import quote_create
+    from analysis.themes.services.themes import theme_create
     from jobs.models import Job
 
     w = analysis_world(cast)
     lead, sid = cast.users["lead"], cast.study.pk
-    theme = theme_services.theme_create(actor=lead, study_id=sid, name="Feeling unheard", code_ids=[w["code"]])
-    quote = theme_services.quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=w["coding"])
-    comment = theme_services.comment_create(actor=lead, study_id=sid, theme_id=theme.pk, body="A comment")
+    theme = theme_create(actor=lead, study_id=sid, name="Feeling unheard", code_ids=[w["code"]])
+    quote = quote_create(actor=lead, study_id=sid, theme_id=theme.pk, coding_id=w["coding"])
+    comment = comment_create(actor=lead, study_id=sid, theme_id=theme.pk, body="A comment")
     spec = matrix_selectors.spec_parse({})
     matrix = Matrix.objects.create(
         study=cast.study, created_by=lead, spec=spec.as_dict(), key=spec.key, data_version="fuzz",

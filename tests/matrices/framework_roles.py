@@ -53,7 +53,7 @@ FRAMEWORK: list[Row] = [
 
 def framework_world(cast: Any) -> dict[str, Any]:
     from analysis.matrices.framework.services import framework_cell_write, framework_chart_create
-    from analysis.themes.services import theme_create
+    from analysis.themes.services.themes import theme_create
 
     values = analysis_world(cast)
     lead, sid = cast.users["lead"], cast.study.pk

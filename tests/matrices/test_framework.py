@@ -143,7 +143,7 @@ def test_withdrawn_retain_counts_but_text_is_hidden(cast: Any, small: Small) -> 
 
 def test_exports_xlsx_one_sheet_per_theme_and_csv(cast: Any, small: Small, clients: Any) -> None:
     c = services.framework_chart_create(actor=cast.users["lead"], study_id=cast.study.pk, name="All themes")
-    from analysis.themes.services import theme_create
+    from analysis.themes.services.themes import theme_create
 
     theme_create(actor=cast.users["lead"], study_id=cast.study.pk, name="Technology: what/why?",
                  code_ids=[small.codes["tech"].pk])
