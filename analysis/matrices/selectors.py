@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, QuerySet, Sum, TextField, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, QuerySet, Sum, TextField, Value, Window
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Length, Replace, Substr
 from django.http import Http404
@@ -498,14 +498,16 @@ def crosstab_cell(*, user: Any, study_id: int, spec: Spec, result: dict[str, Any
         col = result["columns"][idx]
         col_id, col_label = col["id"], col["label"]
     if spec.columns == "themes":
-        # Codes of the theme(s) as a subquery, not a join: a coding whose code is in two themes stays one row,
-        # so no DISTINCT over the page is needed.
+        # The theme's codes as a list of ids, not a join: a coding whose code is in two themes stays one row
+        # (no DISTINCT over the page), and with the ids known PostgreSQL reads each transcript's codings of
+        # those codes only (a subquery made it read every coding of the row's transcripts: 96 → 64 ms for a
+        # 48,000-segment cell at 1,000 participants).
         links = Theme.codes.through.objects.filter(theme__study_id=study_id)
         if col_id is not None:
             links = links.filter(theme_id=col_id)
         elif spec.column_ids:
             links = links.filter(theme_id__in=spec.column_ids)
-        qs = qs.filter(code_id__in=links.values("code_id"))
+        qs = qs.filter(code_id__in=sorted(set(links.values_list("code_id", flat=True))))
     elif col_id is not None:
         qs = qs.filter(code_id=col_id)
     elif spec.column_ids:
@@ -523,15 +525,24 @@ def segments_page(qs: QuerySet[Coding], *, column: str, row: str, page: int, per
     """One page of the codings of ``qs`` with their text, context and line numbers."""
     from django.db.models.functions import Greatest, Least
 
-    total = qs.count()
-    pages = max(1, -(-total // per_page))
-    page_n = min(page, pages)
-
     # The page's ids first (an index-friendly ordered scan), then text, context and line numbers for those
     # 20 rows only: computed in the same statement, PostgreSQL would cut and count every row's transcript
-    # before sorting (7.8 s for a 3,000-segment cell of the 65-participant study).
-    ids = list(qs.order_by(P + "pseudonym", "transcript_id", "start", "id")
-               .values_list("id", flat=True)[(page_n - 1) * per_page: page_n * per_page])
+    # before sorting (7.8 s for a 3,000-segment cell of the 65-participant study). The total rides along as a
+    # window count, so the cell's codings are read once, not once to count and again to page (a
+    # 48,000-segment cell: 56 + 69 ms of SQL before).
+    order = (P + "pseudonym", "transcript_id", "start", "id")
+    counted = qs.annotate(total=Window(Count("id"))).order_by(*order).values_list("id", "total")
+
+    def page_ids(n: int) -> list[tuple[int, int]]:
+        return list(counted[(n - 1) * per_page: n * per_page])
+
+    found = page_ids(page)
+    total = found[0][1] if found else qs.count()
+    pages = max(1, -(-total // per_page))
+    page_n = min(page, pages)
+    if not found and total:
+        found = page_ids(page_n)  # a page past the end shows the last one, as before
+    ids = [pk for pk, _total in found]
     rows = (
         Coding.objects.filter(pk__in=ids).select_related("code", "transcript__participant__group")
         .annotate(seg=Substr("transcript__text", F("start") + 1, F("end") - F("start")),
