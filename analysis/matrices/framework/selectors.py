@@ -16,18 +16,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import Count, F, QuerySet
-from django.db.models.functions import Greatest, Least, Substr
 from django.http import Http404
 
 from accounts import policy
 from accounts.policy import Perm
 from analysis.coding.models import Coding
-from analysis.coding.selectors.codings import CONTEXT_CHARS
 from analysis.themes.models import Theme
 from analysis.transcripts.models import Transcript
-from participants.consent_rules import DataUse, data_use_allowed, participants_usable_q
+from participants.consent_rules import DataUse, participants_usable_q
 from participants.models import Participant
 
 from .. import selectors as engine
@@ -161,52 +158,17 @@ def cell_get(*, user: Any, study_id: int, chart: FrameworkChart, participant_id:
     return CellView(chart, p, t, cell.summary if cell else "", cell.version if cell else 0, cell, history)
 
 
-@dataclass
-class SegmentPage:
-    total: int
-    page: int
-    pages: int
-    segments: list[engine.Segment] = field(default_factory=list)
-
-
 def cell_segments(*, user: Any, study_id: int, view: CellView, page: Any = 1,
-                  per_page: int = SEGMENTS_PER_PAGE) -> SegmentPage:
-    """One page of the codings of the theme's codes for the participant, with context and line numbers.
-    Text is shown only while the participant's consent stands (withdrawn-retain: counted, not shown)."""
-    try:
-        page_n = int(page or 1)
-    except (TypeError, ValueError):
-        raise ValidationError({"page": "A page number."}) from None
-    if not 0 < page_n <= 100_000:
-        raise ValidationError({"page": "Out of range."})
-    links = Theme.codes.through.objects.filter(theme_id=view.theme.pk)
+                  per_page: int = SEGMENTS_PER_PAGE) -> engine.CellPage:
+    """One page of the codings of the theme's codes for the participant, with context and line numbers —
+    the matrix cell's page on a narrower set. Text is shown only while the participant's consent stands
+    (withdrawn-retain: counted, not shown)."""
+    page_n = engine.page_number(page)
+    code_ids = sorted(set(Theme.codes.through.objects.filter(theme_id=view.theme.pk).values_list("code_id", flat=True)))
     qs = engine._visible(user=user, study_id=study_id).filter(
-        transcript__participant_id=view.participant.pk, code_id__in=links.values("code_id"))
-    total = qs.count()
-    pages = max(1, -(-total // per_page))
-    page_n = min(page_n, pages)
-    order = ("transcript_id", "start", "id")
-    ids = list(qs.order_by(*order).values_list("id", flat=True)[(page_n - 1) * per_page: page_n * per_page])
-    rows = (
-        Coding.objects.filter(pk__in=ids).select_related("code", "transcript")
-        .annotate(seg=Substr("transcript__text", F("start") + 1, F("end") - F("start")),
-                  pre=Substr("transcript__text", Greatest(F("start") - CONTEXT_CHARS + 1, 1),
-                             Least(F("start"), CONTEXT_CHARS)),
-                  post=Substr("transcript__text", F("end") + 1, CONTEXT_CHARS),
-                  line=engine._line_number())
-        .defer("transcript__text").order_by(*order)
-    )
-    p = view.participant
-    shown = data_use_allowed(participant=p, use=DataUse.CODING)
-    quotable = data_use_allowed(participant=p, use=DataUse.QUOTING)
-    out = SegmentPage(total=total, page=page_n, pages=pages)
-    for c in rows:
-        out.segments.append(engine.Segment(
-            coding_id=c.pk, code_name=c.code.name, pseudonym=p.pseudonym, group=p.group.label,
-            transcript_id=c.transcript_id, transcript_title=c.transcript.title, line=c.line, start=c.start,
-            length=c.end - c.start, before=(("…" if c.start > CONTEXT_CHARS else "") + c.pre) if shown else "",
-            text=c.seg if shown else "", after=c.post if shown else "", shown=shown, quotable=quotable))
-    return out
+        transcript__participant_id=view.participant.pk, code_id__in=code_ids)
+    return engine.segments_page(qs, column=view.theme.name, row=view.participant.pseudonym, page=page_n,
+                                per_page=per_page)
 
 
 # Export ----------------------------------------------------------------------------------------------
