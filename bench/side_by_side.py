@@ -9,8 +9,11 @@ Needs the data both benchmarks leave behind: ../shared/tools/taguette_bench.py's
 and highlights, cloned to 650). The Taguette database is copied first (Taguette writes to it).
 Each round runs every operation on Taguette, then on Chorus: opening a coded document (the two
 calls each front end makes), the first page of one tag's / code's highlights (50, with the total),
-all its pages, and listing the documents. A shared, noisy machine makes absolute times move from
-minute to minute: compare the ratios within a round.
+all its pages, listing the documents, adding a coding (a random span of 80–600 characters with one
+code, on the probe document), and with ``--exports`` exporting every coding as CSV and XLSX (Taguette's
+export request; Chorus' export job's work in a fresh process, as a Celery worker runs it, including
+that process's start). A shared, noisy machine makes absolute times move from minute to minute:
+compare the ratios within a round.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -50,6 +54,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--port", type=int, default=7473)
     ap.add_argument("--taguette-probe", type=int, default=65)
+    ap.add_argument("--adds", type=int, default=50, help="codings added per round and server")
+    ap.add_argument("--exports", action="store_true", help="also the CSV and XLSX exports of every coding")
     args = ap.parse_args()
     import django
 
@@ -111,6 +117,35 @@ def main() -> None:
                 url = body["next"]
             return n
 
+        import random
+
+        rng = random.Random(20261203)
+        contents = tc.get(f"/api/project/{pid}/document/{t_probe}/contents").json()["contents"]
+        t_len = sum(tb.text_len(c["contents"]) for c in contents)  # Taguette's offsets: bytes of the text
+        with sqlite3.connect(db) as con:
+            t_tags = [r[0] for r in con.execute("SELECT id FROM tags WHERE project_id = ?", (pid,))]
+        c_len = len(Transcript.objects.get(pk=c_probe).text)
+        c_codes = list(Code.objects.filter(study_id=sid).values_list("pk", flat=True))
+
+        def taguette_add() -> None:
+            length = rng.randint(80, 600)
+            start = rng.randint(0, t_len - length - 1)
+            tc.post_json(f"/api/project/{pid}/document/{t_probe}/highlight/new",
+                         {"start_offset": start, "end_offset": start + length, "tags": [rng.choice(t_tags)]})
+
+        def chorus_add() -> None:
+            length = rng.randint(80, 600)
+            start = rng.randint(0, c_len - length - 1)
+            api.post(f"{base}/api/v1/studies/{sid}/transcripts/{c_probe}/codings/",
+                     json={"code": rng.choice(c_codes), "start": start, "end": start + length}).raise_for_status()
+
+        def taguette_export(fmt: str) -> Any:
+            return lambda: tc.get(f"/project/{pid}/export/highlights/.{fmt}")
+
+        def chorus_export(fmt: str) -> Any:
+            ctx = {"study": sid, "lead": lead.pk}
+            return lambda: rb.export_in_subprocess(ctx, fmt)
+
         ops = {
             "open_document": (
                 lambda: tb.load_document(tc, pid, t_probe),
@@ -124,7 +159,11 @@ def main() -> None:
             "code_all_pages": (lambda: tb.list_tag(tc, pid, code.name), chorus_all, 1),
             "list_documents": (lambda: tc.get(f"/project/{pid}"),
                                lambda: s.get(f"{base}/studies/{sid}/transcripts/").raise_for_status(), 10),
+            "add_coding": (taguette_add, chorus_add, args.adds),
         }
+        if args.exports:
+            ops["export_all_csv"] = (taguette_export("csv"), chorus_export("csv"), 1)
+            ops["export_all_xlsx"] = (taguette_export("xlsx"), chorus_export("xlsx"), 1)
         for _ in range(args.rounds):
             row: dict[str, Any] = {"load": round(os.getloadavg()[0], 1)}
             for name, (t_fn, c_fn, n) in ops.items():

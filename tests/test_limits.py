@@ -220,6 +220,7 @@ def test_a_transcript_larger_than_the_caps_comes_from_the_api_in_parts(cast: Any
         part = api["coder"].get(url).json()
         assert len(part["text"]) <= 200
         assert len(part["turns"]) <= 7
+        assert part["turns_total"] == 30  # the whole transcript's, in every part
         assert part["text_start"] == sum(len(x) for x in text_parts)
         text_parts.append(part["text"])
         turns.extend(part["turns"])

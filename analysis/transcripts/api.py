@@ -122,20 +122,32 @@ class TranscriptDetailSerializer(TranscriptSerializer):
     def get_text_start(self, obj: Transcript) -> int:
         return self._part()[0]
 
+    def _turns_part(self, obj: Transcript) -> tuple[list[dict[str, Any]], bool]:
+        """This part's turns and whether more follow: one statement (one row past the cap says "more"),
+        where a count and an existence test cost two more round trips on every document opened."""
+        if not hasattr(self, "_turns_cache"):
+            _, first = self._part()
+            cap = max_transcript_turns()
+            rows = obj.turns.filter(index__gte=first).order_by("index")[:cap + 1]
+            found = [dict(t) for t in rows.values("index", "speaker", "role", "start", "end", "time_ms")]
+            self._turns_cache = (found[:cap], len(found) > cap)
+        return self._turns_cache
+
     @extend_schema_field(TurnSerializer(many=True))
     def get_turns(self, obj: Transcript) -> list[dict[str, Any]]:
-        _, first = self._part()
-        rows = obj.turns.filter(index__gte=first).order_by("index")[:max_transcript_turns()]
-        return [dict(t) for t in rows.values("index", "speaker", "role", "start", "end", "time_ms")]
+        return self._turns_part(obj)[0]
 
     def get_turns_total(self, obj: Transcript) -> int:
+        turns, more = self._turns_part(obj)
+        if not more and not self._part()[1]:
+            return len(turns)  # the whole transcript's turns are in this part
         return obj.turns.count()
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_next(self, obj: Transcript) -> str | None:
         text_start, turns_start = self._part()
         more_text = text_start + max_transcript_chars() < len(obj.text)
-        more_turns = obj.turns.filter(index__gte=turns_start + max_transcript_turns()).exists()
+        more_turns = self._turns_part(obj)[1]
         if not (more_text or more_turns):
             return None
         text_next = text_start + max_transcript_chars() if more_text else len(obj.text)

@@ -116,7 +116,8 @@ def transcript_turn_counts(*, transcript_ids: list[int]) -> dict[int, int]:
 def transcript_get(*, user: Any, study_id: int, transcript_id: int, perm: Perm = Perm.TRANSCRIPT_VIEW) -> Transcript:
     t = (
         transcripts_visible(user=user, study_id=study_id, perm=perm)
-        .select_related("participant", "participant__group", "participant__site", "imported_by")
+        # The study too: every read is audited against it (a separate statement per document opened otherwise).
+        .select_related("study", "participant", "participant__group", "participant__site", "imported_by")
         .filter(pk=transcript_id)
         .first()
     )
