@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from accounts import policy
 from accounts.policy import Perm
-from analysis.themes.models import Comment, Theme
+from analysis.themes.models import Comment
 from analysis.themes.selectors.themes import themes_readable
 
 
@@ -40,26 +42,35 @@ def _visit_times(*, user: Any, study_id: int) -> dict[str, Any]:
 def board_news(*, user: Any, study_id: int) -> BoardNews | None:
     """What is new for this member: others' comments and replies on the themes they can read since their
     last visit to the board, others' comments on codes (for the team) since they last opened their
-    notifications, and (for a lead) suggestions waiting for a decision. None without board access."""
-    from analysis.themes.models import Decision
+    notifications, and (for a lead) suggestions waiting for a decision. None without board access.
+
+    One statement (every page of a study shows these counts in its header): the three counts are filtered
+    aggregates over the study's comments, the visit times scalar subqueries; as separate queries they were
+    four round trips on every page."""
+    from analysis.themes.models import BoardVisit, Decision
 
     membership = policy.membership_get(user=user, study_id=study_id)
     if membership is None or not policy.role_allows(membership.role, Perm.THEME_VIEW):
         return None
-    readable = Theme.objects.filter(study_id=membership.study_id)
+    visit = BoardVisit.objects.filter(user=user, study_id=membership.study_id)
+    never = Value(datetime(1, 1, 1, tzinfo=UTC))  # no visit yet: everything is new
+
+    def since(column: str) -> Any:
+        return Coalesce(Subquery(visit.values(column)[:1]), never)
+
+    live = Comment.objects.filter(study_id=membership.study_id, deleted_at__isnull=True)
+    others = ~Q(author=user)
+    on_board = Q(theme__isnull=False) & others & Q(created_at__gt=since("seen_at"))
     if not policy.role_allows(membership.role, Perm.THEME_ANALYSE):
-        readable = readable.filter(on_board=True)
-    visit = _visit_times(user=user, study_id=membership.study_id)
-    comments = _others_new(user=user, since=visit.get("seen_at")).filter(theme__in=readable.values("pk"))
-    on_codes = 0
+        on_board &= Q(theme__on_board=True)
+    counts: dict[str, Any] = {"board": Count("pk", filter=on_board)}
     if policy.role_allows(membership.role, Perm.CODEBOOK_VIEW):
-        on_codes = _others_new(user=user, since=visit.get("codes_seen_at")).filter(
-            study_id=membership.study_id, code__isnull=False).count()
-    waiting = 0
+        counts["codes"] = Count("pk", filter=Q(code__isnull=False) & others & Q(created_at__gt=since("codes_seen_at")))
     if policy.role_allows(membership.role, Perm.COMMENT_MODERATE):
-        waiting = Comment.objects.filter(study_id=membership.study_id, decision=Decision.OPEN,
-                                         deleted_at__isnull=True).count()
-    return BoardNews(new_comments=comments.count(), open_suggestions=waiting, new_code_comments=on_codes)
+        counts["waiting"] = Count("pk", filter=Q(decision=Decision.OPEN))
+    found = live.aggregate(**counts)
+    return BoardNews(new_comments=found["board"], open_suggestions=found.get("waiting") or 0,
+                     new_code_comments=found.get("codes") or 0)
 
 
 @dataclass
