@@ -73,8 +73,9 @@ def _describe(spec: selectors.Spec, study_id: int) -> str:
         extra.append(f"{len(spec.group_ids)} group(s)")
     if spec.transcript_set_id is not None:
         name = set_names(study_id=study_id, set_ids=[spec.transcript_set_id]).get(spec.transcript_set_id)
+        n = len(spec.transcript_ids)
         extra.append((f"transcript set “{name}”" if name else "a transcript set since deleted")
-                     + f": {len(spec.transcript_ids)} transcript(s)")
+                     + f": {n} transcript{'' if n == 1 else 's'}")
     elif spec.transcript_ids:
         extra.append(f"{len(spec.transcript_ids)} transcript(s)")
     if spec.skip_interviewer:

@@ -132,7 +132,7 @@ def test_the_form_offers_sets_and_the_result_names_the_set(cast: Any, small: Sma
                                                               "transcript_set": tset.pk})
     assert r.status_code == 302, r.content.decode()[:3000]
     detail = clients["lead"].get(r["Location"]).content.decode()
-    assert "transcript set “Phone interviews”: 2 transcript(s)" in detail
+    assert "transcript set “Phone interviews”: 2 transcripts" in detail
     with django_capture_on_commit_callbacks(execute=True):
         r = api["lead"].post(f"/api/v1/studies/{sid}/matrices/", {"rows": "site", "transcript_set_id": tset.pk},
                              format="json")
