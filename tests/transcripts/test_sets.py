@@ -209,3 +209,51 @@ def test_pages_rename_remove_and_delete_with_confirmation(cast: Any, world: dict
     assert "Delete the transcript set “Phone calls”?" in confirm
     assert clients["lead"].post(base + "delete/").status_code == 302
     assert not TranscriptSet.objects.filter(pk=made.pk).exists()
+
+
+# The coded-material export, limited to a set ------------------------------------------------------------
+
+
+def test_export_by_set_becomes_its_transcripts_as_the_member_may_see_them(cast: Any, world: dict[str, Any]) -> None:
+    from analysis.coding.services.exports import export_request_parse, export_transcript_set_apply
+
+    made = _make(cast, world)
+    sid = cast.study.pk
+    data = export_transcript_set_apply(user=cast.users["coder_other_site"], study_id=sid,
+                                       data={"format": "csv", "transcript_set": str(made.pk), "transcripts": []})
+    assert data == {"format": "csv", "transcripts": [world["t_south"]]}
+    assert export_request_parse(study_id=sid, data=data).transcripts == (world["t_south"],)
+    assert export_transcript_set_apply(user=cast.users["lead"], study_id=sid, data={"format": "csv",
+                                                                                  "transcript_set": ""}) == {
+        "format": "csv"}
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    ({"transcript_set": 999_999}, "No such transcript set"), ({"transcript_set": "a\x00"}, "Null characters"),
+    ({"transcript_set": [1]}, "No such transcript set"), ({"transcript_set": "{set}", "transcripts": ["{t}"]}, "not both"),
+    ({"transcript_set": "{empty}"}, "no transcripts you can export"),
+])
+def test_export_by_set_bad_input_is_a_400(cast: Any, world: dict[str, Any], api: Any, extra: dict[str, Any],
+                                          says: str) -> None:
+    values = {"{set}": _make(cast, world).pk, "{t}": world["t_north"],
+              "{empty}": services.transcript_set_create(actor=cast.users["lead"], study_id=cast.study.pk,
+                                                        name="Empty").pk}
+    body = {"format": "csv", **{k: [values.get(x, x) for x in v] if isinstance(v, list) and k == "transcripts"
+                                else values.get(v, v) if isinstance(v, str) else v for k, v in extra.items()}}
+    before = db_snapshot()
+    r = api["lead"].post(f"/api/v1/studies/{cast.study.pk}/exports/codings/", body, format="json")
+    assert r.status_code == 400, r.content
+    assert says in str(r.json())
+    assert db_snapshot() == before
+
+
+def test_export_page_offers_sets_with_the_members_count(cast: Any, world: dict[str, Any], clients: Any) -> None:
+    made = _make(cast, world)
+    page = clients["coder_other_site"].get(f"/studies/{cast.study.pk}/exports/codings/").content.decode()
+    assert f'<option value="{made.pk}">Remote interviews (1 transcript)</option>' in page
+    r = clients["coder_other_site"].post(f"/studies/{cast.study.pk}/exports/codings/",
+                                         {"format": "csv", "transcript_set": made.pk})
+    assert r.status_code == 302
+    from jobs.models import Job
+
+    assert Job.objects.get().params["transcripts"] == [world["t_south"]]
