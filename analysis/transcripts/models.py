@@ -201,8 +201,9 @@ class TranscriptSet(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-    # Moves on at every change of the members: a matrix asked "by this set" records the ids it resolved
-    # to, and compares them with the set as it is now to say whether it is out of date.
+    # Moves on at every change of the members, so an API client can tell the set changed. (A matrix asked
+    # "by this set" does not use it: it records the transcript ids it counted and compares those with the set
+    # as it is now, which stays right after a set is changed and changed back, or deleted.)
     members_version = models.PositiveIntegerField(default=1)
     transcripts = models.ManyToManyField(Transcript, through="TranscriptSetMember", related_name="+")
 

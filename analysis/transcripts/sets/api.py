@@ -36,10 +36,13 @@ class SetSerializer(serializers.ModelSerializer[TranscriptSet]):
     transcript_count = serializers.IntegerField(source="visible_count", read_only=True,
                                                 help_text="The set's transcripts that you may see.")
     created_by = serializers.CharField(source="created_by.display_name", read_only=True)
+    members_version = serializers.IntegerField(read_only=True,
+                                               help_text="Moves on at every change of the set's transcripts.")
 
     class Meta:
         model = TranscriptSet
-        fields = ["id", "name", "description", "transcript_count", "created_by", "created_at", "updated_at"]
+        fields = ["id", "name", "description", "transcript_count", "members_version", "created_by", "created_at",
+                  "updated_at"]
         read_only_fields = fields
 
 

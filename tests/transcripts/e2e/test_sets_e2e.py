@@ -54,6 +54,7 @@ def test_lead_makes_a_set_from_the_list_and_uses_it_in_a_matrix(browser: Any, li
 
     page.click(".study-nav a:text-is('Transcript sets')")
     assert page.locator("table.table", has_text="Video interviews").count() == 1
+    assert page.locator("table.table", has_text="Telephone interviews").count() == 1  # the demo's own set
     assert _violations(page) == []
     page.click("a:text-is('Video interviews')")
     page.click("a:text-is('Delete the set')")
