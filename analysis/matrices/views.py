@@ -58,6 +58,16 @@ def _transcript_sets(user: Any, study_id: int) -> list[tuple[int, str]]:
     return out
 
 
+# The request's names (the API's) of the form's transcript fields: an error about them shows on the field.
+_FORM_FIELDS = {"transcript_set_id": "transcript_set", "transcript_ids": "transcripts"}
+
+
+def _on_form_fields(exc: ValidationError) -> ValidationError:
+    if not hasattr(exc, "error_dict"):
+        return exc
+    return ValidationError({_FORM_FIELDS.get(k, k): v for k, v in exc.error_dict.items()})
+
+
 def _describe(spec: selectors.Spec, study_id: int) -> str:
     cols = "Themes" if spec.columns == "themes" else "Codes"
     rows = {"group": "participant groups", "site": "sites", "participant": "participants",
@@ -98,7 +108,7 @@ def matrix_list(request: HttpRequest, study_id: int) -> HttpResponse:
                 matrix, created = services.matrix_request(actor=acting_user(request), study_id=study_id,
                                                           raw=form.raw(), ip=client_ip(request))
             except ValidationError as exc:
-                form_errors_apply(form, exc)
+                form_errors_apply(form, _on_form_fields(exc))
             else:
                 if not created:
                     messages.info(request, "The same matrix on the same data was ready: here it is.")

@@ -141,3 +141,15 @@ def test_the_form_offers_sets_and_the_result_names_the_set(cast: Any, small: Sma
     r = api["lead"].post(f"/api/v1/studies/{sid}/matrices/", {"rows": "site", "transcript_set_id": 2**63},
                          format="json")
     assert r.status_code == 400
+
+
+def test_the_form_shows_a_set_error_on_the_set_field(cast: Any, small: Small, clients: Any) -> None:
+    sid = cast.study.pk
+    empty = transcript_set_create(actor=cast.users["lead"], study_id=sid, name="Nobody yet")
+    r = clients["lead"].post(f"/studies/{sid}/matrices/", {"columns": "codes", "rows": "group", "coder": "all",
+                                                          "transcript_set": empty.pk})
+    html = r.content.decode()
+    assert 'id="id_transcript_set_error"' in html
+    assert "This transcript set has no transcripts you can count." in html
+    assert "transcript_set_id" not in html
+    assert not Matrix.objects.exists()
