@@ -34,7 +34,7 @@ _TYPE_NAMES = {
     "participants.consentevent": "Consent event", "participants.consentform": "Consent form",
     "participants.importbatch": "CSV import", "participants.attributedefinition": "Attribute",
     "participants.samplingtarget": "Sampling target", "transcripts.transcript": "Transcript",
-    "transcripts.importbatch": "Transcript upload", "coding.code": "Code", "coding.coding": "Coding",
+    "transcripts.importbatch": "Transcript upload", "transcripts.transcriptset": "Transcript set", "coding.code": "Code", "coding.coding": "Coding",
     "coding.assignment": "Double-coding assignment", "coding.disagreement": "Disagreement", "jobs.job": "Job",
 }
 _RELATED = {
@@ -199,6 +199,8 @@ def _describe(object_type: str, obj: Any, *, study_id: int, perms: frozenset[Per
         title = obj.title or pseudonym
         name = f"Transcript {title}" if title == pseudonym else f"Transcript {title} ({pseudonym})"
         return name, _url("transcript-detail", study_id=study_id, transcript_id=obj.pk)
+    if object_type == "transcripts.transcriptset":
+        return f"Transcript set “{obj.name}”", _url("transcript-set-detail", study_id=study_id, set_id=obj.pk)
     if object_type == "coding.code":
         return f"Code “{obj.name}”", _url("code-detail", study_id=study_id, code_id=obj.pk)
     if object_type == "coding.assignment":

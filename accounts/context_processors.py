@@ -35,7 +35,7 @@ class NavItem:
 
 
 # The study navigation, in the order of the work, under three headings: the data, the analysis,
-# and running the study. A lead is offered 16 sections; grouped, each is still one click away.
+# and running the study. A lead is offered 17 sections; grouped, each is still one click away.
 DATA, ANALYSIS, STUDY = "Data", "Analysis", "Study"
 STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Overview", "study-detail", Perm.STUDY_VIEW),
@@ -47,6 +47,7 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Transcripts", "transcript-list", Perm.TRANSCRIPT_VIEW, ("transcript-", "coding-page", "coding-disagreements"),
             DATA),
     NavItem("Search", "transcript-search", Perm.TRANSCRIPT_VIEW, group=DATA),
+    NavItem("Transcript sets", "transcript-set-list", Perm.TRANSCRIPT_VIEW, ("transcript-set-",), DATA),
     NavItem("Codebook", "codebook", Perm.CODEBOOK_VIEW, ("code-", "codebook-", "coding-export"), ANALYSIS),
     NavItem("Themes", "theme-list", Perm.THEME_ANALYSE, ("theme-",), ANALYSIS),
     NavItem("Theme board", "board", Perm.THEME_VIEW, ("board-",), ANALYSIS),
@@ -68,7 +69,10 @@ def _current(item: NavItem, url_name: str) -> bool:
     # "transcript-search" has its own item, so the Transcripts section must not claim it.
     if any(url_name == other.url_name for other in STUDY_NAV):
         return False
-    return any(url_name.startswith(prefix) for prefix in item.section)
+    # The longest matching prefix wins: "transcript-set-" pages are Transcript sets, not Transcripts.
+    mine = max((len(p) for p in item.section if url_name.startswith(p)), default=0)
+    return mine > 0 and all(len(p) <= mine for other in STUDY_NAV if other is not item
+                            for p in other.section if url_name.startswith(p))
 
 
 def study_nav(request: HttpRequest) -> dict[str, Any]:

@@ -51,6 +51,9 @@ class Perm(StrEnum):
     # removed): a "[NAME]" redaction removes a participant's real name, so only the roles that may
     # undo an edit (lead) or hold the original file (admin) see it; everyone else sees counts only.
     TRANSCRIPT_REMOVED_TEXT = "transcript.removed_text"
+    # Make, change and delete saved transcript sets (reading them needs only transcript.view; who may
+    # change a given set is ``may_change_transcript_set``).
+    TRANSCRIPT_SET_EDIT = "transcript_set.edit"
     CODEBOOK_VIEW = "codebook.view"
     CODEBOOK_EDIT = "codebook.edit"
     CODING_WRITE = "coding.write"
@@ -136,6 +139,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.CODING_WRITE,
             Perm.CODE_PROPOSE,
             Perm.MEMO_WRITE,
+            Perm.TRANSCRIPT_SET_EDIT,
             Perm.WORK_OF_OTHERS_EDIT,
             Perm.ASSIGNMENT_MANAGE,
             Perm.AGREEMENT_VIEW,
@@ -155,7 +159,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
     # Coders ask for matrices too (issue 14): the numbers are computed in their own scope.
     Role.CODER: frozenset(_READ_ANALYSIS | {
         Perm.CODING_WRITE, Perm.CODE_PROPOSE, Perm.MEMO_WRITE, Perm.THEME_PROPOSE, Perm.CODING_EXPORT,
-        Perm.MATRIX_RUN, Perm.CODE_COMMENT,
+        Perm.MATRIX_RUN, Perm.CODE_COMMENT, Perm.TRANSCRIPT_SET_EDIT,
     }),
     Role.PPI: frozenset({Perm.STUDY_VIEW, Perm.THEME_VIEW, Perm.THEME_COMMENT}),
 }
@@ -360,6 +364,13 @@ def may_delete_chart(*, membership: Membership, author_id: int | None) -> bool:
         membership=membership, author_id=author_id)
 
 
+def may_change_transcript_set(*, membership: Membership, author_id: int | None) -> bool:
+    """A transcript set is shared by the team but changed (renamed, its transcripts added or removed, deleted)
+    by who made it, or by a lead: a coder's careful selection is not rearranged under them by another coder."""
+    return role_allows(membership.role, Perm.TRANSCRIPT_SET_EDIT) and may_change_authored(
+        membership=membership, author_id=author_id)
+
+
 def may_double_code(role: str) -> bool:
     """A member with this role can be one of the two coders of a double-coded transcript."""
     return role_allows(role, Perm.CODING_WRITE)
@@ -388,6 +399,7 @@ def disagreement_access(*, membership: Membership, coder_ids: tuple[int | None, 
 ANALYSIS_OBJECT_KWARGS = frozenset({
     "transcript_id", "participant_id", "code_id", "coding_id", "memo_id", "event_id", "edit_id", "batch_id",
     "attribute_id", "form_id", "key", "theme_id", "quote_id", "matrix_id", "chart_id",
+    "set_id",
 })
 
 

@@ -88,6 +88,14 @@ COVERAGE: dict[str, list[str]] = {
     "transcript-history": ["api-transcript-edits GET"],
     "transcript-revert": ["api-transcript-revert POST"],
     "transcript-original": ["api-transcript-original GET"],
+    "transcript-set-list": ["api-transcript-set-list GET", "api-transcript-set-list POST"],
+    # Ticked transcripts, or all matching the list's filter (all_matching with group and site), into a set
+    # or a new one (created with transcript_ids).
+    "transcript-set-add": ["api-transcript-set-members POST", "api-transcript-set-list POST"],
+    "transcript-set-detail": ["api-transcript-set-detail GET", "api-transcript-set-members GET"],
+    "transcript-set-edit": ["api-transcript-set-detail PATCH"],
+    "transcript-set-delete": ["api-transcript-set-detail DELETE"],
+    "transcript-set-remove": ["api-transcript-set-members-remove POST"],
     # Themes, quotes, the board, comments -------------------------------------------------------------
     "theme-list": ["api-theme-list GET"],
     "theme-create": ["api-theme-list POST"],

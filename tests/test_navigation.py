@@ -5,13 +5,13 @@ import re
 import pytest
 
 NAV = {
-    "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
+    "admin": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Transcript sets", "Codebook",
               "Themes", "Theme board", "Matrices", "Memos", "Double coding", "Members", "Jobs", "Audit log", "Settings"],
-    "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
+    "lead": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Transcript sets", "Codebook", "Themes",
              "Theme board", "Matrices", "Memos", "Double coding", "Import project", "Export project", "Members", "Jobs"],
-    "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook", "Themes",
+    "coder": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Transcript sets", "Codebook", "Themes",
               "Theme board", "Matrices", "Memos", "Double coding", "Jobs"],
-    "coder_other_site": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Codebook",
+    "coder_other_site": ["Overview", "Participants", "Consent", "Sampling", "Transcripts", "Search", "Transcript sets", "Codebook",
                          "Themes", "Theme board", "Matrices", "Memos", "Double coding", "Jobs"],
     "ppi": ["Overview", "Theme board"],
 }
@@ -43,13 +43,13 @@ def _groups(html: str) -> list[tuple[str, list[str]]]:
 
 
 GROUPS = {
-    "lead": [("", ["Overview"]), ("Data", ["Participants", "Consent", "Sampling", "Transcripts", "Search"]),
+    "lead": [("", ["Overview"]), ("Data", ["Participants", "Consent", "Sampling", "Transcripts", "Search", "Transcript sets"]),
              ("Analysis", ["Codebook", "Themes", "Theme board", "Matrices", "Memos", "Double coding"]),
              ("Study", ["Import project", "Export project", "Members", "Jobs"])],
-    "admin": [("", ["Overview"]), ("Data", ["Participants", "Consent", "Sampling", "Transcripts", "Search"]),
+    "admin": [("", ["Overview"]), ("Data", ["Participants", "Consent", "Sampling", "Transcripts", "Search", "Transcript sets"]),
               ("Analysis", ["Codebook", "Themes", "Theme board", "Matrices", "Memos", "Double coding"]),
               ("Study", ["Members", "Jobs", "Audit log", "Settings"])],
-    "coder": [("", ["Overview"]), ("Data", ["Participants", "Consent", "Sampling", "Transcripts", "Search"]),
+    "coder": [("", ["Overview"]), ("Data", ["Participants", "Consent", "Sampling", "Transcripts", "Search", "Transcript sets"]),
               ("Analysis", ["Codebook", "Themes", "Theme board", "Matrices", "Memos", "Double coding"]),
               ("Study", ["Jobs"])],
     # Headings over a two-item menu only add words: the PPI member's sections stand on their own.
@@ -59,7 +59,7 @@ GROUPS = {
 
 @pytest.mark.parametrize("role", list(GROUPS))
 def test_sections_are_grouped_under_headings(cast, clients, role):
-    """Up to 16 sections for a lead, under Data, Analysis and Study headings: every one still a link
+    """Up to 17 sections for a lead, under Data, Analysis and Study headings: every one still a link
     in the page (no script, nothing folded away), in the same order as before."""
     html = clients[role].get(f"/studies/{cast.study.pk}/").content.decode()
     groups = _groups(html)
@@ -85,6 +85,7 @@ def test_each_role_is_offered_its_sections(cast, clients, role):
     [
         ("members/{admin_m}/", "Members"),
         ("search/", "Search"),
+        ("transcript-sets/", "Transcript sets"),
         ("codebook/new/", "Codebook"),
         ("participants/new/", "Participants"),
         ("consent/forms/", "Consent"),

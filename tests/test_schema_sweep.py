@@ -88,7 +88,11 @@ def ids(cast: Any) -> dict[str, Any]:
 
     chart = framework_chart_create(actor=lead, study_id=sid, name="Sweep chart")
     attribute = attribute_create(actor=admin, study_id=sid, label="Interview mode", key="interview_mode", kind="text")
+    from analysis.transcripts.sets.services import transcript_set_create
+
+    tset = transcript_set_create(actor=lead, study_id=sid, name="Sweep set", transcript_ids=[t.pk])
     return {
+        "set_id": tset.pk,
         "chart_id": chart.pk, "attribute_id": attribute.pk, "study_id": sid, "transcript_id": t.pk, "code_id": code.pk, "coding_id": coding.pk, "memo_id": memo.pk,
         "membership_id": cast.memberships["coder"].pk, "site_id": cast.north.pk, "participant_id": p.pk,
         "form_id": form.pk, "event_id": ConsentEvent.objects.filter(participant=p).first().pk, "job_id": job.pk,

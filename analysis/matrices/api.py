@@ -40,6 +40,10 @@ class MatrixRequestSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
                                       required=False, max_length=selectors.MAX_IDS)
     transcript_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
                                            required=False, max_length=selectors.MAX_IDS)
+    transcript_set_id = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, allow_null=True,
+        help_text="Count only this transcript set's transcripts (those you may see), as they are now; the matrix "
+                  "records them in spec.transcript_ids and shows as stale when the set changes. Not with transcript_ids.")
     skip_interviewer = serializers.BooleanField(required=False, default=False)
 
 

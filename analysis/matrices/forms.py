@@ -33,12 +33,17 @@ class MatrixForm(forms.Form):
                                       widget=forms.CheckboxSelectMultiple)
     groups = forms.MultipleChoiceField(label="Only these participant groups (none chosen: all)", required=False,
                                        widget=forms.CheckboxSelectMultiple)
-    transcripts = forms.MultipleChoiceField(label="Only these transcripts (none chosen: all)", required=False,
+    transcript_set = forms.ChoiceField(
+        label="Only the transcripts of this transcript set", required=False,
+        help_text="A saved selection of transcripts (Data → Transcript sets). The matrix counts the set's "
+                  "transcripts as they are now; if the set changes later, the matrix shows as out of date.")
+    transcripts = forms.MultipleChoiceField(label="Or only these transcripts (none chosen: all)", required=False,
                                             widget=forms.CheckboxSelectMultiple)
     skip_interviewer = forms.BooleanField(label="Leave out segments inside interviewer turns", required=False)
 
     def __init__(self, *args: Any, study_id: int, coders: list[tuple[int, str]],
-                 transcripts: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
+                 transcripts: list[tuple[int, str]] | None = None,
+                 transcript_sets: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         f = self.fields
         f["codes"].choices = [(str(pk), n) for pk, n in Code.objects.filter(study_id=study_id, is_codable=True)  # type: ignore[attr-defined]
@@ -52,6 +57,8 @@ class MatrixForm(forms.Form):
         f["sites"].choices = [(str(pk), n) for pk, n in Site.objects.filter(study_id=study_id).values_list("pk", "name")]  # type: ignore[attr-defined]
         # The transcripts the member may see (the view passes them): a scoped coder never sees other titles.
         f["transcripts"].choices = [(str(pk), label) for pk, label in transcripts or []]  # type: ignore[attr-defined]
+        f["transcript_set"].choices = [("", "No set: all transcripts, or those ticked below")] + [  # type: ignore[attr-defined]
+            (str(pk), label) for pk, label in transcript_sets or []]
         f["groups"].choices = [(str(pk), n) for pk, n in ParticipantGroup.objects.filter(study_id=study_id)  # type: ignore[attr-defined]
                                .order_by("position").values_list("pk", "label")]
 
@@ -64,4 +71,5 @@ class MatrixForm(forms.Form):
             "rows": d["rows"], "attribute": d.get("attribute") or "", "bands": d.get("bands") or "",
             "coder": d["coder"],
             "site_ids": d["sites"], "group_ids": d["groups"], "transcript_ids": d["transcripts"], "skip_interviewer": d["skip_interviewer"],
+            "transcript_set_id": d.get("transcript_set") or None,
         }

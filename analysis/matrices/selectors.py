@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import Count, Exists, F, Max, OuterRef, QuerySet, Sum, TextField, Value, Window
 from django.db.models.fields.json import KeyTextTransform
@@ -32,6 +32,7 @@ from analysis.coding.models import Code, Coding, CodingEvent
 from analysis.coding.selectors.codings import CONTEXT_CHARS, blind_exclusion_q
 from analysis.themes.models import Theme
 from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptTurn
+from analysis.transcripts.sets.selectors import set_transcript_ids
 from participants.consent_rules import DataUse, data_use_allowed, participants_usable_q
 from participants.models import AttributeDefinition, ConsentEvent, Participant
 
@@ -43,6 +44,8 @@ COLUMN_KINDS = ("codes", "themes")
 ROW_KINDS = ("group", "site", "participant", "attribute", "codes")
 MEASURES = ("participants", "segments", "share", "characters")
 MAX_IDS = 500
+# A transcript set's transcripts, resolved when the matrix is asked for, can be the whole of a large study.
+MAX_SET_IDS = 20_000
 SEGMENTS_PER_PAGE = 20
 P = "transcript__participant__"
 
@@ -59,6 +62,11 @@ class Spec:
     site_ids: tuple[int, ...] = ()
     group_ids: tuple[int, ...] = ()
     transcript_ids: tuple[int, ...] = ()
+    # Asked "by a transcript set": the set's id, and in ``transcript_ids`` its transcripts (those the member
+    # may count) as they were when the matrix was asked for. The ids, not the set, are what is counted: a
+    # stored result stays reproducible whatever happens to the set later, and ``matrix_is_stale`` compares
+    # them with the set as it is now, so adding to or taking from the set makes the matrix out of date.
+    transcript_set_id: int | None = None
     skip_interviewer: bool = False
     # Bands for a number or date attribute (``bands.py``), normalised: "18,30,45", "year", "quarter" or
     # "2020-01-01,2020-07-01"; empty: every value its own row.
@@ -72,18 +80,20 @@ class Spec:
         d = self.as_dict()
         if not d["bands"]:
             del d["bands"]  # requests from before bands existed keep their key (and their fresh results)
+        if d["transcript_set_id"] is None:
+            del d["transcript_set_id"]  # likewise for requests not made by a transcript set
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
-def _ids(value: Any, field_name: str) -> tuple[int, ...]:
+def _ids(value: Any, field_name: str, limit: int = MAX_IDS) -> tuple[int, ...]:
     if value in (None, "", []):
         return ()
     if isinstance(value, str):
         value = [v for v in value.split(",") if v.strip()]
     if not isinstance(value, list | tuple):
         raise ValidationError({field_name: "Give a list of ids."})
-    if len(value) > MAX_IDS:
-        raise ValidationError({field_name: f"At most {MAX_IDS} ids."})
+    if len(value) > limit:
+        raise ValidationError({field_name: f"At most {limit} ids."})
     out = set()
     for v in value:
         try:
@@ -125,12 +135,15 @@ def spec_parse(raw: dict[str, Any]) -> Spec:
         _ids([coder], "coder")
     skip = raw.get("skip_interviewer")
     band_text = bands.bands_parse(raw.get("bands")) if rows == "attribute" else ""
+    set_ids = _ids([raw["transcript_set_id"]] if raw.get("transcript_set_id") not in (None, "") else [],
+                   "transcript_set_id")
     return Spec(
         columns=_choice(raw.get("columns"), COLUMN_KINDS, "columns", "codes"),
         column_ids=_ids(raw.get("column_ids"), "column_ids"),
         rows=rows, attribute=attribute if rows == "attribute" else "", coder=coder,
         site_ids=_ids(raw.get("site_ids"), "site_ids"), group_ids=_ids(raw.get("group_ids"), "group_ids"),
-        transcript_ids=_ids(raw.get("transcript_ids"), "transcript_ids"),
+        transcript_ids=_ids(raw.get("transcript_ids"), "transcript_ids", MAX_SET_IDS if set_ids else MAX_IDS),
+        transcript_set_id=set_ids[0] if set_ids else None,
         skip_interviewer=skip in (True, "1", "on", "true", "yes"), bands=band_text,
     )
 
@@ -423,7 +436,23 @@ def matrix_get(*, user: Any, study_id: int, matrix_id: Any) -> Matrix:
 
 
 def matrix_is_stale(*, matrix: Matrix) -> bool:
-    return matrix.data_version != data_version(study_id=matrix.study_id)
+    if matrix.data_version != data_version(study_id=matrix.study_id):
+        return True
+    spec = spec_of(matrix)
+    if spec.transcript_set_id is None:
+        return False
+    current = set_transcripts_now(user=matrix.created_by, study_id=matrix.study_id, set_id=spec.transcript_set_id)
+    # A deleted set is not a change of data: the stored ids still say what was counted.
+    return current is not None and tuple(current) != spec.transcript_ids
+
+
+def set_transcripts_now(*, user: Any, study_id: int, set_id: int) -> list[int] | None:
+    """The transcript set's transcripts that ``user`` may count in a matrix today; ``None`` if the set is
+    gone or they may no longer read it."""
+    try:
+        return set_transcript_ids(user=user, study_id=study_id, set_id=set_id, perm=Perm.MATRIX_VIEW)
+    except (Http404, PermissionDenied):
+        return None
 
 
 def spec_of(matrix: Matrix) -> Spec:

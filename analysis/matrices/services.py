@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,13 +24,16 @@ from .models import Matrix
 JOB_KIND = "matrix"
 
 
-def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str | None = None) -> tuple[Matrix, bool]:
+def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str | None = None,
+                   again: bool = False) -> tuple[Matrix, bool]:
     """The matrix for this request: ``(matrix, created)``. A fresh identical one is reused (``created``
-    is False); otherwise a new one is queued. Raises ValidationError for a malformed request."""
+    is False); otherwise a new one is queued. Raises ValidationError for a malformed request. ``again``: the
+    request is a stored matrix's (a refresh): its transcript set is looked up afresh, and if the set has been
+    deleted the transcripts it held then are counted again."""
     from jobs.services import job_create
 
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.MATRIX_RUN)
-    spec = selectors.spec_parse(raw)
+    spec = selectors.spec_parse(_by_set(actor=actor, study_id=study.pk, raw=raw, again=again))
     selectors.spec_check(study_id=study.pk, spec=spec)
     version = selectors.data_version(study_id=study.pk)
     lookup = {"study": study, "created_by": actor, "key": spec.key, "data_version": version}
@@ -54,6 +58,26 @@ def matrix_request(*, actor: User, study_id: int, raw: dict[str, Any], ip: str |
     return matrix, True
 
 
+def _by_set(*, actor: User, study_id: int, raw: dict[str, Any], again: bool) -> dict[str, Any]:
+    """A request "by a transcript set" with the set's transcripts (those the member may count) written into it,
+    as they are now: the matrix records the ids it counted (see ``selectors.Spec.transcript_set_id``)."""
+    set_id = raw.get("transcript_set_id")
+    if set_id in (None, ""):
+        return raw
+    if raw.get("transcript_ids") and not again:
+        raise ValidationError({"transcript_set_id": "Choose a transcript set or single transcripts, not both."})
+    selectors.spec_parse({"transcript_set_id": set_id})  # a malformed id is a 400 like any other field
+    ids = selectors.set_transcripts_now(user=actor, study_id=study_id, set_id=int(set_id))
+    if ids is None and again:
+        return raw
+    if ids is None:
+        raise ValidationError({"transcript_set_id": "No such transcript set in this study."})
+    if not ids:
+        # An empty filter would mean "every transcript": the opposite of what was asked.
+        raise ValidationError({"transcript_set_id": "This transcript set has no transcripts you can count."})
+    return {**raw, "transcript_ids": ids}
+
+
 def _matrix_requeue(*, actor: User, study: Any, matrix: Matrix, ip: str | None) -> Matrix:
     from jobs.services import job_create
 
@@ -74,7 +98,7 @@ def matrix_refresh(*, actor: User, study_id: int, matrix_id: Any, ip: str | None
     """The same request again, against today's data (a stale matrix's one-click refresh)."""
     policy.membership_require(user=actor, study_id=study_id, perm=Perm.MATRIX_RUN)
     matrix = selectors.matrix_get(user=actor, study_id=study_id, matrix_id=matrix_id)
-    return matrix_request(actor=actor, study_id=study_id, raw=dict(matrix.spec), ip=ip)
+    return matrix_request(actor=actor, study_id=study_id, raw=dict(matrix.spec), ip=ip, again=True)
 
 
 def matrix_cancel(*, actor: User, study_id: int, matrix_id: Any, ip: str | None = None) -> Any:

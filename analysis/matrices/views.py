@@ -19,6 +19,7 @@ from accounts.policy import Perm, acting_user
 from accounts.services import audit_record, client_ip
 from analysis.coding.models import Coding
 from analysis.transcripts.selectors import transcripts_visible
+from analysis.transcripts.sets.selectors import set_names, sets_list
 from config.web import form_errors_apply
 
 from . import engine, exports, selectors, services, words
@@ -47,6 +48,26 @@ def _transcripts(user: Any, study_id: int) -> list[tuple[int, str]]:
             for t in qs.order_by("participant__pseudonym", "title", "pk")]
 
 
+def _transcript_sets(user: Any, study_id: int) -> list[tuple[int, str]]:
+    """The study's transcript sets for the matrix form, each with the number of its transcripts the member may
+    count (a scoped coder's number counts their scope only)."""
+    out = []
+    for s in sets_list(user=user, study_id=study_id, perm=Perm.MATRIX_VIEW):
+        n = int(s.visible_count)  # type: ignore[attr-defined]
+        out.append((s.pk, f"{s.name} ({n} transcript{'' if n == 1 else 's'})"))
+    return out
+
+
+# The request's names (the API's) of the form's transcript fields: an error about them shows on the field.
+_FORM_FIELDS = {"transcript_set_id": "transcript_set", "transcript_ids": "transcripts"}
+
+
+def _on_form_fields(exc: ValidationError) -> ValidationError:
+    if not hasattr(exc, "error_dict"):
+        return exc
+    return ValidationError({_FORM_FIELDS.get(k, k): v for k, v in exc.error_dict.items()})
+
+
 def _describe(spec: selectors.Spec, study_id: int) -> str:
     cols = "Themes" if spec.columns == "themes" else "Codes"
     rows = {"group": "participant groups", "site": "sites", "participant": "participants",
@@ -60,7 +81,12 @@ def _describe(spec: selectors.Spec, study_id: int) -> str:
         extra.append(f"{len(spec.site_ids)} site(s)")
     if spec.group_ids:
         extra.append(f"{len(spec.group_ids)} group(s)")
-    if spec.transcript_ids:
+    if spec.transcript_set_id is not None:
+        name = set_names(study_id=study_id, set_ids=[spec.transcript_set_id]).get(spec.transcript_set_id)
+        n = len(spec.transcript_ids)
+        extra.append((f"transcript set “{name}”" if name else "a transcript set since deleted")
+                     + f": {n} transcript{'' if n == 1 else 's'}")
+    elif spec.transcript_ids:
         extra.append(f"{len(spec.transcript_ids)} transcript(s)")
     if spec.skip_interviewer:
         extra.append("interviewer turns left out")
@@ -71,8 +97,10 @@ def _describe(spec: selectors.Spec, study_id: int) -> str:
 @require_http_methods(["GET", "POST"])
 def matrix_list(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_VIEW)
+    initial = {"transcript_set": request.GET.get("transcript_set", "")}  # "Ask for a matrix of this set"
     form = MatrixForm(request.POST or None, study_id=study_id, coders=_coders(study_id),
-                      transcripts=_transcripts(request.user, study_id))
+                      transcripts=_transcripts(request.user, study_id),
+                      transcript_sets=_transcript_sets(request.user, study_id), initial=initial)
     if request.method == "POST":
         policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_RUN)
         if form.is_valid():
@@ -80,7 +108,7 @@ def matrix_list(request: HttpRequest, study_id: int) -> HttpResponse:
                 matrix, created = services.matrix_request(actor=acting_user(request), study_id=study_id,
                                                           raw=form.raw(), ip=client_ip(request))
             except ValidationError as exc:
-                form_errors_apply(form, exc)
+                form_errors_apply(form, _on_form_fields(exc))
             else:
                 if not created:
                     messages.info(request, "The same matrix on the same data was ready: here it is.")

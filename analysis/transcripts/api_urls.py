@@ -1,9 +1,11 @@
 from django.urls import path
 
 from analysis.transcripts import api
+from analysis.transcripts.sets import api as set_api
 
 S = "studies/<int:study_id>/"
 T = S + "transcripts/<int:transcript_id>/"
+TS = S + "transcript-sets/<int:set_id>/"
 
 urlpatterns = [
     path(S + "transcripts/", api.TranscriptListAPI.as_view(), name="api-transcript-list"),
@@ -18,4 +20,9 @@ urlpatterns = [
     path(T + "original/", api.TranscriptOriginalAPI.as_view(), name="api-transcript-original"),
     path(T + "edits/", api.EditListAPI.as_view(), name="api-transcript-edits"),
     path(T + "edits/<int:edit_id>/revert/", api.EditRevertAPI.as_view(), name="api-transcript-revert"),
+    path(S + "transcript-sets/", set_api.TranscriptSetListAPI.as_view(), name="api-transcript-set-list"),
+    path(TS, set_api.TranscriptSetDetailAPI.as_view(), name="api-transcript-set-detail"),
+    path(TS + "transcripts/", set_api.TranscriptSetMembersAPI.as_view(), name="api-transcript-set-members"),
+    path(TS + "transcripts/remove/", set_api.TranscriptSetMembersRemoveAPI.as_view(),
+         name="api-transcript-set-members-remove"),
 ]

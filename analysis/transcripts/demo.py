@@ -57,3 +57,17 @@ def load_transcripts(study: Study, users_by_email: dict[str, User]) -> None:
         parsed = parse_transcript(data, filename=f"{p.pseudonym}.txt", pseudonym=p.pseudonym)
         transcript_create(actor=lead, study_id=study.pk, participant_id=p.pk, parsed=parsed, original=data,
                           original_name=f"{p.pseudonym}.txt", via="demo")
+
+
+def load_transcript_sets(study: Study, users_by_email: dict[str, User]) -> None:
+    """A transcript set to start from: the telephone interviews (made by the lead, once)."""
+    from analysis.transcripts.models import TranscriptSet
+    from analysis.transcripts.sets.services import transcript_set_create
+
+    lead = users_by_email.get("lead@demo.chorus") or next(iter(users_by_email.values()))
+    if TranscriptSet.objects.filter(study=study, name="Telephone interviews").exists():
+        return
+    ids = [t.pk for t in Transcript.objects.filter(study=study).select_related("participant")
+           if (t.participant.attributes or {}).get("interview_mode") == "telephone"]
+    transcript_set_create(actor=lead, study_id=study.pk, name="Telephone interviews", transcript_ids=ids,
+                          description="Interviews held by telephone: compare them with the video ones.")

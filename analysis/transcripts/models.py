@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Study
@@ -187,3 +188,54 @@ class TranscriptImportItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"
+
+
+class TranscriptSet(models.Model):
+    """A named, saved selection of the study's transcripts (NVivo's sets, ATLAS.ti's document groups),
+    shared by the team. The set itself carries no scope: its members do, so each member of the team sees
+    (and counts) only the members inside their own scope."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="transcript_sets")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # Moves on at every change of the members, so an API client can tell the set changed. (A matrix asked
+    # "by this set" does not use it: it records the transcript ids it counted and compares those with the set
+    # as it is now, which stays right after a set is changed and changed back, or deleted.)
+    members_version = models.PositiveIntegerField(default=1)
+    transcripts = models.ManyToManyField(Transcript, through="TranscriptSetMember", related_name="+")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            # Case-insensitive: "Carers" and "carers" side by side in a chooser would only confuse.
+            models.UniqueConstraint(Lower("name"), "study", name="transcript_set_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TranscriptSetMember(models.Model):
+    """One transcript in a set. Deleting the transcript (a purge after a withdrawal with data deletion)
+    deletes the membership with it."""
+
+    scope_site_path = "transcript__participant__site"
+    scope_group_path = "transcript__participant__group"
+
+    transcript_set = models.ForeignKey(TranscriptSet, on_delete=models.CASCADE, related_name="members")
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="+")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["transcript_set", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["transcript_set", "transcript"], name="transcript_set_member_unique"),
+        ]
+        indexes = [models.Index(fields=["transcript"], name="transcript_set_member_t")]
+
+    def __str__(self) -> str:
+        return f"{self.transcript_id} in {self.transcript_set_id}"

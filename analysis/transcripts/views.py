@@ -26,6 +26,7 @@ from analysis.transcripts.importers import max_file_bytes
 from analysis.transcripts.models import ImportStatus, ItemStatus
 from analysis.transcripts.services import imports, redaction
 from analysis.transcripts.services import transcripts as transcript_services
+from analysis.transcripts.sets.selectors import sets_changeable
 from config.input_guard import format_bytes
 from participants.consent_rules import DataUse, data_use_allowed
 
@@ -58,6 +59,7 @@ def transcript_list(request: HttpRequest, study_id: int) -> HttpResponse:
         "study": study, "page": page, "groups": study.groups.all(), "sites": study.sites.all(),
         "group_id": group_id, "site_id": site_id,
         "scoped": policy.is_scoped(membership),
+        "sets": sets_changeable(user=request.user, study_id=study_id),
     })
 
 

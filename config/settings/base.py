@@ -395,7 +395,8 @@ CHORUS_FIELD_KEYS = env.list("CHORUS_FIELD_KEYS", default=[])
 
 # Idempotent demo-data steps run by `manage.py demo_data` after the study and logins exist.
 CHORUS_DEMO_STEPS: list[str] = [
-    "participants.demo.load", "analysis.transcripts.demo.load_transcripts", "analysis.coding.demo.load", "analysis.coding.demo.load_codings",
+    "participants.demo.load", "analysis.transcripts.demo.load_transcripts",
+    "analysis.transcripts.demo.load_transcript_sets", "analysis.coding.demo.load", "analysis.coding.demo.load_codings",
     "analysis.coding.demo.load_double_coding", "analysis.themes.demo.load",
 ]
 

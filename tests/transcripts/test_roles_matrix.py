@@ -82,3 +82,9 @@ MATRIX: list[Row] = [
 @pytest.mark.parametrize("row", MATRIX, ids=row_ids(MATRIX))
 def test_role_matrix(row: Row, cast: Any) -> None:
     run_row(row, cast, analysis_world(cast))
+
+
+# Transcript sets: their rows and their world live beside this file; the guard reads MATRIX.
+from tests.transcripts.set_roles import SETS, test_sets_role_matrix  # noqa: E402, F401
+
+MATRIX = MATRIX + SETS

@@ -1,7 +1,8 @@
 """API for exporting coded material.
 
     POST /api/v1/studies/{id}/exports/codings/   {"format": "csv"|"xlsx", "codes": [..], "coders": [..],
-         "groups": [..], "sites": [..], "transcripts": [..], "subcodes": true, "sheet_per_code": false}
+         "groups": [..], "sites": [..], "transcripts": [..] or "transcript_set": id, "subcodes": true,
+         "sheet_per_code": false}
          -> 202 {"job": id, "status_url": ..., "download_url": ...}
 
 Follow the job at /api/v1/studies/{id}/jobs/{job}/ and download its file from .../download/.
@@ -23,7 +24,8 @@ from accounts.services import client_ip
 from analysis.coding.services import exports
 from config.api import only_fields
 
-EXPORT_FIELDS = ("format", "fmt", "codes", "coders", "groups", "sites", "transcripts", "subcodes", "sheet_per_code")
+EXPORT_FIELDS = ("format", "fmt", "codes", "coders", "groups", "sites", "transcripts", "transcript_set", "subcodes",
+                 "sheet_per_code")
 
 
 class CodingExportAPI(APIView):
@@ -36,7 +38,8 @@ class CodingExportAPI(APIView):
         if data is None:
             return Response({"detail": "Send a JSON object."}, status=400)
         only_fields(data, EXPORT_FIELDS)
-        req = exports.export_request_parse(study_id=study_id, data=dict(data))
+        req = exports.export_request_parse(study_id=study_id, data=exports.export_transcript_set_apply(
+            user=request.user, study_id=study_id, data=dict(data)))
         job = exports.coded_export_start(actor=acting_user(request), study_id=study_id, request=req,
                                          ip=client_ip(request))
         return Response({

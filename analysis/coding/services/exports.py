@@ -23,6 +23,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from accounts import policy
@@ -33,6 +34,7 @@ from analysis.coding.models import Code, Coding
 from analysis.coding.selectors.codebook import code_tree, code_tree_flat
 from analysis.coding.selectors.codings import codings_visible
 from analysis.transcripts.models import Transcript, TranscriptTurn
+from analysis.transcripts.sets.selectors import set_transcript_ids
 from jobs.csv import csv_safe_cell
 from jobs.models import Job
 from jobs.services import JobError, job_create, job_progress, job_run
@@ -116,6 +118,24 @@ def export_request_parse(*, study_id: int, data: dict[str, Any]) -> ExportReques
         if ids and qs.filter(pk__in=ids).count() != len(ids):
             raise ValidationError({name: f"Some of these {name} are not in this study."})
     return req
+
+
+def export_transcript_set_apply(*, user: Any, study_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """The request with a chosen transcript set (``transcript_set``) turned into its transcripts that ``user``
+    may export, as they are now; a set that does not exist or holds none of theirs is a clear 400, never
+    "every transcript"."""
+    set_id = data.get("transcript_set")
+    if set_id in (None, "", []):
+        return {k: v for k, v in data.items() if k != "transcript_set"}
+    if data.get("transcripts"):
+        raise ValidationError({"transcript_set": "Choose a transcript set or transcripts, not both."})
+    try:
+        ids = set_transcript_ids(user=user, study_id=study_id, set_id=set_id, perm=Perm.CODING_EXPORT)
+    except Http404:
+        raise ValidationError({"transcript_set": "No such transcript set in this study."}) from None
+    if not ids:
+        raise ValidationError({"transcript_set": "This transcript set has no transcripts you can export."})
+    return {**{k: v for k, v in data.items() if k != "transcript_set"}, "transcripts": ids}
 
 
 def coded_export_start(*, actor: User, study_id: int, request: ExportRequest, ip: str | None = None) -> Job:

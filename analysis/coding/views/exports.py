@@ -19,6 +19,7 @@ from analysis.coding.models import Code
 from analysis.coding.selectors.codebook import code_tree, code_tree_flat
 from analysis.coding.services import exports
 from analysis.transcripts import selectors as transcript_selectors
+from analysis.transcripts.sets.selectors import sets_list
 
 
 def _form_data(request: HttpRequest) -> dict[str, Any]:
@@ -27,6 +28,7 @@ def _form_data(request: HttpRequest) -> dict[str, Any]:
     data["format"] = src.get("format", "")
     data["subcodes"] = src.get("subcodes", "1" if request.method == "GET" else "0")
     data["sheet_per_code"] = src.get("sheet_per_code", "0")
+    data["transcript_set"] = src.get("transcript_set", "")
     return data
 
 
@@ -39,7 +41,8 @@ def coding_export(request: HttpRequest, study_id: int) -> HttpResponse:
     errors: list[str] = []
     if request.method == "POST":
         try:
-            req = exports.export_request_parse(study_id=study_id, data=data)
+            req = exports.export_request_parse(study_id=study_id, data=exports.export_transcript_set_apply(
+                user=user, study_id=study_id, data=data))
             job = exports.coded_export_start(actor=user, study_id=study_id, request=req, ip=client_ip(request))
         except ValidationError as exc:
             errors = exc.messages
@@ -55,4 +58,5 @@ def coding_export(request: HttpRequest, study_id: int) -> HttpResponse:
         "codes": code_tree_flat(code_tree(codes)), "groups": study.groups.all(), "sites": study.sites.all(),
         "coders": [m.user for m in coders],
         "transcripts": transcript_selectors.transcript_list(user=user, study_id=study_id),
+        "transcript_sets": sets_list(user=user, study_id=study_id, perm=Perm.CODING_EXPORT),
     }, status=400 if errors else 200)
