@@ -20,6 +20,7 @@ from accounts.services import audit_record, client_ip
 from analysis.coding.models import Coding
 from analysis.transcripts.selectors import transcripts_visible
 from config.web import form_errors_apply
+from participants.models import AttributeDefinition
 
 from . import engine, exports, selectors, services, words
 from .forms import MatrixForm
@@ -50,7 +51,7 @@ def _transcripts(user: Any, study_id: int) -> list[tuple[int, str]]:
 def _describe(spec: selectors.Spec, study_id: int) -> str:
     cols = "Themes" if spec.columns == "themes" else "Codes"
     rows = {"group": "participant groups", "site": "sites", "participant": "participants",
-            "attribute": f"attribute “{spec.attribute}”" + (f" in bands ({spec.bands})" if spec.bands else ""),
+            "attribute": f"“{_attribute_label(study_id, spec.attribute)}”" + (f" in bands ({spec.bands})" if spec.bands else ""),
             "codes": "codes (co-occurrence)"}[spec.rows]
     coder = {"all": "all coders", "agreed": "agreed segments"}.get(spec.coder)
     if coder is None:
@@ -112,8 +113,10 @@ def matrix_detail(request: HttpRequest, study_id: int, matrix_id: int) -> HttpRe
         "description": _describe(selectors.spec_of(matrix), study_id),
     }
     if matrix.result is not None:
+        spec = selectors.spec_of(matrix)
         ctx["stale"] = selectors.matrix_is_stale(matrix=matrix)
-        ctx["table"] = _heat_table(matrix.result, measure)
+        ctx["table"] = _heat_table(matrix.result, measure, row_heading=_row_heading(spec, study_id))
+        ctx["caption"] = _caption(dict(ctx["measures"]).get(measure, ""), cooccurrence=ctx["table"].get("cooccurrence", False))
         ctx["sentences"] = words.reporting_sentences(matrix.result, rows=selectors.spec_of(matrix).rows)
     return render(request, "matrices/matrix_detail.html", ctx)
 
@@ -124,23 +127,49 @@ def _fmt(value: Any, measure: str) -> str:
     return f"{value:.0%}" if measure == "share" else f"{value:,}"
 
 
-def _heat_table(result: dict[str, Any], measure: str) -> dict[str, Any]:
-    """Each cell's number, its colour bin (a CSS class) and its row/column index for the click-through."""
+def _row_heading(spec: selectors.Spec, study_id: int) -> str:
+    """What the rows are, for the table's first column (it said "Row")."""
+    if spec.rows == "attribute":
+        return _attribute_label(study_id, spec.attribute)
+    return {"group": "Participant group", "site": "Site", "participant": "Participant", "codes": "Code"}.get(
+        spec.rows, "Row")
+
+
+def _attribute_label(study_id: int, key: str) -> str:
+    """The attribute's label as the study names it ("Age band"), not its key ("age_band")."""
+    label = AttributeDefinition.objects.filter(study_id=study_id, key=key).values_list("label", flat=True).first()
+    return label or key
+
+
+def _caption(label: str, *, cooccurrence: bool) -> str:
+    what = "overlapping passages" if cooccurrence else "segments"
+    text = (f"{label}. Darker cells hold larger numbers, and every cell prints its number; select a number to read "
+            f"the {what} behind it.")
+    if cooccurrence:
+        text += " The table is symmetric; the diagonal is each code on its own."
+    return text
+
+
+def _heat_table(result: dict[str, Any], measure: str, row_heading: str = "Row") -> dict[str, Any]:
+    """Each cell's number, its colour bin (a CSS class) and its row/column index for the click-through;
+    each cell carries its column's label too, so a link's accessible name says which cell it is."""
     peak = max((c[measure] or 0 for row in result["cells"] for c in row), default=0)
+    labels = [c["label"] for c in result["columns"]]
     rows = []
     for i, r in enumerate(result["rows"]):
         cells = [{"text": _fmt(c[measure], measure), "bin": exports.heat_bin(c[measure], peak), "col": j,
-                  "segments": c["segments"]} for j, c in enumerate(result["cells"][i])]
+                  "column": labels[j], "segments": c["segments"]} for j, c in enumerate(result["cells"][i])]
         totals = result["row_totals"][i] if result["row_totals"] else None
         rows.append({"label": r["label"], "index": i, "base": result["row_bases"][i], "cells": cells,
                      "total": _fmt(totals[measure], measure) if totals else "",
                      "total_segments": totals["segments"] if totals else 0})
     if exports.is_cooccurrence(result):
         return {"columns": [{"label": c["label"], "index": j} for j, c in enumerate(result["columns"])], "rows": rows,
-                "cooccurrence": True}
+                "cooccurrence": True, "row_heading": "Code"}
     return {"columns": [{"label": c["label"], "index": j} for j, c in enumerate(result["columns"])], "rows": rows,
-            "column_totals": [{"text": _fmt(t[measure], measure), "col": j, "segments": t["segments"]}
-                              for j, t in enumerate(result["column_totals"])],
+            "row_heading": row_heading,
+            "column_totals": [{"text": _fmt(t[measure], measure), "col": j, "segments": t["segments"],
+                               "label": labels[j]} for j, t in enumerate(result["column_totals"])],
             "total": _fmt(result["total"][measure], measure), "total_segments": result["total"]["segments"],
             "base": sum(result["row_bases"])}
 
@@ -183,10 +212,29 @@ def matrix_cell(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResp
             "study": membership.study, "matrix": matrix, "error": " ".join(exc.messages)}, status=400)
     base = f"?row={row}&column={col}&page="
     return render(request, "matrices/matrix_cell.html", {
-        "study": membership.study, "matrix": matrix, "cell": page,
+        "study": membership.study, "matrix": matrix, "cell": page, "numbers": _cell_numbers(matrix.result, row, col),
         "prev_url": base + str(page.page - 1) if page.page > 1 else "",
         "next_url": base + str(page.page + 1) if page.page < page.pages else "",
         "pairs": any(s.other_code for s in page.segments)})
+
+
+def _cell_numbers(result: dict[str, Any] | None, row: str, col: str) -> list[tuple[str, str]]:
+    """The stored numbers of the clicked cell, each with its measure's label: the heatmap showed one of
+    them, and the page lists segments, so "3" participants beside "4 segments" needs saying."""
+    if not result or any(v != "total" and not v.isdigit() for v in (row, col)):
+        return []
+    try:
+        if row == "total" and col == "total":
+            found = result["total"]
+        elif row == "total":
+            found = result["column_totals"][int(col)]
+        elif col == "total":
+            found = (result["row_totals"] or [])[int(row)]
+        else:
+            found = result["cells"][int(row)][int(col)]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return []
+    return [(label, _fmt(found.get(key), key)) for key, label in measures_of(result) if key in found]
 
 
 @login_required
