@@ -189,7 +189,12 @@ def matrix_cancel(request: HttpRequest, study_id: int, matrix_id: int) -> HttpRe
         job = services.matrix_cancel(actor=acting_user(request), study_id=study_id, matrix_id=matrix_id,
                                      ip=client_ip(request))
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        done = selectors.matrix_get(user=request.user, study_id=study_id, matrix_id=matrix_id).job
+        if done is not None and done.status == "done":
+            # A small matrix often finishes between the page showing Cancel and the click: not an error.
+            messages.info(request, "The matrix was finished before the cancel reached it: here it is.")
+        else:
+            messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, "The matrix was cancelled." if job.status == "cancelled"
                          else "The matrix will stop at its next step.")
@@ -247,12 +252,19 @@ def matrix_export(request: HttpRequest, study_id: int, matrix_id: int, fmt: str)
             "study": membership.study, "matrix": matrix,
             "error": "This matrix has not been computed yet." if matrix.result is None
             else "Choose CSV, XLSX, SVG or PNG."}, status=400)
-    content, ctype = export_content(matrix, fmt, _measure(request, matrix.result))
+    measure = _measure(request, matrix.result)
+    content, ctype = export_content(matrix, fmt, measure)
     audit_record(actor=request.user, action="matrix.export", study=membership.study, obj=matrix,
                  ip=client_ip(request), details={"format": fmt})
     response = HttpResponse(content, content_type=ctype)
-    response["Content-Disposition"] = f'attachment; filename="matrix-{matrix.pk}.{fmt}"'
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(matrix, fmt, measure)}"'
     return response
+
+
+def export_filename(matrix: Matrix, fmt: str, measure: str) -> str:
+    """matrix-3-participants.csv: a CSV or a picture holds one measure and has no room to say which,
+    so its name does (the workbook holds them all)."""
+    return f"matrix-{matrix.pk}.{fmt}" if fmt == "xlsx" else f"matrix-{matrix.pk}-{measure}.{fmt}"
 
 
 def export_content(matrix: Matrix, fmt: str, measure: str) -> tuple[bytes, str]:
@@ -263,6 +275,8 @@ def export_content(matrix: Matrix, fmt: str, measure: str) -> tuple[bytes, str]:
         sentences = words.reporting_sentences(result, rows=selectors.spec_of(matrix).rows)
         return (exports.matrix_xlsx(result, tuple(dict(measures_of(result))), sentences=sentences),
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    # The picture's title says what the matrix is, as its page's heading does ("Matrix 3" said nothing in a slide).
+    title = _describe(selectors.spec_of(matrix), matrix.study_id)
     if fmt == "png":
-        return exports.matrix_png(result, measure, title=f"Matrix {matrix.pk}"), "image/png"
-    return exports.matrix_svg(result, measure, title=f"Matrix {matrix.pk}"), "image/svg+xml"
+        return exports.matrix_png(result, measure, title=title), "image/png"
+    return exports.matrix_svg(result, measure, title=title), "image/svg+xml"

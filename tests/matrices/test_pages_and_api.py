@@ -187,7 +187,7 @@ def test_heatmap_names_its_rows_and_each_cell_link_says_which_cell(
     assert '<span class="visually-hidden"> – Staff, Seeing each other: read the segments</span>' in html
     assert ": segments of " not in html
     # The caption sits above the scrolling box too, which is a labelled, focusable region.
-    assert 'role="region" aria-labelledby="heatmap-caption"' in html
+    assert 'tabindex="0" role="region" aria-label="The matrix as a table"' in html
     assert html.count("Darker cells hold larger numbers") == 2
 
 
@@ -216,3 +216,24 @@ def test_every_aria_describedby_on_the_matrix_form_names_an_element_of_the_page(
     assert refs <= ids, refs - ids
     # A lone tick box sits beside its label, as the tick boxes of a list do.
     assert re.search(r'<div class="field checkbox">\s*<input type="checkbox" name="skip_interviewer"', html)
+
+
+def test_cancel_after_the_matrix_finished_says_so_and_is_no_error(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    m = ask(cast, capture=django_capture_on_commit_callbacks, rows="site")
+    r = clients["lead"].post(f"/studies/{cast.study.pk}/matrices/{m.pk}/cancel/", follow=True)
+    html = r.content.decode()
+    assert "was finished before the cancel reached it" in html
+    assert "already finished (done)" not in html
+    assert "message-error" not in html
+
+
+def test_exported_csv_and_pictures_name_their_measure_and_the_picture_its_matrix(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    m = ask(cast, capture=django_capture_on_commit_callbacks, columns="themes")
+    base = f"/studies/{cast.study.pk}/matrices/{m.pk}/export/"
+    r = clients["lead"].get(base + "csv/", {"measure": "segments"})
+    assert r["Content-Disposition"] == f'attachment; filename="matrix-{m.pk}-segments.csv"'
+    svg = clients["lead"].get(base + "svg/").content.decode()
+    assert "<title id=\"t\">Themes × participant groups, all coders – Participants with a coded segment</title>" in svg
+    assert clients["lead"].get(base + "xlsx/")["Content-Disposition"].endswith(f'filename="matrix-{m.pk}.xlsx"')
