@@ -370,6 +370,13 @@ def test_export_job_page_says_what_was_chosen_and_counts_transcripts_without_nam
     assert "<dt>Chosen</dt><dd>Code: Loss of non-verbal cues" in page
 
 
+def test_an_export_that_matches_nothing_says_so(cast, clients, exported, book):
+    job, content = exported(clients["lead"], {"format": "csv", "code": [book.cues.pk], "coder": [cast.users["admin"].pk]})
+    assert _csv(content) == []
+    assert job.result["Codings exported"] == 0
+    assert job.result["Note"].startswith("No coding matched what you chose")
+
+
 def test_segments_open_the_coding_page_at_the_segments_line(cast, clients, book, coded):
     html = clients["lead"].get(f"/studies/{cast.study.pk}/codebook/{book.cues.pk}/segments/").content.decode()
     t = coded[0].transcript_id

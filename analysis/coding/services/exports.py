@@ -322,8 +322,12 @@ def coded_export_run(*, job_id: int) -> Job | None:
             with open(tmp.name, "rb") as f:
                 job.result_file.save(f"coded-material-{stamp}.{req.fmt}", File(f), save=False)
         Job.objects.filter(pk=job.pk).update(result_file=job.result_file.name)
-        return {"Codings exported": n, "File format": req.fmt.upper()
-                + (", one sheet per code" if req.sheet_per_code else ""),
-                "Chosen": export_request_describe(study_id=job.study_id, req=req)}
+        result = {"Codings exported": n, "File format": req.fmt.upper()
+                  + (", one sheet per code" if req.sheet_per_code else ""),
+                  "Chosen": export_request_describe(study_id=job.study_id, req=req)}
+        if n == 0:
+            # "Done", "0" and a Download button read as a fault; say why the file is empty.
+            result["Note"] = "No coding matched what you chose: the file holds only the column headings."
+        return result
 
     return job_run(job_id=job_id, work=work)
