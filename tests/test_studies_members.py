@@ -478,3 +478,12 @@ def test_password_reset_for_unknown_or_inactive_address_sends_nothing(cast: Any)
         r = Client().post("/accounts/reset/", {"email": email})
         assert r.status_code == 302  # the same answer either way: no account enumeration
     assert mail.outbox == []
+
+
+def test_study_page_shows_group_keys_only_to_those_who_import_participants(cast: Any, clients: Any) -> None:
+    # The key is what a participants CSV names a group by; a PPI member read "Service user (service_user)".
+    assert "(in CSV files: service_user)" in clients["admin"].get(f"/studies/{cast.study.pk}/").content.decode()
+    for role in ("lead", "coder", "ppi"):
+        html = clients[role].get(f"/studies/{cast.study.pk}/").content.decode()
+        assert "service_user" not in html, role
+        assert "Service user" in html, role

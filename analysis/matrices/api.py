@@ -20,7 +20,7 @@ from accounts.services import audit_record, client_ip
 from analysis.matrices import engine, selectors, services
 from analysis.matrices.exports import COOCCURRENCE_LABELS, MEASURE_LABELS
 from analysis.matrices.models import Matrix
-from analysis.matrices.views import FORMATS, export_content, measures_of
+from analysis.matrices.views import FORMATS, export_content, export_filename, measures_of
 from config.api import StrictFieldsMixin
 
 
@@ -208,5 +208,5 @@ class MatrixExportAPI(APIView):
         audit_record(actor=request.user, action="matrix.export", study=matrix.study, obj=matrix,
                      ip=client_ip(request), details={"format": fmt})
         response = HttpResponse(content, content_type=ctype)
-        response["Content-Disposition"] = f'attachment; filename="matrix-{matrix.pk}.{fmt}"'
+        response["Content-Disposition"] = f'attachment; filename="{export_filename(matrix, fmt, measure)}"'
         return response

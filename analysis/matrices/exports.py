@@ -18,7 +18,8 @@ MEASURE_LABELS = {
 # Code co-occurrence (codes × codes) counts other things; it has no totals (a pair is not additive).
 COOCCURRENCE_LABELS = {
     "segments": "Overlapping coded segments (pairs of codings)",
-    "participants": "Participants with both codes",
+    # "anywhere": the cell's page lists overlapping passages only, so 6 here can stand beside 3 passages there.
+    "participants": "Participants with both codes (anywhere in their interviews)",
     "turns": "Speaker turns where both codes apply",
 }
 BINS = 6  # colour bins of the heatmap: bin 0 is "none"

@@ -21,6 +21,7 @@ from analysis.coding.models import Coding
 from analysis.transcripts.selectors import transcripts_visible
 from analysis.transcripts.sets.selectors import set_names, sets_list
 from config.web import form_errors_apply
+from participants.models import AttributeDefinition
 
 from . import engine, exports, selectors, services, words
 from .forms import MatrixForm
@@ -71,7 +72,7 @@ def _on_form_fields(exc: ValidationError) -> ValidationError:
 def _describe(spec: selectors.Spec, study_id: int) -> str:
     cols = "Themes" if spec.columns == "themes" else "Codes"
     rows = {"group": "participant groups", "site": "sites", "participant": "participants",
-            "attribute": f"attribute “{spec.attribute}”" + (f" in bands ({spec.bands})" if spec.bands else ""),
+            "attribute": f"“{_attribute_label(study_id, spec.attribute)}”" + (f" in bands ({spec.bands})" if spec.bands else ""),
             "codes": "codes (co-occurrence)"}[spec.rows]
     coder = {"all": "all coders", "agreed": "agreed segments"}.get(spec.coder)
     if coder is None:
@@ -140,8 +141,10 @@ def matrix_detail(request: HttpRequest, study_id: int, matrix_id: int) -> HttpRe
         "description": _describe(selectors.spec_of(matrix), study_id),
     }
     if matrix.result is not None:
+        spec = selectors.spec_of(matrix)
         ctx["stale"] = selectors.matrix_is_stale(matrix=matrix)
-        ctx["table"] = _heat_table(matrix.result, measure)
+        ctx["table"] = _heat_table(matrix.result, measure, row_heading=_row_heading(spec, study_id))
+        ctx["caption"] = _caption(dict(ctx["measures"]).get(measure, ""), cooccurrence=ctx["table"].get("cooccurrence", False))
         ctx["sentences"] = words.reporting_sentences(matrix.result, rows=selectors.spec_of(matrix).rows)
     return render(request, "matrices/matrix_detail.html", ctx)
 
@@ -152,23 +155,49 @@ def _fmt(value: Any, measure: str) -> str:
     return f"{value:.0%}" if measure == "share" else f"{value:,}"
 
 
-def _heat_table(result: dict[str, Any], measure: str) -> dict[str, Any]:
-    """Each cell's number, its colour bin (a CSS class) and its row/column index for the click-through."""
+def _row_heading(spec: selectors.Spec, study_id: int) -> str:
+    """What the rows are, for the table's first column (it said "Row")."""
+    if spec.rows == "attribute":
+        return _attribute_label(study_id, spec.attribute)
+    return {"group": "Participant group", "site": "Site", "participant": "Participant", "codes": "Code"}.get(
+        spec.rows, "Row")
+
+
+def _attribute_label(study_id: int, key: str) -> str:
+    """The attribute's label as the study names it ("Age band"), not its key ("age_band")."""
+    label = AttributeDefinition.objects.filter(study_id=study_id, key=key).values_list("label", flat=True).first()
+    return label or key
+
+
+def _caption(label: str, *, cooccurrence: bool) -> str:
+    what = "overlapping passages" if cooccurrence else "segments"
+    text = (f"{label}. Darker cells hold larger numbers, and every cell prints its number; select a number to read "
+            f"the {what} behind it.")
+    if cooccurrence:
+        text += " The table is symmetric; the diagonal is each code on its own."
+    return text
+
+
+def _heat_table(result: dict[str, Any], measure: str, row_heading: str = "Row") -> dict[str, Any]:
+    """Each cell's number, its colour bin (a CSS class) and its row/column index for the click-through;
+    each cell carries its column's label too, so a link's accessible name says which cell it is."""
     peak = max((c[measure] or 0 for row in result["cells"] for c in row), default=0)
+    labels = [c["label"] for c in result["columns"]]
     rows = []
     for i, r in enumerate(result["rows"]):
         cells = [{"text": _fmt(c[measure], measure), "bin": exports.heat_bin(c[measure], peak), "col": j,
-                  "segments": c["segments"]} for j, c in enumerate(result["cells"][i])]
+                  "column": labels[j], "segments": c["segments"]} for j, c in enumerate(result["cells"][i])]
         totals = result["row_totals"][i] if result["row_totals"] else None
         rows.append({"label": r["label"], "index": i, "base": result["row_bases"][i], "cells": cells,
                      "total": _fmt(totals[measure], measure) if totals else "",
                      "total_segments": totals["segments"] if totals else 0})
     if exports.is_cooccurrence(result):
         return {"columns": [{"label": c["label"], "index": j} for j, c in enumerate(result["columns"])], "rows": rows,
-                "cooccurrence": True}
+                "cooccurrence": True, "row_heading": "Code"}
     return {"columns": [{"label": c["label"], "index": j} for j, c in enumerate(result["columns"])], "rows": rows,
-            "column_totals": [{"text": _fmt(t[measure], measure), "col": j, "segments": t["segments"]}
-                              for j, t in enumerate(result["column_totals"])],
+            "row_heading": row_heading,
+            "column_totals": [{"text": _fmt(t[measure], measure), "col": j, "segments": t["segments"],
+                               "label": labels[j]} for j, t in enumerate(result["column_totals"])],
             "total": _fmt(result["total"][measure], measure), "total_segments": result["total"]["segments"],
             "base": sum(result["row_bases"])}
 
@@ -188,7 +217,12 @@ def matrix_cancel(request: HttpRequest, study_id: int, matrix_id: int) -> HttpRe
         job = services.matrix_cancel(actor=acting_user(request), study_id=study_id, matrix_id=matrix_id,
                                      ip=client_ip(request))
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        done = selectors.matrix_get(user=request.user, study_id=study_id, matrix_id=matrix_id).job
+        if done is not None and done.status == "done":
+            # A small matrix often finishes between the page showing Cancel and the click: not an error.
+            messages.info(request, "The matrix was finished before the cancel reached it: here it is.")
+        else:
+            messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, "The matrix was cancelled." if job.status == "cancelled"
                          else "The matrix will stop at its next step.")
@@ -211,10 +245,29 @@ def matrix_cell(request: HttpRequest, study_id: int, matrix_id: int) -> HttpResp
             "study": membership.study, "matrix": matrix, "error": " ".join(exc.messages)}, status=400)
     base = f"?row={row}&column={col}&page="
     return render(request, "matrices/matrix_cell.html", {
-        "study": membership.study, "matrix": matrix, "cell": page,
+        "study": membership.study, "matrix": matrix, "cell": page, "numbers": _cell_numbers(matrix.result, row, col),
         "prev_url": base + str(page.page - 1) if page.page > 1 else "",
         "next_url": base + str(page.page + 1) if page.page < page.pages else "",
         "pairs": any(s.other_code for s in page.segments)})
+
+
+def _cell_numbers(result: dict[str, Any] | None, row: str, col: str) -> list[tuple[str, str]]:
+    """The stored numbers of the clicked cell, each with its measure's label: the heatmap showed one of
+    them, and the page lists segments, so "3" participants beside "4 segments" needs saying."""
+    if not result or any(v != "total" and not v.isdigit() for v in (row, col)):
+        return []
+    try:
+        if row == "total" and col == "total":
+            found = result["total"]
+        elif row == "total":
+            found = result["column_totals"][int(col)]
+        elif col == "total":
+            found = (result["row_totals"] or [])[int(row)]
+        else:
+            found = result["cells"][int(row)][int(col)]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return []
+    return [(label, _fmt(found.get(key), key)) for key, label in measures_of(result) if key in found]
 
 
 @login_required
@@ -227,12 +280,19 @@ def matrix_export(request: HttpRequest, study_id: int, matrix_id: int, fmt: str)
             "study": membership.study, "matrix": matrix,
             "error": "This matrix has not been computed yet." if matrix.result is None
             else "Choose CSV, XLSX, SVG or PNG."}, status=400)
-    content, ctype = export_content(matrix, fmt, _measure(request, matrix.result))
+    measure = _measure(request, matrix.result)
+    content, ctype = export_content(matrix, fmt, measure)
     audit_record(actor=request.user, action="matrix.export", study=membership.study, obj=matrix,
                  ip=client_ip(request), details={"format": fmt})
     response = HttpResponse(content, content_type=ctype)
-    response["Content-Disposition"] = f'attachment; filename="matrix-{matrix.pk}.{fmt}"'
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(matrix, fmt, measure)}"'
     return response
+
+
+def export_filename(matrix: Matrix, fmt: str, measure: str) -> str:
+    """matrix-3-participants.csv: a CSV or a picture holds one measure and has no room to say which,
+    so its name does (the workbook holds them all)."""
+    return f"matrix-{matrix.pk}.{fmt}" if fmt == "xlsx" else f"matrix-{matrix.pk}-{measure}.{fmt}"
 
 
 def export_content(matrix: Matrix, fmt: str, measure: str) -> tuple[bytes, str]:
@@ -243,6 +303,8 @@ def export_content(matrix: Matrix, fmt: str, measure: str) -> tuple[bytes, str]:
         sentences = words.reporting_sentences(result, rows=selectors.spec_of(matrix).rows)
         return (exports.matrix_xlsx(result, tuple(dict(measures_of(result))), sentences=sentences),
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    # The picture's title says what the matrix is, as its page's heading does ("Matrix 3" said nothing in a slide).
+    title = _describe(selectors.spec_of(matrix), matrix.study_id)
     if fmt == "png":
-        return exports.matrix_png(result, measure, title=f"Matrix {matrix.pk}"), "image/png"
-    return exports.matrix_svg(result, measure, title=f"Matrix {matrix.pk}"), "image/svg+xml"
+        return exports.matrix_png(result, measure, title=title), "image/png"
+    return exports.matrix_svg(result, measure, title=title), "image/svg+xml"

@@ -236,7 +236,7 @@ def test_csv_export_one_row_per_coding(cast, clients, exported, book):
     job, content = exported(clients["lead"], {"format": "csv"})
     rows = _csv(content)
     assert len(rows) == 3
-    assert job.result == {"Codings exported": 3, "File format": "CSV"}
+    assert job.result == {"Codings exported": 3, "File format": "CSV", "Chosen": "Everything you may export"}
     su = next(r for r in rows if r["Coded text"] == "you cannot see if someone is tearful")
     assert su["Code path"] == "Therapeutic relationship › Loss of non-verbal cues"
     assert (su["Participant"], su["Group"], su["Site"], su["Speaker"], su["Start line"], su["End line"]) == (
@@ -350,7 +350,37 @@ def test_export_page_is_reachable_from_the_codebook_and_marks_its_section(cast, 
     assert f'href="/studies/{cast.study.pk}/exports/codings/?code={book.cues.pk}"' in segments
     page = clients["coder"].get(f"/studies/{cast.study.pk}/exports/codings/?code={book.cues.pk}").content.decode()
     assert re.findall(r'aria-current="page">([^<]+)<', page) == ["Codebook"]
-    assert f'<option value="{book.cues.pk}" selected>' in page
+    assert f'name="code" value="{book.cues.pk}" checked>' in page
+    assert 'id="f-codes"' not in page
+    assert 'id="f-coders"' not in page
+
+
+def test_export_job_page_says_what_was_chosen_and_counts_transcripts_without_naming_them(
+        cast, clients, exported, book, t_north):
+    job, _ = exported(clients["lead"], {"format": "xlsx", "sheet_per_code": "1", "code": [book.cues.pk],
+                                        "coder": [cast.users["coder"].pk], "site": [cast.north.pk],
+                                        "transcript": [t_north.pk]})
+    chosen = job.result["Chosen"]
+    assert chosen.startswith("Code: Loss of non-verbal cues; Coded by: ")  # no sub-codes to mention
+    assert "Sites: North Trust" in chosen
+    assert chosen.endswith("1 chosen transcript")
+    assert t_north.title not in chosen
+    assert job.result["File format"] == "XLSX, one sheet per code"
+    page = clients["lead"].get(f"/studies/{cast.study.pk}/jobs/{job.pk}/").content.decode()
+    assert "<dt>Chosen</dt><dd>Code: Loss of non-verbal cues" in page
+
+
+def test_an_export_that_matches_nothing_says_so(cast, clients, exported, book):
+    job, content = exported(clients["lead"], {"format": "csv", "code": [book.cues.pk], "coder": [cast.users["admin"].pk]})
+    assert _csv(content) == []
+    assert job.result["Codings exported"] == 0
+    assert job.result["Note"].startswith("No coding matched what you chose")
+
+
+def test_segments_open_the_coding_page_at_the_segments_line(cast, clients, book, coded):
+    html = clients["lead"].get(f"/studies/{cast.study.pk}/codebook/{book.cues.pk}/segments/").content.decode()
+    t = coded[0].transcript_id
+    assert f'href="/studies/{cast.study.pk}/transcripts/{t}/code/?line=4"' in html
 
 
 def test_progress_and_codebook_counts_leave_out_a_blind_partners_codings(cast, api, clients, book, t_south):

@@ -165,3 +165,75 @@ def test_scoped_coder_sees_only_their_site(cast: Any, small: Small, django_captu
     m = ask(cast, "coder_other_site", capture=django_capture_on_commit_callbacks)
     assert [r["label"] for r in m.result["rows"]] == ["Staff"]
     assert m.result["total"]["segments"] == 3
+
+
+def test_a_queued_matrix_page_shows_no_template_comment(cast: Any, small: Small, clients: Any) -> None:
+    # Not run: the job stays queued, as a user sees it in the first second.
+    m, _ = matrix_request(actor=cast.users["lead"], study_id=cast.study.pk, raw={"rows": "site"})
+    html = clients["lead"].get(f"/studies/{cast.study.pk}/matrices/{m.pk}/").content.decode()
+    assert "Status:" in html
+    assert "Cancel this matrix" in html
+    assert "{#" not in html
+    assert "#}" not in html
+
+
+def test_heatmap_names_its_rows_and_each_cell_link_says_which_cell(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    m = ask(cast, capture=django_capture_on_commit_callbacks, columns="themes")
+    html = clients["lead"].get(f"/studies/{cast.study.pk}/matrices/{m.pk}/").content.decode()
+    assert '<th scope="col">Participant group</th>' in html
+    assert '<th scope="col">Row</th>' not in html
+    # A screen reader moving through the links hears the row and the column, not "1: segments of Staff".
+    assert '<span class="visually-hidden"> – Staff, Seeing each other: read the segments</span>' in html
+    assert ": segments of " not in html
+    # The caption sits above the scrolling box too, which is a labelled, focusable region.
+    assert 'tabindex="0" role="region" aria-label="The matrix as a table"' in html
+    assert html.count("Darker cells hold larger numbers") == 2
+
+
+def test_cell_page_repeats_the_cells_numbers_and_opens_the_coding_page_at_the_line(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    m = ask(cast, capture=django_capture_on_commit_callbacks, columns="themes")
+    rows = [r["label"] for r in m.result["rows"]]
+    base = f"/studies/{cast.study.pk}/matrices/{m.pk}/cell/"
+    html = clients["lead"].get(base, {"row": rows.index("Service user"), "column": 0}).content.decode()
+    assert "<dt>Participants with a coded segment</dt><dd>1</dd>" in html
+    assert "<dt>Coded segments</dt><dd>2</dd>" in html
+    assert "<dt>Share of the row&#x27;s participants</dt><dd>100%</dd>" in html
+    t = small.codings[0].transcript_id
+    assert re.search(rf'href="/studies/{cast.study.pk}/transcripts/{t}/code/\?line=\d+"', html)
+    totals = clients["lead"].get(base, {"row": "total", "column": "total"}).content.decode()
+    assert "<dt>Coded segments</dt>" in totals
+
+
+def test_every_aria_describedby_on_the_matrix_form_names_an_element_of_the_page(
+        cast: Any, small: Small, clients: Any) -> None:
+    # Django 5 adds aria-describedby="id_<field>_helptext" itself; the hints were printed as "_hint".
+    html = clients["lead"].get(f"/studies/{cast.study.pk}/matrices/").content.decode()
+    refs = {r for v in re.findall(r'aria-describedby="([^"]+)"', html) for r in v.split()}
+    assert "id_bands_helptext" in refs
+    ids = set(re.findall(r'\sid="([^"]+)"', html))
+    assert refs <= ids, refs - ids
+    # A lone tick box sits beside its label, as the tick boxes of a list do.
+    assert re.search(r'<div class="field checkbox">\s*<input type="checkbox" name="skip_interviewer"', html)
+
+
+def test_cancel_after_the_matrix_finished_says_so_and_is_no_error(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    m = ask(cast, capture=django_capture_on_commit_callbacks, rows="site")
+    r = clients["lead"].post(f"/studies/{cast.study.pk}/matrices/{m.pk}/cancel/", follow=True)
+    html = r.content.decode()
+    assert "was finished before the cancel reached it" in html
+    assert "already finished (done)" not in html
+    assert "message-error" not in html
+
+
+def test_exported_csv_and_pictures_name_their_measure_and_the_picture_its_matrix(
+        cast: Any, small: Small, clients: Any, django_capture_on_commit_callbacks: Any) -> None:
+    m = ask(cast, capture=django_capture_on_commit_callbacks, columns="themes")
+    base = f"/studies/{cast.study.pk}/matrices/{m.pk}/export/"
+    r = clients["lead"].get(base + "csv/", {"measure": "segments"})
+    assert r["Content-Disposition"] == f'attachment; filename="matrix-{m.pk}-segments.csv"'
+    svg = clients["lead"].get(base + "svg/").content.decode()
+    assert "<title id=\"t\">Themes × participant groups, all coders – Participants with a coded segment</title>" in svg
+    assert clients["lead"].get(base + "xlsx/")["Content-Disposition"].endswith(f'filename="matrix-{m.pk}.xlsx"')

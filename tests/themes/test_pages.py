@@ -69,6 +69,12 @@ def test_edit_conflict_answers_409_with_their_version(cast, clients, world):
     assert Theme.objects.get(pk=world.theme.pk).name == "Faces"
 
 
+def test_edit_form_keeps_its_version_hidden_without_a_label(cast, clients, world):
+    html = clients["lead"].get(url(cast, f"/themes/{world.theme.pk}/edit/")).content.decode()
+    assert '<input type="hidden" name="version"' in html
+    assert 'for="id_version"' not in html  # "Version (optional)" stood above nothing
+
+
 def test_lead_curates_a_trimmed_quote_with_a_content_note(cast, clients, world):
     path = url(cast, f"/themes/{world.theme.pk}/quotes/new/?coding={world.c_north.pk}")
     assert SU01_WORDS in clients["lead"].get(path).content.decode()

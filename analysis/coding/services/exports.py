@@ -138,6 +138,31 @@ def export_transcript_set_apply(*, user: Any, study_id: int, data: dict[str, Any
     return {**{k: v for k, v in data.items() if k != "transcript_set"}, "transcripts": ids}
 
 
+def export_request_describe(*, study_id: int, req: ExportRequest) -> str:
+    """The filters in words, for the job's page: a file named coded-material-20261203-1534.csv does not
+    say that it holds only one code's staff segments. Transcripts are counted, never named: an id sent
+    through the API may name a transcript outside the member's scope."""
+    parts = []
+    if req.codes:
+        names = list(Code.objects.filter(study_id=study_id, pk__in=req.codes).order_by("name").values_list("name", flat=True))
+        parts.append(("Codes: " if len(names) > 1 else "Code: ") + ", ".join(names)
+                     + (" (with their sub-codes)" if req.subcodes and Code.objects.filter(
+                         study_id=study_id, parent_id__in=req.codes).exists() else ""))
+    if req.coders:
+        users = User.objects.filter(memberships__study_id=study_id, pk__in=req.coders).distinct()
+        parts.append("Coded by: " + ", ".join(sorted(u.display_name for u in users)))
+    if req.groups:
+        parts.append("Groups: " + ", ".join(ParticipantGroup.objects.filter(study_id=study_id, pk__in=req.groups)
+                                           .order_by("position").values_list("label", flat=True)))
+    if req.sites:
+        parts.append("Sites: " + ", ".join(Site.objects.filter(study_id=study_id, pk__in=req.sites)
+                                          .values_list("name", flat=True)))
+    if req.transcripts:
+        n = len(req.transcripts)
+        parts.append(f"{n} chosen transcript{'' if n == 1 else 's'}")
+    return "; ".join(parts) if parts else "Everything you may export"
+
+
 def coded_export_start(*, actor: User, study_id: int, request: ExportRequest, ip: str | None = None) -> Job:
     """Queue an export of coded material as ``actor``; audited with its filters."""
     study = policy.study_get_for_user(user=actor, study_id=study_id, perm=Perm.CODING_EXPORT)
@@ -317,6 +342,12 @@ def coded_export_run(*, job_id: int) -> Job | None:
             with open(tmp.name, "rb") as f:
                 job.result_file.save(f"coded-material-{stamp}.{req.fmt}", File(f), save=False)
         Job.objects.filter(pk=job.pk).update(result_file=job.result_file.name)
-        return {"Codings exported": n, "File format": req.fmt.upper()}
+        result = {"Codings exported": n, "File format": req.fmt.upper()
+                  + (", one sheet per code" if req.sheet_per_code else ""),
+                  "Chosen": export_request_describe(study_id=job.study_id, req=req)}
+        if n == 0:
+            # "Done", "0" and a Download button read as a fault; say why the file is empty.
+            result["Note"] = "No coding matched what you chose: the file holds only the column headings."
+        return result
 
     return job_run(job_id=job_id, work=work)
