@@ -45,8 +45,9 @@ def test_coder_clicks_from_the_codebook_to_segments_and_an_export(login: Any, ca
     assert page.locator(".segment-turn strong", has_text="Interviewer:").count() >= 1
     assert not violations(page)
     page.click("a:text('Export these segments')")
-    assert page.locator("#f-codes option:checked").all_inner_texts() == [
-        "Therapeutic relationship › Loss of non-verbal cues"]
+    checked = page.locator("input[name='code']:checked")
+    assert [page.locator(f"label[for='{checked.nth(i).get_attribute('id')}']").inner_text()
+            for i in range(checked.count())] == ["Therapeutic relationship › Loss of non-verbal cues"]
     assert not violations(page)
     page.check("#fmt-xlsx")
     page.click("button:text('Start the export')")
