@@ -96,8 +96,9 @@ def test_a_transcript_written_without_them_is_counted_in_its_text(cast: Any, t_n
 
 @pytest.mark.parametrize("blank", [False, True])
 def test_pages_of_segments_number_lines_as_the_text_counts_them(cast: Any, t_north: Transcript, blank: bool) -> None:
-    """A code's segments page and a matrix cell's page, after an edit added lines above the codings, give
-    the line the text counts (from the recorded offsets, or from the text when none were recorded)."""
+    """A code's segments page, a matrix cell's page and a theme's page, after an edit added lines above the
+    codings, give the line the text counts (from the recorded offsets, or from the text when none were
+    recorded)."""
     from analysis.coding.selectors import retrieval
     from analysis.coding.services import codebook
     from analysis.coding.services import codings as coding_services
@@ -132,3 +133,11 @@ def test_pages_of_segments_number_lines_as_the_text_counts_them(cast: Any, t_nor
     assert [(x.start, x.line) for x in cell.segments] == [(a, line(a)) for a, _b in spans]
     assert [x.before[-20:] + x.text + x.after[:20] for x in cell.segments] == [
         t.text[max(0, a - 20):b + 20] for a, b in spans]
+
+    from analysis.themes.selectors.themes import theme_segments_page
+    from analysis.themes.services.themes import theme_create
+
+    theme = theme_create(actor=lead, study_id=sid, name="Presence", code_ids=[cues.pk])
+    group_id = Participant.objects.get(pk=t.participant_id).group_id
+    theme_page = theme_segments_page(user=lead, study_id=sid, theme=theme, group_id=group_id)
+    assert [(x.text, x.line) for x in theme_page.segments] == [(t.text[a:b], line(a)) for a, b in spans]
