@@ -170,10 +170,10 @@ def clone(ctx: dict[str, Any], target: int) -> dict[str, Any]:
                 WHERE t.id = %s RETURNING id""", [f"C{n:04d}", src])
             pid = cur.fetchone()[0]
             cur.execute("""
-                INSERT INTO transcripts_transcript (study_id, participant_id, title, text, version, interview_date,
-                    interview_mode, interviewer, source_format, source_encoding, original_name, original_file,
-                    original_sha256, original_size, imported_by_id, imported_at, edited_at)
-                SELECT study_id, %s, %s, text, version, interview_date, interview_mode, interviewer, source_format,
+                INSERT INTO transcripts_transcript (study_id, participant_id, title, text, newlines, version,
+                    interview_date, interview_mode, interviewer, source_format, source_encoding, original_name,
+                    original_file, original_sha256, original_size, imported_by_id, imported_at, edited_at)
+                SELECT study_id, %s, %s, text, newlines, version, interview_date, interview_mode, interviewer, source_format,
                        source_encoding, original_name, '', '', original_size, imported_by_id, now(), NULL
                 FROM transcripts_transcript WHERE id = %s RETURNING id""", [pid, f"Interview C{n:04d}", src])
             tid = cur.fetchone()[0]

@@ -31,6 +31,7 @@ from accounts.policy import Perm
 from analysis.coding.models import Code, Coding
 from analysis.coding.selectors.codings import CONTEXT_CHARS
 from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptTurn
+from analysis.transcripts.selectors import transcript_lines_at
 from participants.consent_rules import DataUse, data_use_allowed
 from participants.models import Participant
 
@@ -240,16 +241,20 @@ def _passages(pairs: list[_Pair], spans: dict[int, Coding]) -> dict[tuple[int, i
         cs = max(us - CONTEXT_CHARS, 0)
         # substr is 1-based in both PostgreSQL and SQLite.
         selects.append(
-            "SELECT %s, LENGTH(SUBSTR(text, 1, %s)) - LENGTH(REPLACE(SUBSTR(text, 1, %s), %s, '')) + 1, "  # noqa: S608
-            "SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), "
+            "SELECT %s, SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), SUBSTR(text, %s, %s), "  # noqa: S608
             f"SUBSTR(text, %s, %s) FROM {Transcript._meta.db_table} WHERE id = %s")
-        params += [n, us, us, "\n", cs + 1, us - cs, us + 1, os_ - us, os_ + 1, oe - os_, oe + 1, ue - oe,
+        params += [n, cs + 1, us - cs, us + 1, os_ - us, os_ + 1, oe - os_, oe + 1, ue - oe,
                    ue + 1, CONTEXT_CHARS, a.transcript_id]
+    # Line numbers as the pages of segments find them: from the recorded newlines, not the text before.
+    lines = transcript_lines_at(offsets=[(spans[p.a].transcript_id, min(spans[p.a].start, spans[p.b].start))
+                                         for p in pairs])
     out: dict[tuple[int, int], tuple[int, str, str, str, str, str]] = {}
     with connection.cursor() as cur:
         cur.execute(" UNION ALL ".join(selects), params)
-        for n, line, pre, lead, mid, tail, post in cur.fetchall():
+        for n, pre, lead, mid, tail, post in cur.fetchall():
             pair = pairs[int(n)]
-            out[(pair.a, pair.b)] = (int(line), pre or "", lead or "", mid or "", tail or "", post or "")
+            a, b = spans[pair.a], spans[pair.b]
+            line = lines[(a.transcript_id, min(a.start, b.start))]
+            out[(pair.a, pair.b)] = (line, pre or "", lead or "", mid or "", tail or "", post or "")
     return out
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, QuerySet, Sum, TextField, Value, Window
+from django.db.models import Count, Exists, F, Max, OuterRef, QuerySet, Sum, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, Length, Replace, Substr
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from accounts import policy
@@ -30,6 +30,7 @@ from accounts.models import ParticipantGroup, Site
 from accounts.policy import Perm
 from analysis.coding.models import Code, Coding, CodingEvent
 from analysis.coding.selectors.codings import CONTEXT_CHARS, blind_exclusion_q
+from analysis.coding.selectors.retrieval import segment_windows
 from analysis.themes.models import Theme
 from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptTurn
 from analysis.transcripts.sets.selectors import set_transcript_ids
@@ -498,11 +499,6 @@ class CellPage:
     segments: list[Segment] = field(default_factory=list)
 
 
-def _line_number() -> Any:
-    before = Substr("transcript__text", 1, F("start"))  # type: ignore[arg-type]
-    return Length(before) - Length(Replace(before, models_value("\n"), models_value(""))) + 1
-
-
 def page_number(page: Any) -> int:
     """A click-through page number from the request, or a ValidationError."""
     try:
@@ -552,47 +548,54 @@ def crosstab_cell(*, user: Any, study_id: int, spec: Spec, result: dict[str, Any
 
 def segments_page(qs: QuerySet[Coding], *, column: str, row: str, page: int, per_page: int) -> CellPage:
     """One page of the codings of ``qs`` with their text, context and line numbers."""
-    from django.db.models.functions import Greatest, Least
-
-    # The page's ids first (an index-friendly ordered scan), then text, context and line numbers for those
-    # 20 rows only: computed in the same statement, PostgreSQL would cut and count every row's transcript
-    # before sorting (7.8 s for a 3,000-segment cell of the 65-participant study). The total rides along as a
-    # window count, so the cell's codings are read once, not once to count and again to page (a
-    # 48,000-segment cell: 56 + 69 ms of SQL before).
-    order = (P + "pseudonym", "transcript_id", "start", "id")
-    counted = qs.annotate(total=Window(Count("id"))).order_by(*order).values_list("id", "total")
-
-    def page_ids(n: int) -> list[tuple[int, int]]:
-        return list(counted[(n - 1) * per_page: n * per_page])
-
-    found = page_ids(page)
-    total = found[0][1] if found else qs.count()
+    # The codings counted per participant in reading order (pseudonym; unique in a study), then the page's
+    # ids from the one to three participants it falls on, then text, context and line numbers for those 20
+    # rows only. The total needs every coding of the cell once; sorting them all by pseudonym to cut a page
+    # (a window count over the ordered ids: 48,359 rows sorted and spilled to disk for the busiest cell at
+    # 1,000 participants) does not: the page's own query reads a few participants' codings.
+    counts = dict(qs.order_by().values("transcript__participant_id").annotate(n=Count("id"))
+                  .values_list("transcript__participant_id", "n"))
+    # Ordered apart, not in the GROUP BY: grouped by pseudonym, PostgreSQL sorted the 48,359 rows (on disk)
+    # instead of hashing them into 522 participants.
+    per_person = [(pid, counts[pid]) for pid in Participant.objects.filter(pk__in=list(counts))
+                  .order_by("pseudonym").values_list("pk", flat=True)]
+    total = sum(n for _pid, n in per_person)
     pages = max(1, -(-total // per_page))
-    page_n = min(page, pages)
-    if not found and total:
-        found = page_ids(page_n)  # a page past the end shows the last one, as before
-    ids = [pk for pk, _total in found]
+    page_n = min(page, pages)  # a page past the end shows the last one
+    first = (page_n - 1) * per_page
+    people: list[int] = []
+    skip = seen = 0
+    for pid, n in per_person:
+        if seen + n > first:
+            if not people:
+                skip = first - seen
+            people.append(pid)
+        seen += n
+        if seen >= first + per_page:
+            break
+    ids = list(qs.filter(transcript__participant_id__in=people).order_by(P + "pseudonym", "transcript_id", "start", "id")
+               .values_list("id", flat=True)[skip: skip + per_page]) if people else []
     rows = (
         Coding.objects.filter(pk__in=ids).select_related("code", "transcript__participant__group")
-        .annotate(seg=Substr("transcript__text", F("start") + 1, F("end") - F("start")),
-                  pre=Substr("transcript__text", Greatest(F("start") - CONTEXT_CHARS + 1, 1),
-                             Least(F("start"), CONTEXT_CHARS)),
-                  post=Substr("transcript__text", F("end") + 1, CONTEXT_CHARS),
-                  line=_line_number())
-        .defer("transcript__text")
+        .defer("transcript__text", "transcript__newlines")
         .order_by(P + "pseudonym", "transcript_id", "start", "id")
     )
+    # Text, context and line numbers as a code's segments page reads them (``segment_windows``): the window
+    # [start - CONTEXT_CHARS, end + CONTEXT_CHARS) cut once per row, the line from the recorded newlines.
+    windows = segment_windows(ids, CONTEXT_CHARS)
     out = CellPage(column=column, row=row, total=total, page=page_n, pages=pages)
     for c in rows:
+        w = windows[c.pk]
+        rel_s, rel_e = c.start - w.start, c.end - w.start
         p = c.transcript.participant
         # The team reads the text of participants whose consent stands; after a withdrawal that keeps the
         # data, the segment still counts but its words are no longer shown ("no new quotes").
         shown = data_use_allowed(participant=p, use=DataUse.CODING)
         out.segments.append(Segment(
             coding_id=c.pk, code_name=c.code.name, pseudonym=p.pseudonym, group=p.group.label,
-            transcript_id=c.transcript_id, transcript_title=c.transcript.title, line=c.line, start=c.start, length=c.end - c.start,
-            before=(("…" if c.start > CONTEXT_CHARS else "") + c.pre) if shown else "",
-            text=c.seg if shown else "", after=c.post if shown else "", shown=shown,
+            transcript_id=c.transcript_id, transcript_title=c.transcript.title, line=w.line_at(c.start), start=c.start,
+            length=c.end - c.start, before=(("…" if c.start > CONTEXT_CHARS else "") + w.text[:rel_s]) if shown else "",
+            text=w.text[rel_s:rel_e] if shown else "", after=w.text[rel_e:] if shown else "", shown=shown,
             quotable=data_use_allowed(participant=p, use=DataUse.QUOTING)))
     return out
 

@@ -38,6 +38,11 @@ class Transcript(models.Model):
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="transcripts")
     title = models.CharField(max_length=200, blank=True)
     text = models.TextField()
+    # The code point offsets of the text's newlines (``text.newline_offsets``), written with the text by
+    # every write path: a line number is then a binary search, not a count over the text before it (pages
+    # of segments show 20–50 line numbers from as many transcripts). None: not recorded (a row written
+    # without the services); readers then count in the text.
+    newlines = models.JSONField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1)
     interview_date = models.DateField(null=True, blank=True)
     interview_mode = models.CharField(max_length=50, blank=True)

@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 _NEWLINES = re.compile(r"\r\n|\r|\u2028|\u2029|\x85")
+_NEWLINE = re.compile("\n")
 # C0/C1 control characters other than tab and newline, and the BOM / zero-width no-break space.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff]")
 
@@ -44,6 +45,17 @@ def normalise_text(text: str) -> str:
 def line_number_at(text: str, offset: int) -> int:
     """1-based line number of the code point at ``offset``."""
     return text.count("\n", 0, offset) + 1
+
+
+def newline_offsets(text: str) -> list[int]:
+    """The code point offsets of the text's newlines, in order: ``Transcript.newlines``, kept so that a
+    line number never needs the text before it (``line_in``)."""
+    return [m.start() for m in _NEWLINE.finditer(text)]
+
+
+def line_in(newlines: Sequence[int], offset: int) -> int:
+    """``line_number_at(text, offset)`` from the text's ``newline_offsets``: a binary search."""
+    return bisect_left(newlines, offset) + 1
 
 
 @dataclass(frozen=True)

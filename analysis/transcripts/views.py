@@ -295,7 +295,7 @@ def transcript_search(request: HttpRequest, study_id: int) -> HttpResponse:
     codable = {h.transcript_id for h in result.hits} if result else set()
     if codable:
         participants = {t.pk: t.participant for t in selectors.transcripts_visible(user=request.user, study_id=study_id)
-                        .filter(pk__in=codable).select_related("participant").defer("text")}
+                        .filter(pk__in=codable).select_related("participant").defer("text", "newlines")}
         codable = {tid for tid, p in participants.items() if policy.may_code_transcript(membership=membership, participant=p)}
     return render(request, "transcripts/search.html", {
         "study": study, "codable": codable, "form": form, "result": result, "page_number": page_number,

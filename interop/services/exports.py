@@ -224,7 +224,7 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
     codes = _codes(sid, sel)
     code_ids = {c.pk for c in codes}
     transcripts = list(Transcript.objects.filter(study_id=sid, participant__in=participants)
-                       .select_related("participant").defer("text").order_by("participant__pseudonym", "id"))
+                       .select_related("participant").defer("text", "newlines").order_by("participant__pseudonym", "id"))
     t_ids = [t.pk for t in transcripts]
     codings_q = Q(study_id=sid, code_id__in=code_ids, lost=False)
     if sel.coder_ids:

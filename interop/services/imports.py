@@ -36,6 +36,7 @@ from analysis.coding.models import Assignment, Code, Coding, Memo
 from analysis.transcripts.importers.base import ImportRefused, turns_from_lines
 from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptTurn
 from analysis.transcripts.services.transcripts import consent_refusal, refresh_search
+from analysis.transcripts.text import newline_offsets
 from interop.models import ProjectImport, ProjectImportStatus
 from interop.qdpx import ParsedProject, ProjectRefused, PSource, read_project
 from jobs.models import Job
@@ -789,7 +790,8 @@ def _write_transcripts(plan: Plan, project: ParsedProject, study: Study, actor: 
         attrs = p.attributes or {}
         title = f"Interview {p.pseudonym}" + (f" ({counts[p.pk]})" if counts[p.pk] > 1 else "")
         transcript = Transcript.objects.create(
-            study=study, participant=p, text=src.text, title=title, source_format="qdpx",
+            study=study, participant=p, text=src.text, newlines=newline_offsets(src.text), title=title,
+            source_format="qdpx",
             source_encoding="utf-8", original_name=src.name[:255],
             original_sha256=hashlib.sha256(src.text.encode()).hexdigest(), original_size=src.raw_bytes,
             interview_mode=str(attrs.get("interview_mode") or "")[:50], interview_date=p.interview_date,

@@ -160,10 +160,12 @@ def code_segments(request: HttpRequest, study_id: int, code_id: int) -> HttpResp
     if view == "groups":
         for g in groups:
             columns.append((g, retrieval.segments_page(user=user, study_id=study_id, code=code, number=number,
-                                                       page_size=per_column, group_id=g.group_id, subcodes=subcodes)))
+                                                       page_size=per_column, group_id=g.group_id, subcodes=subcodes,
+                                                       groups=groups)))
         pages = max([p.pages for _, p in columns], default=1)
     else:
-        page = retrieval.segments_page(user=user, study_id=study_id, code=code, number=number, subcodes=subcodes)
+        page = retrieval.segments_page(user=user, study_id=study_id, code=code, number=number, subcodes=subcodes,
+                                       groups=groups)
         pages = page.pages
     number = min(number, pages)
     return render(request, "coding/code_segments.html", {

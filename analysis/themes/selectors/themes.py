@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Value
-from django.db.models.functions import Length, Replace, Substr
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Substr
 from django.http import Http404
 
 from accounts import policy
@@ -25,6 +25,7 @@ from analysis.coding.models import Coding
 from analysis.coding.selectors.codings import CONTEXT_CHARS, codings_visible
 from analysis.themes.models import Theme, ThemeEdit
 from analysis.themes.selectors.quotes import quote_hidden_reason
+from analysis.transcripts.selectors import transcript_lines_at
 from participants.consent_rules import DataUse, data_use_allowed
 
 SEGMENTS_PER_PAGE = 10
@@ -163,18 +164,19 @@ def theme_segments_page(
     total = qs.count()
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    rows = (
+    rows = list(
         qs.select_related("code", "transcript__participant__group")
         .annotate(
             seg=Substr("transcript__text", F("start") + 1, F("end") - F("start")),
             pre=Substr("transcript__text", _greatest_1(F("start") - CONTEXT_CHARS + 1), _least_ctx(F("start"))),
             post=Substr("transcript__text", F("end") + 1, CONTEXT_CHARS),
-            line=_line_number(),
         )
-        .defer("transcript__text")
+        .defer("transcript__text", "transcript__newlines")
         .order_by("transcript__participant__pseudonym", "transcript_id", "start", "id")
         [(page - 1) * per_page: page * per_page]
     )
+    # Line numbers as the other pages of segments find them: from the transcripts' recorded newlines.
+    lines = transcript_lines_at(offsets=[(c.transcript_id, c.start) for c in rows])
     label = ""
     segments = []
     for c in rows:
@@ -182,7 +184,7 @@ def theme_segments_page(
         label = p.group.label
         segments.append(SegmentView(
             coding_id=c.pk, code_name=c.code.name, pseudonym=p.pseudonym, transcript_id=c.transcript_id,
-            line=c.line, before=("…" if c.start > CONTEXT_CHARS else "") + c.pre, text=c.seg, after=c.post,
+            line=lines[(c.transcript_id, c.start)], before=("…" if c.start > CONTEXT_CHARS else "") + c.pre, text=c.seg, after=c.post,
             quotable=data_use_allowed(participant=p, use=DataUse.QUOTING),
             not_quotable_reason=quote_hidden_reason(p, use=DataUse.QUOTING),
         ))
@@ -199,13 +201,6 @@ def _least_ctx(expr: Any) -> Any:
     from django.db.models.functions import Least
 
     return Least(expr, CONTEXT_CHARS)
-
-
-def _line_number() -> Any:
-    """The line a coding starts on, as the reading page numbers lines (``line_number_at``): newlines
-    before it, plus one, counted in SQL so a page of segments never loads whole transcripts."""
-    before = Substr("transcript__text", 1, F("start"))  # type: ignore[arg-type]  # an expression works
-    return Length(before) - Length(Replace(before, Value("\n"), Value(""))) + 1
 
 
 def theme_coding_get(*, user: Any, study_id: int, theme: Theme, coding_id: Any) -> Coding:

@@ -23,7 +23,15 @@ from accounts.services import audit_record
 from analysis.transcripts.models import EditKind, Transcript, TranscriptEdit, TranscriptTurn
 from analysis.transcripts.services.anchors import reanchor
 from analysis.transcripts.services.transcripts import refresh_search
-from analysis.transcripts.text import Edit, EditError, EditMap, apply_edits, find_all, invert_edits
+from analysis.transcripts.text import (
+    Edit,
+    EditError,
+    EditMap,
+    apply_edits,
+    find_all,
+    invert_edits,
+    newline_offsets,
+)
 from participants.consent_rules import DataUse, data_use_allowed
 
 MAX_REPLACEMENT = 500
@@ -101,9 +109,10 @@ def _apply(
         _rename_speakers(transcript, ordered, old_text)
     refresh_search(transcript_id=transcript.pk, turn_ids=[t.pk for t in turns])
     transcript.text = new_text
+    transcript.newlines = newline_offsets(new_text)
     transcript.version += 1
     transcript.edited_at = timezone.now()
-    transcript.save(update_fields=["text", "version", "edited_at"])
+    transcript.save(update_fields=["text", "newlines", "version", "edited_at"])
     edit = TranscriptEdit.objects.create(
         transcript=transcript, version=transcript.version, kind=kind, actor=actor, summary=summary[:300],
         ops=[[e.start, e.end, old_text[e.start:e.end], e.replacement] for e in ordered], reverts=reverts,

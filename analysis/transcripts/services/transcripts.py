@@ -25,6 +25,7 @@ from accounts.policy import Perm
 from accounts.services import audit_record
 from analysis.transcripts.importers import ParsedTranscript, Role
 from analysis.transcripts.models import SpeakerRole, Transcript, TranscriptImportItem, TranscriptTurn
+from analysis.transcripts.text import newline_offsets
 from participants.consent_rules import DataUse, data_use_allowed
 from participants.models import ConsentState, Participant
 
@@ -106,7 +107,8 @@ class NewTranscript:
 def _transcript_row(*, actor: User, participant: Participant, entry: NewTranscript, title: str) -> Transcript:
     parsed = entry.parsed
     transcript = Transcript(
-        study_id=participant.study_id, participant=participant, text=parsed.text, title=title,
+        study_id=participant.study_id, participant=participant, text=parsed.text, newlines=newline_offsets(parsed.text),
+        title=title,
         source_format=parsed.format, source_encoding=parsed.encoding, original_name=entry.original_name[:255],
         imported_by=actor, **_metadata(parsed, participant),
     )

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_audit_append_only'),
-        ('transcripts', '0003_import_item_parsed'),
+        ('transcripts', '0004_transcript_newlines'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
