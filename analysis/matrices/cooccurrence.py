@@ -75,17 +75,18 @@ def _statement(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]
     and grouped the events back per coding (a 747 k-row aggregate): see bench/README.md, issue 14."""
     base, params = _codings_sql(user=user, study_id=study_id, spec=spec)
     turn = TranscriptTurn._meta.db_table
-    iv = "CASE WHEN u.role = %s THEN 1 ELSE 0 END"
-    interviewer = SpeakerRole.INTERVIEWER.value
     # Interviewer turns are left out of the turn counts only on request; the sweep still sees them (a coding
     # must not be mapped to the turn before an interviewer turn).
     keep = "WHERE iv = 0" if spec.skip_interviewer else ""
+    # ``tu``: the turns' few columns read once (the table's rows carry the turn's text and search vector:
+    # 16 k pages at 1,000 participants), for the sweep and for the codings that run past their first turn.
     sql = f"""
     WITH RECURSIVE c (id, code, tr, s, e, part) AS ({base}),
+    tu AS (SELECT transcript_id AS tr, "index" AS i, start, "end", CASE WHEN role = %s THEN 1 ELSE 0 END AS iv
+        FROM {turn} WHERE study_id = %s),
     ev (tr, pos, kind, id, code, e, tk, tend) AS (
         SELECT tr, s, 1, id, code, e, CAST(NULL AS BIGINT), CAST(NULL AS INTEGER) FROM c
-        UNION ALL SELECT u.transcript_id, u.start, 0, u."index", NULL, NULL, u."index" * 2 + {iv}, u."end"
-            FROM {turn} u WHERE u.study_id = %s),
+        UNION ALL SELECT tr, start, 0, i, NULL, NULL, i * 2 + iv, "end" FROM tu),
     m AS (SELECT kind, id, code, tr, pos, e, MAX(tk) OVER win AS tk, MAX(tend) OVER win AS te
           FROM ev WINDOW win AS (PARTITION BY tr ORDER BY pos, kind, id ROWS UNBOUNDED PRECEDING)),
     r AS (SELECT code, tr, pos AS s, e, tk, te, ROW_NUMBER() OVER win AS rn, LEAD(pos) OVER win AS s1,
@@ -95,11 +96,10 @@ def _statement(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]
         UNION ALL SELECT x.code, x.tr, x.e, b.rn, b.code FROM x JOIN r b ON b.tr = x.tr AND b.rn = x.k + 1
             WHERE b.s < x.e),
     y (code, tr, e, i, iv) AS (
-        SELECT r.code, r.tr, r.e, u."index", {iv} FROM r JOIN {turn} u
-            ON u.transcript_id = r.tr AND u."index" = COALESCE(r.tk / 2 + 1, 0)
+        SELECT r.code, r.tr, r.e, u.i, u.iv FROM r JOIN tu u ON u.tr = r.tr AND u.i = COALESCE(r.tk / 2 + 1, 0)
             WHERE (r.tk IS NULL OR r.e > r.te) AND u.start < r.e
-        UNION ALL SELECT y.code, y.tr, y.e, u."index", {iv} FROM y JOIN {turn} u
-            ON u.transcript_id = y.tr AND u."index" = y.i + 1 WHERE u.start < y.e),
+        UNION ALL SELECT y.code, y.tr, y.e, u.i, u.iv FROM y JOIN tu u ON u.tr = y.tr AND u.i = y.i + 1
+            WHERE u.start < y.e),
     t AS (SELECT DISTINCT code, tr, i FROM (
             SELECT code, tr, tk / 2 AS i, tk - tk / 2 * 2 AS iv FROM r WHERE te > s
             UNION ALL SELECT code, tr, i, iv FROM y) tt {keep}),
@@ -114,7 +114,7 @@ def _statement(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]
         GROUP BY a.code, b.code
     UNION ALL SELECT 't', code, code, COUNT(*) FROM t GROUP BY code
     """  # noqa: S608
-    return sql, [*params, interviewer, study_id, interviewer, interviewer]
+    return sql, [*params, SpeakerRole.INTERVIEWER.value, study_id]
 
 
 def cooccurrence_compute(*, user: Any, study_id: int, spec: Spec, checkpoint: Callable[[int], None]) -> Result:
