@@ -125,9 +125,27 @@ def main() -> None:
     lead = User.objects.get(email="lead@bench")
     coder_a = User.objects.get(full_name__icontains="coder_a")
 
-    def job_time(raw: dict[str, str], runs: int = 0) -> tuple[float, Matrix]:
-        """Median wall time of the matrix job's work (a fresh job each run)."""
+    def backend_cpu() -> float:
+        """CPU seconds the PostgreSQL backend of this connection has used (user + system), read from
+        /proc: the database runs on this machine. 0 where that is not possible."""
+        if connection.vendor != "postgresql":
+            return 0.0
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            pid = cur.fetchone()[0]
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    cpu: dict[str, dict[str, float]] = {}
+
+    def job_time(raw: dict[str, str], runs: int = 0, label: str = "") -> tuple[float, Matrix]:
+        """Median wall time of the matrix job's work (a fresh job each run); with ``label``, the median CPU
+        time of this process and of the PostgreSQL backend and the slowest run go to ``cpu``."""
         times, matrix = [], None
+        proc_cpu, db_cpu = [], []
         for _ in range(runs or args.runs):
             spec = selectors.spec_parse(raw)
             Matrix.objects.filter(study=study).delete()
@@ -135,13 +153,19 @@ def main() -> None:
                                            data_version="bench")
             job = Job.objects.create(study=study, kind="matrix", created_by=lead, required_perm="matrix.view",
                                      params={"matrix_id": matrix.pk})
+            c0, b0 = time.process_time(), backend_cpu()
             t = time.perf_counter()
             matrix_compute_run(job_id=job.pk)
             times.append(time.perf_counter() - t)
+            proc_cpu.append(time.process_time() - c0)
+            db_cpu.append(backend_cpu() - b0)
             job.refresh_from_db()
             assert job.status == "done", job.error
         assert matrix is not None
         matrix.refresh_from_db()
+        if label:
+            cpu[label] = {"max_s": round(max(times), 3), "process_cpu_s": round(statistics.median(proc_cpu), 3),
+                          "postgres_cpu_s": round(statistics.median(db_cpu), 3)}
         return statistics.median(times), matrix
 
     figures: dict[str, float] = {}
@@ -151,7 +175,7 @@ def main() -> None:
     def timed(label: str, raw: dict[str, str]) -> Matrix | None:
         if only and label not in only:
             return None
-        s, matrix = job_time(raw)
+        s, matrix = job_time(raw, label=label)
         figures[label + "_s"] = round(s, 3)
         if args.memory:
             # One more run under tracemalloc (it slows Python down, so not timed): the Python memory the job
@@ -217,13 +241,16 @@ def main() -> None:
         "codings": Coding.objects.filter(study=study).count(),
         "characters": sum(len(t) for t in study.transcripts.values_list("text", flat=True).iterator()),
         "job_seconds_median_of_runs": figures,
+        "job_slowest_run_and_cpu_medians": cpu,
         "job_python_peak_mb": memory,
         "cell_first_page_ms_median": round(statistics.median(pages) * 1000, 1) if pages else None,
         "cell_segments": page.total if page else None,
         "cooccurrence_cell_first_page_ms_median": round(statistics.median(cooc_pages) * 1000, 1) if cooc_pages else None,
+        "cooccurrence_cell_first_page_ms_each": [round(x * 1000, 1) for x in cooc_pages],
         "cooccurrence_cell_pairs": cooc_page.total if cooc_page else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_average": round(os.getloadavg()[0], 1),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(summary, indent=2))
 

@@ -12,8 +12,9 @@ Definitions (docs/matrices.md says the same in the users' words):
 
 The diagonal is the code's own count: its codings, the participants with it, the turns it touches.
 The table is symmetric. Every number is one statement: the visible codings (``selectors._base``: scope,
-consent, blind double coding and the request's filters) as a common table expression, joined to itself
-on the transcript with the span comparison, and grouped by the pair of codes — no Python loop over rows.
+consent, blind double coding and the request's filters) as a common table expression, swept once per
+transcript in order of start together with the speaker turns (``_statement``), and grouped by the pair of
+codes — no Python loop over rows.
 """
 
 from __future__ import annotations
@@ -58,54 +59,63 @@ def _codings_sql(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any
 def _statement(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]:
     """One statement for the three measures, with no step that compares every coding of a transcript with
     every other (a self-join on the transcript with the span test as a filter checked 40 million candidate
-    pairs at 1,000 participants: 35 s on PostgreSQL). Instead a sweep: the codings' starts and ends and the
-    turns' starts are sorted once per transcript, and one window pass gives each coding
+    pairs at 1,000 participants: 35 s on PostgreSQL). A sweep instead: the codings' starts and the turns'
+    starts are sorted once per transcript, and two window passes over that one order give each coding
 
-    * ``rn``, its rank by (start, id), and ``cnt``, how many codings start before it ends — so the codings
-      that start inside it are exactly ranks ``rn+1 .. cnt``, each overlapping pair once (the later-starting
-      one inside the other);
-    * ``tf`` / ``tl``, the first and last speaker turn it touches (the turns are ordered and disjoint).
+    * ``tk`` / ``te``: the last turn that starts at or before the coding (its index, doubled, plus 1 for an
+      interviewer turn, so one running MAX carries both) and that turn's end: the coding touches that turn
+      when the turn ends after the coding starts;
+    * ``rn``, its rank by (start, id), and ``s1`` / ``c1``, the start and code of the next coding in that
+      order. The codings overlapping a coding *a* that start after it are exactly the next ranks whose
+      start is before *a*'s end, so each overlapping pair is found once, from its earlier-starting member.
 
-    The ranks and turn numbers are then expanded (a recursive CTE over the few candidates, not the square)
-    and matched by equality: hash joins and sorts only, in PostgreSQL and SQLite alike."""
+    Most codings overlap at most one later coding and lie inside one turn; the rest (further partners,
+    later turns) are followed one rank or one turn index at a time by a recursive CTE, which matches by
+    equality (a hash join) and stops at the first rank or turn that starts at or after the coding's end.
+    An earlier form sorted the codings' ends as well (970 k rows at 1,000 participants instead of 600 k)
+    and grouped the events back per coding (a 747 k-row aggregate): see bench/README.md, issue 14."""
     base, params = _codings_sql(user=user, study_id=study_id, spec=spec)
     turn = TranscriptTurn._meta.db_table
-    role_filter, role_params = ("AND u.role <> %s", [SpeakerRole.INTERVIEWER.value]) if spec.skip_interviewer else ("", [])
+    # Interviewer turns are left out of the turn counts only on request; the sweep still sees them (a coding
+    # must not be mapped to the turn before an interviewer turn).
+    keep = "WHERE iv = 0" if spec.skip_interviewer else ""
+    # ``tu``: the turns' few columns read once (the table's rows carry the turn's text and search vector:
+    # 16 k pages at 1,000 participants), for the sweep and for the codings that run past their first turn.
     sql = f"""
     WITH RECURSIVE c (id, code, tr, s, e, part) AS ({base}),
-    ev (tr, pos, kind, id, code, tidx, tend) AS (
-        SELECT tr, e, 0, id, code, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER) FROM c
-        UNION ALL SELECT u.transcript_id, u.start, 1, NULL, NULL, u."index", u."end" FROM {turn} u
-            WHERE u.study_id = %s
-        UNION ALL SELECT tr, s, 2, id, code, NULL, NULL FROM c),
-    w AS (SELECT id, code, tr, kind, pos,
-            SUM(CASE WHEN kind = 2 THEN 1 ELSE 0 END) OVER win AS n, MAX(tidx) OVER win AS ti, MAX(tend) OVER win AS te
+    tu AS (SELECT transcript_id AS tr, "index" AS i, start, "end", CASE WHEN role = %s THEN 1 ELSE 0 END AS iv
+        FROM {turn} WHERE study_id = %s),
+    ev (tr, pos, kind, id, code, e, tk, tend) AS (
+        SELECT tr, s, 1, id, code, e, CAST(NULL AS BIGINT), CAST(NULL AS INTEGER) FROM c
+        UNION ALL SELECT tr, start, 0, i, NULL, NULL, i * 2 + iv, "end" FROM tu),
+    m AS (SELECT kind, id, code, tr, pos, e, MAX(tk) OVER win AS tk, MAX(tend) OVER win AS te
           FROM ev WINDOW win AS (PARTITION BY tr ORDER BY pos, kind, id ROWS UNBOUNDED PRECEDING)),
-    r AS (SELECT id, MAX(code) AS code, MAX(tr) AS tr,
-            MAX(CASE WHEN kind = 2 THEN n END) AS rn, MAX(CASE WHEN kind = 0 THEN n END) AS cnt,
-            MAX(CASE WHEN kind = 2 THEN (CASE WHEN ti IS NULL OR te <= pos THEN COALESCE(ti, -1) + 1 ELSE ti END) END)
-                AS tf,
-            MAX(CASE WHEN kind = 0 THEN ti END) AS tl
-          FROM w WHERE kind <> 1 GROUP BY id),
-    x (code, tr, k, cnt) AS (SELECT code, tr, rn + 1, cnt FROM r WHERE rn < cnt
-        UNION ALL SELECT code, tr, k + 1, cnt FROM x WHERE k < cnt),
-    y (code, tr, i, l) AS (SELECT code, tr, tf, tl FROM r WHERE tf <= tl
-        UNION ALL SELECT code, tr, i + 1, l FROM y WHERE i < l),
-    t AS (SELECT DISTINCT y.code, u.id AS turn FROM y JOIN {turn} u ON u.transcript_id = y.tr AND u."index" = y.i
-          {role_filter}),
-    p AS (SELECT DISTINCT code, part FROM c)
-    SELECT 's', CASE WHEN x.code < b.code THEN x.code ELSE b.code END AS lo,
-        CASE WHEN x.code < b.code THEN b.code ELSE x.code END AS hi, COUNT(*)
-        FROM x JOIN r b ON b.tr = x.tr AND b.rn = x.k WHERE b.code <> x.code GROUP BY lo, hi
-    UNION ALL SELECT 's', code, code, COUNT(*) FROM c GROUP BY code
+    r AS (SELECT code, tr, pos AS s, e, tk, te, ROW_NUMBER() OVER win AS rn, LEAD(pos) OVER win AS s1,
+            LEAD(code) OVER win AS c1
+          FROM m WHERE kind = 1 WINDOW win AS (PARTITION BY tr ORDER BY pos, kind, id)),
+    x (code, tr, e, k, other) AS (SELECT code, tr, e, rn + 1, c1 FROM r WHERE s1 < e
+        UNION ALL SELECT x.code, x.tr, x.e, b.rn, b.code FROM x JOIN r b ON b.tr = x.tr AND b.rn = x.k + 1
+            WHERE b.s < x.e),
+    y (code, tr, e, i, iv) AS (
+        SELECT r.code, r.tr, r.e, u.i, u.iv FROM r JOIN tu u ON u.tr = r.tr AND u.i = COALESCE(r.tk / 2 + 1, 0)
+            WHERE (r.tk IS NULL OR r.e > r.te) AND u.start < r.e
+        UNION ALL SELECT y.code, y.tr, y.e, u.i, u.iv FROM y JOIN tu u ON u.tr = y.tr AND u.i = y.i + 1
+            WHERE u.start < y.e),
+    t AS (SELECT DISTINCT code, tr, i FROM (
+            SELECT code, tr, tk / 2 AS i, tk - tk / 2 * 2 AS iv FROM r WHERE te > s
+            UNION ALL SELECT code, tr, i, iv FROM y) tt {keep}),
+    p AS (SELECT code, part, COUNT(*) AS n FROM c GROUP BY code, part)
+    SELECT 's', CASE WHEN code < other THEN code ELSE other END AS lo,
+        CASE WHEN code < other THEN other ELSE code END AS hi, COUNT(*) FROM x WHERE other <> code GROUP BY lo, hi
+    UNION ALL SELECT 's', code, code, SUM(n) FROM p GROUP BY code
     UNION ALL SELECT 'p', a.code, b.code, COUNT(*) FROM p a JOIN p b ON b.part = a.part AND a.code < b.code
         GROUP BY a.code, b.code
     UNION ALL SELECT 'p', code, code, COUNT(*) FROM p GROUP BY code
-    UNION ALL SELECT 't', a.code, b.code, COUNT(*) FROM t a JOIN t b ON b.turn = a.turn AND a.code < b.code
+    UNION ALL SELECT 't', a.code, b.code, COUNT(*) FROM t a JOIN t b ON b.tr = a.tr AND b.i = a.i AND a.code < b.code
         GROUP BY a.code, b.code
     UNION ALL SELECT 't', code, code, COUNT(*) FROM t GROUP BY code
     """  # noqa: S608
-    return sql, [*params, study_id, *role_params]
+    return sql, [*params, SpeakerRole.INTERVIEWER.value, study_id]
 
 
 def cooccurrence_compute(*, user: Any, study_id: int, spec: Spec, checkpoint: Callable[[int], None]) -> Result:
@@ -143,38 +153,40 @@ class _Pair:
 
 def _pairs_sql(*, user: Any, study_id: int, spec: Spec, code_a: int, code_b: int) -> tuple[str, list[Any]]:
     """The overlapping pairs of the two codes as (coding of ``code_a``, coding of ``code_b``, transcript,
-    start of the pair), found by the same sweep as the counts (see ``_statement``)."""
+    start of the pair), found by the same sweep as the counts (see ``_statement``): each coding's next
+    codings by (start, id) while they start before it ends."""
     # Only the two codes' codings are read.
     two = replace(spec, column_ids=tuple(sorted({code_a, code_b})))
     base, params = _codings_sql(user=user, study_id=study_id, spec=two)
     sql = f"""
     WITH RECURSIVE c (id, code, tr, s, e, part) AS ({base}),
-    ev (tr, pos, kind, id) AS (SELECT tr, e, 0, id FROM c UNION ALL SELECT tr, s, 2, id FROM c),
-    w AS (SELECT id, kind, SUM(CASE WHEN kind = 2 THEN 1 ELSE 0 END)
-            OVER (PARTITION BY tr ORDER BY pos, kind, id ROWS UNBOUNDED PRECEDING) AS n FROM ev),
-    r AS (SELECT c.id, c.code, c.tr, c.s, k.rn, k.cnt FROM c JOIN (
-            SELECT id, MAX(CASE WHEN kind = 2 THEN n END) AS rn, MAX(CASE WHEN kind = 0 THEN n END) AS cnt
-            FROM w GROUP BY id) k ON k.id = c.id),
-    x (id, code, tr, s, k, cnt) AS (SELECT id, code, tr, s, rn + 1, cnt FROM r WHERE rn < cnt
-        UNION ALL SELECT id, code, tr, s, k + 1, cnt FROM x WHERE k < cnt)
-    SELECT CASE WHEN x.code = %s THEN x.id ELSE b.id END, CASE WHEN x.code = %s THEN b.id ELSE x.id END,
-        x.tr, x.s AS us
-    FROM x JOIN r b ON b.tr = x.tr AND b.rn = x.k
-    WHERE x.code <> b.code
+    r AS (SELECT id, code, tr, s, e, ROW_NUMBER() OVER win AS rn, LEAD(s) OVER win AS s1, LEAD(id) OVER win AS i1,
+            LEAD(code) OVER win AS c1
+          FROM c WINDOW win AS (PARTITION BY tr ORDER BY s, id)),
+    x (id, code, tr, s, e, k, other, other_code) AS (SELECT id, code, tr, s, e, rn + 1, i1, c1 FROM r WHERE s1 < e
+        UNION ALL SELECT x.id, x.code, x.tr, x.s, x.e, b.rn, b.id, b.code FROM x JOIN r b ON b.tr = x.tr AND b.rn = x.k + 1
+            WHERE b.s < x.e)
+    SELECT CASE WHEN code = %s THEN id ELSE other END, CASE WHEN code = %s THEN other ELSE id END, tr, s AS us
+    FROM x WHERE code <> other_code
     """  # noqa: S608 (the ORM's SQL and placeholders)
     return sql, [*params, code_a, code_a]
 
 
 @contextmanager
 def _planned(cur: Any) -> Iterator[None]:
-    """PostgreSQL settings for the sweep, for this transaction only. ``work_mem``: the sorts and CTEs would
-    spill to disk at the default 4 MB. ``enable_nestloop``: the CTEs' row counts are unknown to the planner
-    (it guesses 200), and a nested loop over two of them is quadratic (a cell page at 1,000 participants ran
-    past the 10-minute statement timeout); hash joins are right for every join here."""
+    """PostgreSQL settings for the sweep, for this transaction only. ``work_mem``: the sort of the codings'
+    and turns' starts (600 k rows at 1,000 participants, 65 MB in memory) would spill to disk below that.
+    ``enable_nestloop`` / ``enable_mergejoin``: the CTEs' row counts are unknown to the planner (it guesses
+    a few hundred or thousand), and a nested loop over two of them is quadratic (a cell page at 1,000
+    participants ran past the 10-minute statement timeout) while a merge join sorts the 373 k ranked
+    codings again for each step of the recursion; hash joins are right for every join here. ``jit``: the
+    statement's cost estimate crosses the JIT threshold and compiling it would cost more than it saves."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            cur.execute("SET LOCAL work_mem = '64MB'")
+            cur.execute("SET LOCAL work_mem = '128MB'")
             cur.execute("SET LOCAL enable_nestloop = off")
+            cur.execute("SET LOCAL enable_mergejoin = off")
+            cur.execute("SET LOCAL jit = off")
         yield
 
 
