@@ -216,7 +216,8 @@ def cooccurrence_cell(*, user: Any, study_id: int, spec: Spec, result: dict[str,
     if not pairs:
         return out
     ids = {p.a for p in pairs} | {p.b for p in pairs}
-    spans = {c.pk: c for c in Coding.objects.filter(pk__in=ids).only("id", "transcript_id", "start", "end", "code_id")}
+    spans = {c.pk: c for c in Coding.objects.filter(pk__in=ids).select_related("coder").only(
+        "id", "transcript_id", "start", "end", "code_id", "coder__full_name", "coder__email")}
     transcripts = {t.pk: t for t in Transcript.objects.filter(pk__in={c.transcript_id for c in spans.values()})
                    .select_related("participant__group").only(
                        "id", "title", "participant__pseudonym", "participant__consent_state",
@@ -235,8 +236,10 @@ def cooccurrence_cell(*, user: Any, study_id: int, spec: Spec, result: dict[str,
             coding_id=a.pk, code_name=names.get(a.code_id, ""), pseudonym=person.pseudonym, group=person.group.label,
             transcript_id=t.pk, transcript_title=t.title, line=line, start=us, length=ue - us,
             before=(("…" if us > CONTEXT_CHARS else "") + pre) if shown else "", text=mid if shown else "",
-            after=post if shown else "", shown=shown, quotable=data_use_allowed(participant=person, use=DataUse.QUOTING),
-            other_code=names.get(b.code_id, ""), other_coding_id=b.pk, lead=lead if shown else "",
+            after=selectors._more(post) if shown else "", shown=shown,
+            quotable=data_use_allowed(participant=person, use=DataUse.QUOTING), coder=a.coder.display_name,
+            other_coder=b.coder.display_name, other_code=names.get(b.code_id, ""), other_coding_id=b.pk,
+            lead=lead if shown else "",
             tail=tail if shown else "", overlap_start=os_, overlap_length=oe - os_))
     return out
 

@@ -479,10 +479,13 @@ class Segment:
     after: str
     shown: bool
     quotable: bool
+    # Who coded it: two coders' codings of one passage are two segments, which read as a duplicate unnamed.
+    coder: str = ""
     # A co-occurrence passage: ``text`` is where both codes apply; ``lead`` / ``tail`` the rest of the two
     # coded segments around it; the second coding and its code.
     other_code: str = ""
     other_coding_id: int | None = None
+    other_coder: str = ""
     lead: str = ""
     tail: str = ""
     overlap_start: int | None = None
@@ -577,7 +580,7 @@ def segments_page(qs: QuerySet[Coding], *, column: str, row: str, page: int, per
     ids = list(qs.filter(transcript__participant_id__in=people).order_by(P + "pseudonym", "transcript_id", "start", "id")
                .values_list("id", flat=True)[skip: skip + per_page]) if people else []
     rows = (
-        Coding.objects.filter(pk__in=ids).select_related("code", "transcript__participant__group")
+        Coding.objects.filter(pk__in=ids).select_related("code", "coder", "transcript__participant__group")
         .defer("transcript__text", "transcript__newlines")
         .order_by(P + "pseudonym", "transcript_id", "start", "id")
     )
@@ -596,9 +599,14 @@ def segments_page(qs: QuerySet[Coding], *, column: str, row: str, page: int, per
             coding_id=c.pk, code_name=c.code.name, pseudonym=p.pseudonym, group=p.group.label,
             transcript_id=c.transcript_id, transcript_title=c.transcript.title, line=w.line_at(c.start), start=c.start,
             length=c.end - c.start, before=(("…" if c.start > CONTEXT_CHARS else "") + w.text[:rel_s]) if shown else "",
-            text=w.text[rel_s:rel_e] if shown else "", after=w.text[rel_e:] if shown else "", shown=shown,
-            quotable=data_use_allowed(participant=p, use=DataUse.QUOTING)))
+            text=w.text[rel_s:rel_e] if shown else "", after=_more(w.text[rel_e:]) if shown else "", shown=shown,
+            quotable=data_use_allowed(participant=p, use=DataUse.QUOTING), coder=c.coder.display_name))
     return out
+
+
+def _more(after: str) -> str:
+    """The context after a segment, with "…" where the transcript goes on beyond it (as before it)."""
+    return after + "…" if len(after) >= CONTEXT_CHARS else after
 
 
 def _index(value: Any, n: int, name: str) -> int:

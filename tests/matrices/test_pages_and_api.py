@@ -103,6 +103,9 @@ def test_cell_click_through_pages_segments_with_context_and_consent(
     su = clients["lead"].get(base, {"row": rows.index("Service user"), "column": 0}).content.decode()
     assert "On the phone you cannot see if someone is tearful." in su
     assert "line 4" in su
+    # Who coded each segment is named (two coders' codings of one passage would read as a duplicate).
+    coder = small.codings[0].coder.display_name
+    assert f"coded by {coder}" in su
     assert f"/transcripts/{small.codings[0].transcript_id}/?at=" in su
     carer = clients["lead"].get(base, {"row": rows.index("Carer"), "column": 0}).content.decode()
     # CA01 withdrew and kept their data: the segment counts, its words are not shown.
