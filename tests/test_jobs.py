@@ -14,7 +14,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, Role
-from jobs.csv import csv_bytes, csv_safe_cell
+from jobs.csv import csv_bytes, csv_safe_cell, csv_safe_row
 from jobs.models import Job, JobStatus
 
 from .factories import MembershipFactory, SiteFactory, StudyFactory, UserFactory
@@ -192,6 +192,12 @@ def test_unfiltered_export_includes_its_own_start_event(world: dict[str, Any]) -
 )
 def test_csv_safe_cell(value: Any, expected: Any) -> None:
     assert csv_safe_cell(value) == expected
+    assert csv_safe_row([value, value]) == [expected, expected]  # the inlined row form agrees
+
+
+def test_csv_safe_row_agrees_with_the_cell_rule_on_every_first_character() -> None:
+    values = [chr(c) + "x" for c in range(0, 0x250)] + ["\n=a", "\r", "", "😀=", 3.5, None, True]
+    assert csv_safe_row(values) == [csv_safe_cell(v) for v in values]
 
 
 def test_csv_bytes_has_bom_and_crlf() -> None:

@@ -35,7 +35,7 @@ from analysis.coding.selectors.codebook import code_tree, code_tree_flat
 from analysis.coding.selectors.codings import codings_visible
 from analysis.transcripts.models import Transcript, TranscriptTurn
 from analysis.transcripts.sets.selectors import set_transcript_ids
-from jobs.csv import csv_safe_cell
+from jobs.csv import csv_safe_row
 from jobs.models import Job
 from jobs.services import JobError, job_create, job_progress, job_run
 from jobs.xlsx import XlsxSheet, XlsxStream
@@ -211,6 +211,9 @@ def coded_rows(*, user: Any, study_id: int, req: ExportRequest, progress: Any = 
     order = (qs.values("transcript_id", "transcript__participant__pseudonym").distinct()
              .order_by("transcript__participant__pseudonym", "transcript_id"))
     transcript_ids = [r["transcript_id"] for r in order]
+    # The zone once: timezone.localtime looks it up per call (a context-local read), 1.8 of 9 s of CPU for
+    # 77,720 rows.
+    tz = timezone.get_current_timezone()
     done = 0
     for i in range(0, len(transcript_ids), BATCH):
         batch = transcript_ids[i:i + BATCH]
@@ -236,7 +239,7 @@ def coded_rows(*, user: Any, study_id: int, req: ExportRequest, progress: Any = 
                 yield code_id, [
                     paths.get(code_id, ""), names.get(code_id, ""), text[start:end], pseudonym, group or "", site or "",
                     title or pseudonym, speaker, lines[start], lines[max(start, end - 1)],
-                    coder_name or coder_email, memo, timezone.localtime(updated_at).strftime("%Y-%m-%d %H:%M"),
+                    coder_name or coder_email, memo, updated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                 ]
                 done += 1
         if progress is not None:
@@ -265,7 +268,7 @@ def _write_csv(path: str, rows: Iterator[tuple[int, list[Any]]]) -> int:
         w = csv.writer(f, lineterminator="\r\n")
         w.writerow(HEADER)
         for _, row in rows:
-            w.writerow([csv_safe_cell(v) for v in row])
+            w.writerow(csv_safe_row(row))
             n += 1
     return n
 
