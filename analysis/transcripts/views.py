@@ -3,6 +3,7 @@ Thin: parse input, call a service or selector, render."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import policy
@@ -42,6 +45,60 @@ def _messages_of(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+@dataclass(frozen=True)
+class _ListRow:
+    """One row of the transcript list as the page prints it. Words, links and dates are made here because the
+    same built with template tags and filters (three URL tags, two date filters and a dozen lookups a row) was
+    most of the page's time: 50 rows, 35 of its 55 ms of CPU."""
+
+    pk: int
+    name: str
+    detail_url: str
+    code_url: str
+    group: str
+    site: str
+    interview: str
+    length: str
+    history_url: str
+    edits: str
+    version: int
+    codings: str
+    coders: str
+    double_coding: str
+    last_coded: str
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+_PK = 2**62  # a stand-in id: each row's links are formatted from one reverse() per page, not three per row
+
+
+def _link_formats(study_id: int) -> dict[str, str]:
+    return {name: reverse(name, args=[study_id, _PK]).replace(str(_PK), "{}")
+            for name in ("transcript-detail", "coding-page", "transcript-history")}
+
+
+def _list_row(*, links: dict[str, str], t: Any, turns: int, p: Any, codable: bool) -> _ListRow:
+    participant = t.participant
+    interview = dateformat.format(t.interview_date, "j M Y") if t.interview_date else "date not recorded"
+    return _ListRow(
+        pk=t.pk, name=t.title or participant.pseudonym,
+        detail_url=links["transcript-detail"].format(t.pk),
+        code_url=links["coding-page"].format(t.pk) if codable else "",
+        group=participant.group.label, site=(participant.site.name if participant.site else "") or "—",
+        interview=interview + (f", {t.interview_mode}" if t.interview_mode else ""),
+        length=_plural(turns, "turn"),
+        history_url=links["transcript-history"].format(t.pk) if t.version > 1 else "",
+        edits=_plural(t.version - 1, "edit"), version=t.version,
+        codings=str(p.codings) if p.codings else "Not coded yet",
+        coders=", ".join(p.coders) or "—",
+        double_coding=capfirst(p.double_coding) if p.double_coding else "No",
+        last_coded=dateformat.format(timezone.localtime(p.last_activity), "j M Y, H:i") if p.last_activity else "—",
+    )
+
+
 @login_required
 def transcript_list(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = policy.membership_require(user=request.user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
@@ -52,10 +109,12 @@ def transcript_list(request: HttpRequest, study_id: int) -> HttpResponse:
     ids = [t.pk for t in page]
     turns = selectors.transcript_turn_counts(transcript_ids=ids)
     progress = transcripts_progress(user=request.user, study_id=study_id, transcript_ids=ids)
-    rows = [(t, turns[t.pk], progress[t.pk]) for t in page]
-    codable = {t.pk for t, _, _ in rows if policy.may_code_transcript(membership=membership, participant=t.participant)}
+    links = _link_formats(study_id)
+    rows = [_list_row(links=links, t=t, turns=turns[t.pk], p=progress[t.pk],
+                      codable=policy.may_code_transcript(membership=membership, participant=t.participant))
+            for t in page]
     return render(request, "transcripts/transcript_list.html", {
-        "rows": rows, "codable": codable,
+        "rows": rows,
         "study": study, "page": page, "groups": study.groups.all(), "sites": study.sites.all(),
         "group_id": group_id, "site_id": site_id,
         "scoped": policy.is_scoped(membership),
