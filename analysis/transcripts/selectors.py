@@ -142,6 +142,9 @@ def transcript_get(*, user: Any, study_id: int, transcript_id: int, perm: Perm =
         transcripts_visible(user=user, study_id=study_id, perm=perm)
         # The study too: every read is audited against it (a separate statement per document opened otherwise).
         .select_related("study", "participant", "participant__group", "participant__site", "imported_by")
+        # The newline offsets are for line numbers on pages of segments (``transcript_lines_at`` reads them
+        # itself); the coding page and the transcript API would parse a thousand of them per document opened.
+        .defer("newlines")
         .filter(pk=transcript_id)
         .first()
     )
