@@ -393,14 +393,21 @@ def _start_audit_export(cast: Any) -> Job:
     return audit_export_start(actor=cast.users["admin"], study_id=cast.study.pk, filters={})
 
 
+def _start_coded_export(cast: Any) -> Job:
+    from analysis.coding.services.exports import ExportRequest, coded_export_start
+
+    return coded_export_start(actor=cast.users["lead"], study_id=cast.study.pk, request=ExportRequest(fmt="xlsx"))
+
+
 @pytest.mark.parametrize(
     ("start", "table", "result_keys"),
     [
         (_start_agreement_report, "coding_assignment", {"transcripts", "codes", "overall"}),
         (_start_participants_export, "participants_participant", {"participants"}),
         (_start_audit_export, "accounts_auditevent", {"rows"}),
+        (_start_coded_export, "coding_coding", {"Codings exported"}),
     ],
-    ids=["agreement_report", "participants_export", "audit_export"],
+    ids=["agreement_report", "participants_export", "audit_export", "coded_export"],
 )
 def test_worker_killed_mid_report_or_export_reruns_it(
     cast: Any, make_worker: Any, locker: Locker, start: Callable[[Any], Job], table: str, result_keys: set[str],
