@@ -266,7 +266,11 @@ def job_run(*, job_id: int, work: Callable[[Job], dict[str, Any]]) -> Job | None
     """Run ``work`` for a job this worker can claim (queued, or running with an expired lease).
     A duplicate message for a job alive elsewhere, finished, or backing off does nothing."""
     owner = _owner()
-    job = _claim(job_id, owner)
+    try:
+        job = _claim(job_id, owner)
+    except (OperationalError, InterfaceError):
+        _claim_failed(job_id)
+        return None
     if job is None:
         return None
     # The transaction depth the work starts at: a checkpoint inside a transaction of the work only reads.
@@ -313,6 +317,21 @@ def job_run(*, job_id: int, work: Callable[[Job], dict[str, Any]]) -> Job | None
     finally:
         owners.pop(job_id, None)
     return Job.objects.get(pk=job_id)
+
+
+def _claim_failed(job_id: int) -> None:
+    """The database went away while the job was being taken (its session cut mid-commit): nothing ran
+    and the job is still queued, but this message is spent. Send it again after a backoff, so the job
+    does not wait for the sweep; if the database is still away, the sweep sends it once it is back."""
+    log.warning("job %s: database error while taking the job; will try again", job_id, exc_info=True)
+    if not connection.in_atomic_block:
+        connection.close()
+    try:
+        task_name = Job.objects.filter(pk=job_id).values_list("task_name", flat=True).first()
+        if task_name:
+            job_send(job_id=job_id, task_name=task_name, countdown=_backoff(1).total_seconds())
+    except (OperationalError, InterfaceError):
+        log.warning("job %s: database still unavailable; the sweep will send it again", job_id)
 
 
 def _job_retry_later(job: Job, *, owner: str, error: str) -> None:

@@ -155,14 +155,15 @@ class Locker:
     def release(self) -> None:
         self.conn.rollback()
 
-    def wait_until_worker_blocked(self, timeout: float = 60) -> str:
-        """The query the worker is waiting on a lock with."""
+    def wait_until_worker_blocked(self, timeout: float = 60, on: str = "") -> str:
+        """The query the worker is waiting on a lock with; with ``on``, one naming that table (on a busy
+        machine the worker can wait a moment on a row the test is still committing, the job's own)."""
         deadline = time.monotonic() + timeout
         with connection.cursor() as cur:
             while time.monotonic() < deadline:
                 cur.execute(
                     "SELECT query FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s "
-                    "AND wait_event_type = 'Lock'", [APP_NAME],
+                    "AND wait_event_type = 'Lock' AND strpos(query, %s) > 0", [APP_NAME, on],
                 )
                 row = cur.fetchone()
                 if row:
@@ -172,8 +173,9 @@ class Locker:
 
     def terminate_worker_sessions(self) -> int:
         with connection.cursor() as cur:
-            cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
-                        [APP_NAME])
+            # Only this database's: a parallel test process (xdist) has workers of the same name on its own.
+            cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND application_name = %s", [APP_NAME])
             return int(cur.fetchone()[0])
 
     def close(self) -> None:
@@ -243,7 +245,7 @@ def test_worker_killed_mid_import_resumes_without_duplicates(cast: Any, make_wor
     worker.start()
     batch = imports.import_commit(actor=cast.users["lead"], study_id=cast.study.pk, batch_id=batch.pk)
     assert batch.job_id is not None
-    locker.wait_until_worker_blocked()
+    locker.wait_until_worker_blocked(on="participants_participant")
     assert Transcript.objects.filter(study=cast.study).count() == 3
     worker.kill()
     locker.release()
@@ -269,7 +271,7 @@ def test_pool_child_killed_mid_import_is_requeued_and_taken_over_at_once(
     worker = make_worker(pool="prefork")
     worker.start()
     batch = imports.import_commit(actor=cast.users["lead"], study_id=cast.study.pk, batch_id=batch.pk)
-    locker.wait_until_worker_blocked()
+    locker.wait_until_worker_blocked(on="participants_participant")
     owner = Job.objects.get(pk=batch.job_id).lease_owner
     child = int(owner.split(":")[1])
     assert worker.proc is not None
@@ -291,7 +293,7 @@ def test_cancel_a_running_import_stops_after_the_current_file(
     worker = make_worker()
     worker.start()
     batch = imports.import_commit(actor=cast.users["lead"], study_id=cast.study.pk, batch_id=batch.pk)
-    locker.wait_until_worker_blocked()
+    locker.wait_until_worker_blocked(on="participants_participant")
     r = clients["lead"].post(f"/studies/{cast.study.pk}/jobs/{batch.job_id}/cancel/", follow=True)
     assert "will stop after the piece of work it is doing now" in r.content.decode()
     locker.release()
@@ -313,13 +315,33 @@ def test_database_connection_lost_mid_import_is_retried(cast: Any, make_worker: 
     worker = make_worker()
     worker.start()
     batch = imports.import_commit(actor=cast.users["lead"], study_id=cast.study.pk, batch_id=batch.pk)
-    locker.wait_until_worker_blocked()
+    locker.wait_until_worker_blocked(on="participants_participant")
     assert locker.terminate_worker_sessions() >= 1
     locker.release()
     job = _wait(batch.job_id, lambda j: j.is_finished)  # type: ignore[arg-type]
     assert job.status == JobStatus.DONE, job.error
     assert job.attempts == 2
     _assert_imported_once(cast, batch, people)
+
+
+def test_database_connection_lost_while_taking_the_job_is_sent_again(
+    cast: Any, make_worker: Any, locker: Locker,
+) -> None:
+    """The worker's session is cut while it takes the job (waiting on the job's row): the message is
+    spent, nothing ran, and the worker sends it again itself instead of leaving it to the sweep."""
+    batch, people = _start_import(cast)
+    worker = make_worker()
+    batch = imports.import_commit(actor=cast.users["lead"], study_id=cast.study.pk, batch_id=batch.pk)
+    locker.execute("SELECT id FROM jobs_job WHERE id = %s FOR UPDATE", [batch.job_id])
+    worker.start()
+    locker.wait_until_worker_blocked(on="jobs_job")
+    assert locker.terminate_worker_sessions() >= 1
+    locker.release()
+    job = _wait(batch.job_id, lambda j: j.is_finished)  # type: ignore[arg-type]
+    assert job.status == JobStatus.DONE, job.error
+    assert job.attempts == 1  # the cut claim never counted as an attempt
+    _assert_imported_once(cast, batch, people)
+    assert "while taking the job" in worker.log_path.read_text(errors="replace")
 
 
 # Purge --------------------------------------------------------------------------------------------------
@@ -344,7 +366,7 @@ def test_worker_killed_mid_purge_purges_everything_on_takeover(cast: Any, make_w
         date=dt.date(2020, 7, 1),
     )
     assert job is not None
-    blocked_on = locker.wait_until_worker_blocked()
+    blocked_on = locker.wait_until_worker_blocked(on="transcripts_transcript")
     assert "transcripts_" in blocked_on
     worker.kill()
     locker.release()
@@ -417,7 +439,7 @@ def test_worker_killed_mid_report_or_export_reruns_it(
     locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     worker = make_worker()
     worker.start()
-    locker.wait_until_worker_blocked()
+    locker.wait_until_worker_blocked(on=table)
     worker.kill()
     locker.release()
     worker.start()

@@ -39,7 +39,7 @@ def test_worker_killed_mid_matrix_is_taken_over_and_stores_one_result(
     worker.start()
     matrix = _ask(cast, **raw)
     locker.execute("SELECT id FROM matrices_matrix WHERE id = %s FOR UPDATE", [matrix.pk])
-    blocked_on = locker.wait_until_worker_blocked()
+    blocked_on = locker.wait_until_worker_blocked(on="matrices_matrix")
     assert "matrices_matrix" in blocked_on
     job = Job.objects.get(pk=matrix.job_id)
     assert job.status == JobStatus.RUNNING
@@ -70,7 +70,7 @@ def test_cancel_on_the_matrix_page_stops_a_running_matrix_with_nothing_stored(
     worker.start()
     matrix = _ask(cast, rows="site")
     locker.execute("SELECT id FROM matrices_matrix WHERE id = %s FOR UPDATE", [matrix.pk])
-    locker.wait_until_worker_blocked()
+    locker.wait_until_worker_blocked(on="matrices_matrix")
     url = f"/studies/{cast.study.pk}/matrices/{matrix.pk}/"
     page = clients["lead"].get(url).content.decode()
     assert "Cancel this matrix" in page
