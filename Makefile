@@ -32,14 +32,17 @@ migrate: $(STAMP)
 	mkdir -p var
 	$(BIN)/python manage.py migrate
 
+# One test process per core, at most eight (pytest-xdist); TEST_PROCESSES=0 runs the suite in one process.
+TEST_PROCESSES ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 8 ] && n=8; echo $$n)
+
 test: $(STAMP)
 	mkdir -p var
-	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e" -n $(TEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
 
 e2e: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
 	mkdir -p var
-	$(BIN)/python -m pytest -m e2e -p no:randomly $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m e2e -p no:randomly -n $(TEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

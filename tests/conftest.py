@@ -42,6 +42,15 @@ CAST = ("admin", "lead", "coder", "coder_other_site", "ppi", "outsider")
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # In parallel runs (pytest-xdist, --dist loadgroup) the tests that kill workers, cut database
+    # sessions or stop Redis run one after another in one process: their short leases and timeouts are
+    # tuned for a process that is not also racing another fault test for the same two cores.
+    for item in items:
+        if item.get_closest_marker("fault"):
+            item.add_marker(pytest.mark.xdist_group("faults"))
+
+
 @dataclass
 class Cast:
     study: Study
@@ -132,7 +141,7 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> o
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
     }
-    log_path = Path(settings.VAR_DIR) / "test-worker.log"
+    log_path = Path(settings.VAR_DIR) / f"test-worker{os.environ.get('PYTEST_XDIST_WORKER', '')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
     proc = subprocess.Popen(
