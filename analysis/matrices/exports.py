@@ -41,12 +41,12 @@ def heat_bin(value: float | int | None, top: float | int) -> int:
     return max(1, min(BINS - 1, round((BINS - 1) * value / top)))
 
 
-def _grid(result: dict[str, Any], measure: str) -> tuple[list[str], list[list[Any]]]:
+def _grid(result: dict[str, Any], measure: str, row_heading: str) -> tuple[list[str], list[list[Any]]]:
     if is_cooccurrence(result):
         header = ["Code", "Participants with the code", *[c["label"] for c in result["columns"]]]
         return header, [[str(r["label"]), result["row_bases"][i], *[c[measure] for c in result["cells"][i]]]
                         for i, r in enumerate(result["rows"])]
-    header = ["Row", "Participants in row", *[c["label"] for c in result["columns"]], "Row total"]
+    header = [row_heading, "Participants in row", *[c["label"] for c in result["columns"]], "Row total"]
     rows = []
     for i, r in enumerate(result["rows"]):
         rows.append([str(r["label"]), result["row_bases"][i], *[c[measure] for c in result["cells"][i]],
@@ -56,12 +56,14 @@ def _grid(result: dict[str, Any], measure: str) -> tuple[list[str], list[list[An
     return header, rows
 
 
-def matrix_csv(result: dict[str, Any], measure: str) -> bytes:
-    header, rows = _grid(result, measure)
+def matrix_csv(result: dict[str, Any], measure: str, *, row_heading: str = "Row") -> bytes:
+    """``row_heading`` names the first column as the page does ("Participant group", an attribute's label)."""
+    header, rows = _grid(result, measure, row_heading)
     return csv_bytes(header, rows)
 
 
-def matrix_xlsx(result: dict[str, Any], measures: tuple[str, ...], sentences: list[str] | None = None) -> bytes:
+def matrix_xlsx(result: dict[str, Any], measures: tuple[str, ...], sentences: list[str] | None = None, *,
+                row_heading: str = "Row") -> bytes:
     """One sheet per measure, then a "Summary" sheet with the reporting words when there are any; numbers
     stay numbers, text is formula-safe."""
     from openpyxl import Workbook
@@ -70,7 +72,7 @@ def matrix_xlsx(result: dict[str, Any], measures: tuple[str, ...], sentences: li
     wb.remove(wb.active)
     for measure in measures:
         ws = wb.create_sheet(title=measure.capitalize())
-        header, rows = _grid(result, measure)
+        header, rows = _grid(result, measure, row_heading)
         ws.append([measure_labels(result)[measure]])
         ws.append([csv_safe_cell(h) for h in header])
         for row in rows:

@@ -298,10 +298,13 @@ def export_filename(matrix: Matrix, fmt: str, measure: str) -> str:
 def export_content(matrix: Matrix, fmt: str, measure: str) -> tuple[bytes, str]:
     result = matrix.result or {}
     if fmt == "csv":
-        return exports.matrix_csv(result, measure), "text/csv; charset=utf-8"
+        return (exports.matrix_csv(result, measure, row_heading=_row_heading(selectors.spec_of(matrix), matrix.study_id)),
+                "text/csv; charset=utf-8")
     if fmt == "xlsx":
-        sentences = words.reporting_sentences(result, rows=selectors.spec_of(matrix).rows)
-        return (exports.matrix_xlsx(result, tuple(dict(measures_of(result))), sentences=sentences),
+        spec = selectors.spec_of(matrix)
+        sentences = words.reporting_sentences(result, rows=spec.rows)
+        return (exports.matrix_xlsx(result, tuple(dict(measures_of(result))), sentences=sentences,
+                                    row_heading=_row_heading(spec, matrix.study_id)),
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     # The picture's title says what the matrix is, as its page's heading does ("Matrix 3" said nothing in a slide).
     title = _describe(selectors.spec_of(matrix), matrix.study_id)

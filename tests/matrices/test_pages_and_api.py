@@ -131,6 +131,7 @@ def test_exports_keep_numbers_as_numbers_and_text_formula_safe(
     text = clients["lead"].get(base + "csv/", {"measure": "segments"}).content.decode("utf-8-sig")
     table = list(csv.reader(io.StringIO(text)))
     assert "'=HYPERLINK(1)" in table[0]
+    assert table[0][0] == "Participant group"  # what the rows are, as on the page (it said "Row")
     assert table[-1][0] == "Total"
     assert table[-1][-1] == "7"
     wb = load_workbook(io.BytesIO(clients["lead"].get(base + "xlsx/").content))
@@ -138,6 +139,7 @@ def test_exports_keep_numbers_as_numbers_and_text_formula_safe(
     summary = [r[0] for r in wb["Summary"].iter_rows(values_only=True)]
     assert any(str(line).startswith("'=HYPERLINK(1): 0 of 1 participants in Service user (0 %)") for line in summary)
     ws = wb["Segments"]
+    assert ws.cell(row=2, column=1).value == "Participant group"
     assert ws.cell(row=2, column=len(table[0]) - 1).value == "'=HYPERLINK(1)"
     assert isinstance(ws.cell(row=3, column=2).value, int)
     svg = clients["lead"].get(base + "svg/").content.decode()
