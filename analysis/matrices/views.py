@@ -59,14 +59,17 @@ def _transcript_sets(user: Any, study_id: int) -> list[tuple[int, str]]:
     return out
 
 
-# The request's names (the API's) of the form's transcript fields: an error about them shows on the field.
-_FORM_FIELDS = {"transcript_set_id": "transcript_set", "transcript_ids": "transcripts"}
+# The request's names (the API's) of the form's fields: an error about them shows on the field, never
+# under a name like "column_ids" that the person never saw.
+_FORM_FIELDS = {"transcript_set_id": "transcript_set", "transcript_ids": "transcripts", "site_ids": "sites",
+                "group_ids": "groups"}
 
 
-def _on_form_fields(exc: ValidationError) -> ValidationError:
+def _on_form_fields(exc: ValidationError, raw: dict[str, Any]) -> ValidationError:
     if not hasattr(exc, "error_dict"):
         return exc
-    return ValidationError({_FORM_FIELDS.get(k, k): v for k, v in exc.error_dict.items()})
+    names = {**_FORM_FIELDS, "column_ids": "themes" if raw.get("columns") == "themes" else "codes"}
+    return ValidationError({names.get(k, k): v for k, v in exc.error_dict.items()})
 
 
 def _describe(spec: selectors.Spec, study_id: int) -> str:
@@ -105,11 +108,12 @@ def matrix_list(request: HttpRequest, study_id: int) -> HttpResponse:
     if request.method == "POST":
         policy.membership_require(user=request.user, study_id=study_id, perm=Perm.MATRIX_RUN)
         if form.is_valid():
+            raw = form.raw()
             try:
                 matrix, created = services.matrix_request(actor=acting_user(request), study_id=study_id,
-                                                          raw=form.raw(), ip=client_ip(request))
+                                                          raw=raw, ip=client_ip(request))
             except ValidationError as exc:
-                form_errors_apply(form, _on_form_fields(exc))
+                form_errors_apply(form, _on_form_fields(exc, raw))
             else:
                 if not created:
                     messages.info(request, "The same matrix on the same data was ready: here it is.")

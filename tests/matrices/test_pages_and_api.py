@@ -242,3 +242,13 @@ def test_exported_csv_and_pictures_name_their_measure_and_the_picture_its_matrix
     svg = clients["lead"].get(base + "svg/").content.decode()
     assert "<title id=\"t\">Themes × participant groups, all coders – Participants with a coded segment</title>" in svg
     assert clients["lead"].get(base + "xlsx/")["Content-Disposition"].endswith(f'filename="matrix-{m.pk}.xlsx"')
+
+
+def test_a_refused_request_names_the_form_field_the_person_saw() -> None:
+    from django.core.exceptions import ValidationError
+
+    from analysis.matrices.views import _on_form_fields
+
+    exc = ValidationError({"column_ids": "At most 500 ids.", "site_ids": "No such id.", "coder": "Choose one."})
+    assert set(_on_form_fields(exc, {"columns": "themes"}).error_dict) == {"themes", "sites", "coder"}
+    assert set(_on_form_fields(exc, {"columns": "codes"}).error_dict) == {"codes", "sites", "coder"}
