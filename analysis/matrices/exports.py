@@ -34,6 +34,16 @@ def measure_labels(result: dict[str, Any]) -> dict[str, str]:
     return COOCCURRENCE_LABELS if is_cooccurrence(result) else MEASURE_LABELS
 
 
+def heat_peak(result: dict[str, Any], measure: str) -> float | int:
+    """The number the darkest colour stands for. In co-occurrence the diagonal (each code with itself)
+    dwarfs every pair and would leave the pairs pale: the scale is set by the pairs, and the diagonal,
+    whose numbers are printed like every cell's, takes the darkest colour."""
+    cooc = is_cooccurrence(result)
+    pairs = max((c[measure] or 0 for i, row in enumerate(result["cells"]) for j, c in enumerate(row)
+                 if not (cooc and i == j)), default=0)
+    return pairs or max((c[measure] or 0 for row in result["cells"] for c in row), default=0)
+
+
 def heat_bin(value: float | int | None, top: float | int) -> int:
     """The colour bin of a cell: 0 for nothing, else 1..BINS-1 in proportion to the largest cell."""
     if not value or not top:
@@ -97,8 +107,7 @@ def matrix_svg(result: dict[str, Any], measure: str, *, title: str) -> bytes:
     cols, rows = result["columns"], result["rows"]
     cw, ch, left, top = 110, 34, 200, 150
     width, height = left + cw * len(cols) + 20, top + ch * len(rows) + 20
-    values = [c[measure] or 0 for row in result["cells"] for c in row]
-    peak = max(values, default=0)
+    peak = heat_peak(result, measure)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
            f'aria-labelledby="t" font-family="sans-serif" font-size="12">',
            f'<title id="t">{escape(title)} – {escape(measure_labels(result)[measure])}</title>']
@@ -153,8 +162,7 @@ def matrix_png(result: dict[str, Any], measure: str, *, title: str) -> bytes:
     top = pad + 30 + head_lines * 16 + 10
     width = max(left + cw * len(cols) + pad, 640)
     height = top + ch * len(rows) + 90
-    values = [c[measure] or 0 for row in result["cells"] for c in row]
-    peak = max(values, default=0)
+    peak = heat_peak(result, measure)
     img = Image.new("RGB", (width, height), "#ffffff")
     d = ImageDraw.Draw(img)
     d.text((pad, pad), _fit(d, f"{title} – {measure_labels(result)[measure]}", bold, width - 2 * pad), font=bold,
@@ -192,7 +200,8 @@ def matrix_png(result: dict[str, Any], measure: str, *, title: str) -> bytes:
     for b in range(BINS):
         x = pad + b * 100
         d.rectangle([x, y, x + 24, y + 18], fill=_FILL[b], outline="#999999")
-        label = "none" if b == 0 else (f"up to {peak:.0%}" if measure == "share" and b == BINS - 1 else
+        label = "none" if b == 0 else (f"{round(peak):,} or more" if b == BINS - 1 and is_cooccurrence(result) else
+                                       f"up to {peak:.0%}" if measure == "share" and b == BINS - 1 else
                                        f"≈{b / (BINS - 1) * peak:.0%}" if measure == "share" else
                                        f"≈{round(b / (BINS - 1) * peak):,}")
         d.text((x + 30, y + 2), label, font=small, fill="#1a1a1a")

@@ -178,14 +178,15 @@ def _caption(label: str, *, cooccurrence: bool) -> str:
     text = (f"{label}. Darker cells hold larger numbers, and every cell prints its number; select a number to read "
             f"the {what} behind it.")
     if cooccurrence:
-        text += " The table is symmetric; the diagonal is each code on its own."
+        text += (" The table is symmetric; the diagonal is each code on its own. Colours are scaled to the pairs of "
+                 "codes, so the diagonal's larger numbers all take the darkest colour.")
     return text
 
 
 def _heat_table(result: dict[str, Any], measure: str, row_heading: str = "Row") -> dict[str, Any]:
     """Each cell's number, its colour bin (a CSS class) and its row/column index for the click-through;
     each cell carries its column's label too, so a link's accessible name says which cell it is."""
-    peak = max((c[measure] or 0 for row in result["cells"] for c in row), default=0)
+    peak = exports.heat_peak(result, measure)
     labels = [c["label"] for c in result["columns"]]
     rows = []
     for i, r in enumerate(result["rows"]):

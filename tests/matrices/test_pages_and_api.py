@@ -252,3 +252,21 @@ def test_a_refused_request_names_the_form_field_the_person_saw() -> None:
     exc = ValidationError({"column_ids": "At most 500 ids.", "site_ids": "No such id.", "coder": "Choose one."})
     assert set(_on_form_fields(exc, {"columns": "themes"}).error_dict) == {"themes", "sites", "coder"}
     assert set(_on_form_fields(exc, {"columns": "codes"}).error_dict) == {"codes", "sites", "coder"}
+
+
+def test_cooccurrence_colours_are_scaled_to_the_pairs_not_the_diagonal() -> None:
+    from analysis.matrices.exports import BINS, heat_bin, heat_peak
+
+    def cell(n: int) -> dict[str, int]:
+        return {"segments": n}
+
+    cooc = {"kind": "cooccurrence", "cells": [[cell(900), cell(10), cell(2)], [cell(10), cell(400), cell(0)],
+                                              [cell(2), cell(0), cell(50)]]}
+    peak = heat_peak(cooc, "segments")
+    assert peak == 10
+    assert [heat_bin(n, peak) for n in (10, 2, 900)] == [BINS - 1, 1, BINS - 1]
+    # An ordinary matrix has no diagonal: its largest cell sets the scale.
+    assert heat_peak({**cooc, "kind": "matrix"}, "segments") == 900
+    # Pairs that never overlap: the diagonal sets the scale rather than leaving every cell blank.
+    lonely = {"kind": "cooccurrence", "cells": [[cell(5), cell(0)], [cell(0), cell(3)]]}
+    assert heat_peak(lonely, "segments") == 5
