@@ -65,3 +65,28 @@ def test_composed_examples_are_realistic():
         "start": 120, "end": 180, "pseudonym": "SU0", "status": "queued", "when": "2026-06-01T09:30:00Z"}
     assert example_for(ref, components, request=False)["id"] == 7
     assert example_for({"type": "array", "items": ref}, components, request=False)[0]["start"] == 120
+
+
+def test_every_documented_conflict_has_the_shape_the_api_answers_with(db):
+    """A 409 always answers ``{"detail": …}`` (and, for a stale version, ``current``: the object as it is now);
+    the schema must say so for every operation, or clients validating responses reject the conflict
+    (the fuzz found a theme's 409 documented as a theme)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+
+    def resolved(s):
+        ref = s.get("$ref")
+        return components[ref.rsplit("/", 1)[-1]] if ref else s
+
+    conflicts = [(path, method, op["responses"]["409"]) for path, method, op in _operations(schema)
+                 if "409" in op["responses"]]
+    assert len(conflicts) >= 3
+    wrong = []
+    for path, method, response in conflicts:
+        for media in response.get("content", {}).values():
+            body = resolved(media["schema"])
+            if "detail" not in body.get("properties", {}):
+                wrong.append(f"{method.upper()} {path}")
+    assert not wrong, "409 documented without a detail: " + ", ".join(wrong)

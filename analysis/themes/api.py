@@ -277,6 +277,11 @@ class BoardSettingsSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     support_line = serializers.CharField(allow_blank=True, max_length=service_limits.SUPPORT_MAX)
 
 
+class ThemeConflictSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField(help_text="Who changed the theme, and when; your change was not saved.")
+    current = ThemeSerializer(help_text="The theme as it is now: start again from its version.")
+
+
 def _conflict(exc: theme_services.ConflictError) -> Response:
     return Response({"detail": str(exc), "current": ThemeSerializer(exc.current).data},
                     status=status.HTTP_409_CONFLICT)
@@ -317,7 +322,7 @@ class ThemeDetailAPI(APIView):
         counts = theme_selectors.theme_group_counts(user=request.user, study_id=study_id, theme=theme)
         return Response({"theme": ThemeSerializer(theme).data, "counts": ThemeGroupCountSerializer(counts, many=True).data})
 
-    @extend_schema(request=ThemeUpdateSerializer, responses={200: ThemeSerializer, 409: ThemeSerializer})
+    @extend_schema(request=ThemeUpdateSerializer, responses={200: ThemeSerializer, 409: ThemeConflictSerializer})
     def patch(self, request: Request, study_id: int, theme_id: int) -> Response:
         theme_selectors.theme_get(user=request.user, study_id=study_id, theme_id=theme_id, perm=Perm.THEME_EDIT)
         d = _validated(ThemeUpdateSerializer(data=request.data, partial=True))

@@ -95,6 +95,11 @@ class CellSerializer(serializers.Serializer[Any]):
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
+class CellConflictSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField(help_text="Who changed the cell, and when; your text was not saved.")
+    current = CellSerializer(help_text="The cell as it is now: its text and version.")
+
+
 class CellWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     summary = serializers.CharField(allow_blank=True, max_length=services.SUMMARY_MAX, trim_whitespace=False)
     version = serializers.IntegerField(min_value=0, max_value=services.VERSION_MAX,
@@ -165,7 +170,7 @@ class FrameworkCellAPI(APIView):
                                   theme_id=theme_id)
         return Response(CellSerializer(_cell(view.cell, view.participant.pk, view.theme.pk)).data)
 
-    @extend_schema(request=CellWriteSerializer, responses={200: CellSerializer, 409: CellSerializer},
+    @extend_schema(request=CellWriteSerializer, responses={200: CellSerializer, 409: CellConflictSerializer},
                    summary="Write a cell's summary with the version you read; 409 with the current text if it moved on")
     def put(self, request: Request, study_id: int, chart_id: int, participant_id: int, theme_id: int) -> Response:
         s = CellWriteSerializer(data=request.data)
