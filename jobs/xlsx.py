@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -48,13 +48,25 @@ def xml_text(value: str) -> str:
     return _ILLEGAL.sub("", value).translate(_ESCAPE)
 
 
+# The UTF-8 bytes of the characters of _ILLEGAL outside the surrogates (which UTF-8 refuses to encode):
+# a batch of rows is checked on the bytes it is written as, by C loops (bytes.translate, memchr) instead of
+# a regular expression over 92 MB of markup (a second of CPU for 77,720 codings).
+_ILLEGAL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_NONCHARACTERS = ("\ufffe".encode(), "\uffff".encode())
+
+
+def _clean(data: bytes) -> bool:
+    return len(data.translate(None, _ILLEGAL_BYTES)) == len(data) and not any(c in data for c in _NONCHARACTERS)
+
+
 class XlsxSheet:
     def __init__(self, title: str) -> None:
         self.title = title
         self.rows = 0
         # Open for the sheet's life (rows come until the workbook is closed); XlsxStream.close closes it.
-        self._file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self._file: IO[bytes] = tempfile.TemporaryFile("w+b")  # noqa: SIM115
         self._columns: list[str] = []
+        self._cache: dict[str, str] = {}
 
     def append(self, values: Iterable[Any]) -> None:
         """One row: ``str`` as text, ``int``/``float`` as numbers, ``None`` and ``""`` as an empty cell."""
@@ -71,14 +83,64 @@ class XlsxSheet:
                 cells.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{xml_text(str(v))}</t></is></c>')
             else:
                 cells.append(f'<c r="{ref}"><v>{v!r}</v></c>')
-        self._file.write(f'<row r="{r}">{"".join(cells)}</row>')
+        self._file.write(f'<row r="{r}">{"".join(cells)}</row>'.encode())
+
+    def append_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Many rows, as :meth:`append` writes them, with one write and one check for characters XML cannot
+        hold: per cell only an escape (three ``str.replace``; short repeated values from a cache) and a
+        format. 77,720 rows of 13 cells took 4.6 s through ``append``, its regular expression and its
+        ``str.translate`` per cell."""
+        try:
+            data = self._rows_xml(rows, clean=False).encode()
+            ok = _clean(data)
+        except UnicodeEncodeError:  # a lone surrogate
+            ok = False
+        if not ok:
+            # The markup holds none of these characters: some text does. Clean every cell of these rows.
+            data = self._rows_xml(rows, clean=True).encode()
+        self.rows += len(rows)
+        self._file.write(data)
+
+    def _rows_xml(self, rows: Sequence[Sequence[Any]], *, clean: bool) -> str:
+        width = max((len(row) for row in rows), default=0)
+        while len(self._columns) < width:
+            self._columns.append(_column(len(self._columns)))
+        columns, cache = self._columns, self._cache
+        out = []
+        number = self.rows
+        for row in rows:
+            number += 1
+            r = str(number)
+            cells = [f'<row r="{r}">']
+            for col, v in zip(columns, row, strict=False):
+                if v.__class__ is str:
+                    if not v:
+                        continue
+                    e = None if clean else cache.get(v)  # the cache holds what the first pass escaped
+                    if e is None:
+                        e = xml_text(v) if clean else v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                        if len(v) <= 200 and not clean:  # speakers, coders, code paths: few values, many rows
+                            if len(cache) >= 20_000:
+                                cache.clear()
+                            cache[v] = e
+                    cells.append(f'<c r="{col}{r}" t="inlineStr"><is><t xml:space="preserve">{e}</t></is></c>')
+                elif v is None or v == "":
+                    continue
+                elif v.__class__ is int or v.__class__ is float:
+                    cells.append(f'<c r="{col}{r}"><v>{v!r}</v></c>')
+                elif isinstance(v, bool) or not isinstance(v, int | float):
+                    cells.append(f'<c r="{col}{r}" t="inlineStr"><is><t xml:space="preserve">{xml_text(str(v))}</t></is></c>')
+                else:
+                    cells.append(f'<c r="{col}{r}"><v>{v!r}</v></c>')
+            cells.append("</row>")
+            out.append("".join(cells))
+        return "".join(out)
 
     def _copy_into(self, out: IO[bytes]) -> None:
         out.write(f'{_HEAD}<worksheet xmlns="{_MAIN}"><sheetData>'.encode())
         self._file.flush()
-        raw = self._file.buffer  # type: ignore[attr-defined]
-        raw.seek(0)
-        shutil.copyfileobj(raw, out, 1 << 20)
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, out, 1 << 20)
         out.write(b"</sheetData></worksheet>")
 
     def close(self) -> None:
@@ -134,7 +196,9 @@ class XlsxStream:
                 + f'<Relationship Id="rId{n + 1}" Type="{_REL}/styles" Target="styles.xml"/></Relationships>'),
             "xl/styles.xml": _STYLES,
         }
-        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        # Level 1: the 92 MB of XML of 77,720 codings deflate in 0.4 s instead of 1.4 s (level 6), for a file
+        # 18% larger (11.4 instead of 9.6 MB); the markup repeats, so the fast level already takes most of it.
+        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             for name, text in parts.items():
                 zf.writestr(name, text)
             for i, sheet in enumerate(self.sheets, 1):

@@ -45,3 +45,32 @@ def test_empty_workbook_has_a_sheet(tmp_path: Path) -> None:
     path = str(tmp_path / "empty.xlsx")
     XlsxStream(path).close()
     assert load_workbook(path).sheetnames == ["Sheet1"]
+
+
+def test_rows_in_batches_read_back_as_rows_one_by_one(tmp_path: Path) -> None:
+    rows = [
+        ("Code › sub", "A & B <c> > d", 3, 4.5, None, "", True, "=SUM(A1)"),
+        ("Code › sub", "bell\x07 and \x01", 5, 0, "speaker", "tail  ", False, "\ufffeno\uffff"),
+        ("Code › sub", "lone \ud800 surrogate", -1, 1e20, "speaker", " lead", None, "café 👍"),
+        ("tab\there", "bell\x07 and \x01", 7, 8, "", "", "", ""),
+    ]
+    for batch in ([rows[0]], rows[:2], rows):
+        one, many = str(tmp_path / "one.xlsx"), str(tmp_path / "many.xlsx")
+        wb = XlsxStream(one)
+        sheet = wb.add_sheet("S")
+        sheet.append(["head"])
+        for row in batch:
+            sheet.append(row)
+        wb.close()
+        wb = XlsxStream(many)
+        sheet = wb.add_sheet("S")
+        sheet.append(["head"])
+        sheet.append_rows(batch)
+        sheet.append_rows(batch)  # row numbers go on from the first batch
+        wb.close()
+        with zipfile.ZipFile(many) as zf:
+            etree.fromstring(zf.read("xl/worksheets/sheet1.xml"))
+        expected = [[c.value for c in r] for r in load_workbook(one).worksheets[0].iter_rows()]
+        got = [[c.value for c in r] for r in load_workbook(many).worksheets[0].iter_rows()]
+        assert got == expected + expected[1:]
+    assert expected[2][1] == "bell and "  # what XML cannot hold is dropped, in the cache's values too
