@@ -9,6 +9,7 @@ row moved 100 MB from the database for one page.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from analysis.coding.models import Assignment, Code, Coding
 from analysis.coding.selectors.codings import blind_exclusion_q, codings_visible
 from analysis.transcripts.models import TranscriptTurn
 from analysis.transcripts.selectors import transcript_lines_at
+from analysis.transcripts.text import line_in
 
 CONTEXT_CHARS = 200  # code points of context each side of a segment, clipped to speaker turns
 PAGE_SIZE = 50
@@ -164,9 +166,9 @@ WITH c AS MATERIALIZED (
 ), s AS (
     SELECT transcript_id, MIN(ws) AS ws, MAX(we) AS we FROM c GROUP BY transcript_id
 )
-SELECT c.id, c.transcript_id, c.ws, c.we, NULL FROM c
+SELECT c.id, c.transcript_id, c.ws, c.we, NULL, NULL FROM c
 UNION ALL
-SELECT NULL, s.transcript_id, s.ws, s.we, SUBSTRING(t.text FROM s.ws + 1 FOR s.we - s.ws)
+SELECT NULL, s.transcript_id, s.ws, s.we, SUBSTRING(t.text FROM s.ws + 1 FOR s.we - s.ws), t.newlines
 FROM s JOIN transcripts_transcript t ON t.id = s.transcript_id
 """
 
@@ -188,7 +190,7 @@ class Window:
 
 def segment_windows(ids: list[int], context: int) -> dict[int, Window]:
     """The window ``[start - context, end + context)`` of each coding of ``ids`` (clipped to the text),
-    with its line number: two statements whatever the number of codings. The ids come from the caller's
+    with its line number: one statement whatever the number of codings (on SQLite two). The ids come from the caller's
     visible codings. Both pages of segments (a code's, a matrix cell's) read their text through here."""
     if not ids:
         return {}
@@ -196,12 +198,19 @@ def segment_windows(ids: list[int], context: int) -> dict[int, Window]:
         with connection.cursor() as cur:
             cur.execute(_WINDOWS_PG, [context, context, ids])
             found = cur.fetchall()
-        spans = {tid: (ws, text or "") for cid, tid, ws, _we, text in found if cid is None}
+        # Django has psycopg hand JSON over as text (JSONField parses it): so here too.
+        spans = {tid: (ws, text or "", json.loads(newlines) if isinstance(newlines, str) else newlines)
+                 for cid, tid, ws, _we, text, newlines in found if cid is None}
         rows = []
-        for cid, tid, ws, we, _ in found:
+        for cid, tid, ws, we, _, _ in found:
             if cid is not None and tid in spans:
-                span_start, span = spans[tid]
+                span_start, span, _ = spans[tid]
                 rows.append((cid, tid, ws, span[ws - span_start:we - span_start]))
+        # The newline offsets come with the spans (a statement less); a transcript written without them is
+        # counted in its text by transcript_lines_at.
+        lines = transcript_lines_at(offsets=[(r[1], r[2]) for r in rows if spans[r[1]][2] is None])
+        lines.update(((tid, ws), line_in(spans[tid][2], ws)) for _, tid, ws, _ in rows if spans[tid][2] is not None)
+        return {cid: Window(tid, ws, text or "", lines[(tid, ws)]) for cid, tid, ws, text in rows}
     else:
         w_start = Greatest(F("start") - context, Value(0))
         # SQL strings count from 1.
