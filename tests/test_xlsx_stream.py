@@ -6,6 +6,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import pytest
 from lxml import etree
 from openpyxl import load_workbook
 
@@ -74,3 +75,22 @@ def test_rows_in_batches_read_back_as_rows_one_by_one(tmp_path: Path) -> None:
         got = [[c.value for c in r] for r in load_workbook(many).worksheets[0].iter_rows()]
         assert got == expected + expected[1:]
     assert expected[2][1] == "bell and "  # what XML cannot hold is dropped, in the cache's values too
+
+
+def test_a_single_sheet_written_straight_into_the_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "single.xlsx")
+    wb = XlsxStream(path)
+    sheet = wb.single_sheet("Codings & <more>")
+    sheet.append(["Code", "Start line"])
+    sheet.append_rows([("=1+1", 3), ("bell\x07", 4)])
+    with pytest.raises(ValueError, match="only"):
+        wb.add_sheet("Other")
+    wb.close()
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+        for name in zf.namelist():
+            etree.fromstring(zf.read(name))
+    book = load_workbook(path)
+    assert book.sheetnames == ["Codings & <more>"]
+    assert [[c.value for c in r] for r in book.worksheets[0].iter_rows()] == [["Code", "Start line"], ["=1+1", 3], ["bell", 4]]
+    assert list(book.worksheets[0].iter_rows())[1][0].data_type == "s"

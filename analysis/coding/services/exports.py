@@ -363,7 +363,7 @@ def _write_xlsx(path: str, parts: Iterator[_Part], *, sheet_per_code: bool, labe
     used: set[str] = set()
     single = None
     if not sheet_per_code:
-        single = wb.add_sheet("Codings")
+        single = wb.single_sheet("Codings")
         single.append(HEADER)
     code_cells = {pk: (_xlsx_value(p), _xlsx_value(name)) for pk, (p, name) in labels.items()}
     n = 0
