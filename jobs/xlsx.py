@@ -11,11 +11,14 @@ the number of rows.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
 import shutil
 import tempfile
+import threading
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -60,16 +63,59 @@ def _clean(data: bytes) -> bool:
     return len(data.translate(None, _ILLEGAL_BYTES)) == len(data) and not any(c in data for c in _NONCHARACTERS)
 
 
+class _BackgroundWriter:
+    """Writes to ``out`` (a part of the zip) from a thread of its own: zlib lets go of the GIL while it
+    deflates, so the rows of the next batch are made while the last one is compressed (0.4 s of a 2 s
+    export of 77,720 codings on a free second core). At most ``depth`` batches wait: memory stays bounded."""
+
+    def __init__(self, out: IO[bytes], depth: int = 4) -> None:
+        self._out = out
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self.closed = False
+        self._thread = threading.Thread(target=self._run, name="xlsx-deflate", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._out.write(data)
+                except BaseException as exc:  # handed to the writing thread at close
+                    self._error = exc
+
+    def write(self, data: bytes) -> int:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+        return len(data)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self._out.close()
+        if self._error is not None:
+            raise self._error
+
+
 class XlsxSheet:
     def __init__(self, title: str, out: IO[bytes] | None = None) -> None:
         self.title = title
         self.rows = 0
         # Open for the sheet's life (rows come until the workbook is closed); XlsxStream.close closes it.
         # ``out``: the sheet's part in the zip itself (XlsxStream.single_sheet), written as rows come.
-        self._direct = out is not None
-        self._file: IO[bytes] = out if out is not None else tempfile.TemporaryFile("w+b")  # noqa: SIM115
-        if out is not None:
-            out.write(f'{_HEAD}<worksheet xmlns="{_MAIN}"><sheetData>'.encode())
+        self._direct: _BackgroundWriter | None = None
+        self._file: IO[bytes] | None = None
+        if out is None:
+            self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115
+            self._write: Callable[[bytes], int] = self._file.write
+        else:
+            self._direct = _BackgroundWriter(out)
+            self._write = self._direct.write
+            self._write(f'{_HEAD}<worksheet xmlns="{_MAIN}"><sheetData>'.encode())
         self._columns: list[str] = []
         self._cache: dict[str, str] = {}
 
@@ -88,7 +134,7 @@ class XlsxSheet:
                 cells.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{xml_text(str(v))}</t></is></c>')
             else:
                 cells.append(f'<c r="{ref}"><v>{v!r}</v></c>')
-        self._file.write(f'<row r="{r}">{"".join(cells)}</row>'.encode())
+        self._write(f'<row r="{r}">{"".join(cells)}</row>'.encode())
 
     def append_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Many rows, as :meth:`append` writes them, with one write and one check for characters XML cannot
@@ -104,7 +150,7 @@ class XlsxSheet:
             # The markup holds none of these characters: some text does. Clean every cell of these rows.
             data = self._rows_xml(rows, clean=True).encode()
         self.rows += len(rows)
-        self._file.write(data)
+        self._write(data)
 
     def _rows_xml(self, rows: Sequence[Sequence[Any]], *, clean: bool) -> str:
         width = max((len(row) for row in rows), default=0)
@@ -142,6 +188,7 @@ class XlsxSheet:
         return "".join(out)
 
     def _copy_into(self, out: IO[bytes]) -> None:
+        assert self._file is not None, "a sheet written straight into the zip has nothing to copy"
         out.write(f'{_HEAD}<worksheet xmlns="{_MAIN}"><sheetData>'.encode())
         self._file.flush()
         self._file.seek(0)
@@ -149,9 +196,11 @@ class XlsxSheet:
         out.write(b"</sheetData></worksheet>")
 
     def close(self) -> None:
-        if self._direct and not self._file.closed:
-            self._file.write(b"</sheetData></worksheet>")
-        self._file.close()
+        if self._direct is not None and not self._direct.closed:
+            self._write(b"</sheetData></worksheet>")
+            self._direct.close()
+        if self._file is not None:
+            self._file.close()
 
 
 class XlsxStream:
@@ -200,6 +249,16 @@ class XlsxStream:
         finally:
             for sheet in self.sheets:
                 sheet.close()
+
+    def abort(self) -> None:
+        """After a failure: let go of the sheets' temporary files and deflating thread; the file at ``path``
+        is not a workbook to keep."""
+        for sheet in self.sheets:
+            with contextlib.suppress(Exception):
+                sheet.close()
+        if self._zip is not None:
+            with contextlib.suppress(Exception):
+                self._zip.close()
 
     def _open(self) -> zipfile.ZipFile:
         # Level 1: the 92 MB of XML of 77,720 codings deflate in 0.4 s instead of 1.4 s (level 6), for a file

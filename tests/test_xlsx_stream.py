@@ -94,3 +94,13 @@ def test_a_single_sheet_written_straight_into_the_file(tmp_path: Path) -> None:
     assert book.sheetnames == ["Codings & <more>"]
     assert [[c.value for c in r] for r in book.worksheets[0].iter_rows()] == [["Code", "Start line"], ["=1+1", 3], ["bell", 4]]
     assert list(book.worksheets[0].iter_rows())[1][0].data_type == "s"
+
+
+def test_an_aborted_workbook_leaves_no_thread_behind(tmp_path: Path) -> None:
+    import threading
+
+    wb = XlsxStream(str(tmp_path / "aborted.xlsx"))
+    sheet = wb.single_sheet("Codings")
+    sheet.append_rows([("a", 1)] * 1000)
+    wb.abort()
+    assert not [t for t in threading.enumerate() if t.name == "xlsx-deflate"]

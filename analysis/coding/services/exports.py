@@ -359,6 +359,14 @@ def _sheet_title(name: str, used: set[str]) -> str:
 
 def _write_xlsx(path: str, parts: Iterator[_Part], *, sheet_per_code: bool, labels: dict[int, tuple[str, str]]) -> int:
     wb = XlsxStream(path)
+    try:
+        return _fill_xlsx(wb, parts, sheet_per_code=sheet_per_code, labels=labels)
+    except BaseException:
+        wb.abort()  # a worker runs many jobs: no temporary file or deflating thread left behind by a failed one
+        raise
+
+
+def _fill_xlsx(wb: XlsxStream, parts: Iterator[_Part], *, sheet_per_code: bool, labels: dict[int, tuple[str, str]]) -> int:
     sheets: dict[int, XlsxSheet] = {}
     used: set[str] = set()
     single = None
