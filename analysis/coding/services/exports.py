@@ -2,8 +2,9 @@
 site, transcript, speaker, line numbers, memo) as CSV or XLSX, in a background job.
 
 Constant memory whatever the size: transcripts are read a batch at a time (their text once, for
-the line numbers and the coded text), rows are written straight to a file (``jobs.xlsx`` keeps each
-sheet in a temporary file), and the file is copied to storage in chunks.
+the line numbers and the coded text), rows are written straight to a file (``jobs.xlsx`` deflates a
+single sheet into the workbook as rows come, and keeps each sheet of a sheet-per-code workbook in a
+temporary file), and the file is copied to storage in chunks.
 
 The job runs as the member who asked: the policy module and :func:`codings_visible` decide what it
 holds (scope, consent — withdrawn with deletion never appears — and blind double coding), again
