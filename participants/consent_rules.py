@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 
 from .models import ConsentState
@@ -111,7 +112,19 @@ def participants_usable_q(use: DataUse, *, prefix: str = "") -> Q:
     answers = f"{prefix}consent_answers"
     q = Q(**{f"{prefix}consent_state__in": sorted(rule.states)}, **{f"{prefix}purged_at__isnull": True})
     for key in rule.required:
-        q &= Q(**{f"{answers}__{key}": True})
+        q &= _answered_yes(answers, key)
     for key in rule.if_asked:
-        q &= ~Q(**{f"{answers}__has_key": key}) | Q(**{f"{answers}__{key}": True})
+        q &= ~Q(**{f"{answers}__has_key": key}) | _answered_yes(answers, key)
     return q
+
+
+def _answered_yes(answers: str, key: str) -> Q:
+    """``answers[key] is True`` in SQL. On PostgreSQL as containment (``answers @> '{"key": true}'``): the
+    planner estimates it from the column's statistics, whereas ``answers -> 'key' = 'true'`` gets a fixed
+    0.5% — 3 visible transcripts of 650, so every query over visible codings (a code's segments, its count
+    by group) looped over transcripts with an index probe each instead of hashing them, twice as slow.
+    The same rows: both are true exactly when the answers hold the key with the value true. SQLite has no
+    containment on JSON."""
+    if connection.vendor == "postgresql":
+        return Q(**{f"{answers}__contains": {key: True}})
+    return Q(**{f"{answers}__{key}": True})

@@ -245,9 +245,11 @@ class CodeSegmentsAPI(APIView):
         number = _query_int(request, "page", 1) or 1
         group = _query_int(request, "group", None)
         subcodes = request.query_params.get("subcodes") in ("1", "true")
-        groups = retrieval.segment_group_totals(user=request.user, study_id=study_id, code=code, subcodes=subcodes)
+        base = retrieval.segments_queryset(user=request.user, study_id=study_id, code=code, subcodes=subcodes)
+        groups = retrieval.segment_group_totals(user=request.user, study_id=study_id, code=code, subcodes=subcodes,
+                                                base=base)
         page = retrieval.segments_page(user=request.user, study_id=study_id, code=code, number=number,
-                                       page_size=page_size, group_id=group, subcodes=subcodes, groups=groups)
+                                       page_size=page_size, group_id=group, subcodes=subcodes, groups=groups, base=base)
         if number > page.pages:
             return Response({"detail": f"There are {page.pages} page(s) of segments."}, status=404)
 

@@ -9,6 +9,7 @@ row moved 100 MB from the database for one page.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from analysis.coding.models import Assignment, Code, Coding
 from analysis.coding.selectors.codings import blind_exclusion_q, codings_visible
 from analysis.transcripts.models import TranscriptTurn
 from analysis.transcripts.selectors import transcript_lines_at
+from analysis.transcripts.text import line_in
 
 CONTEXT_CHARS = 200  # code points of context each side of a segment, clipped to speaker turns
 PAGE_SIZE = 50
@@ -132,10 +134,15 @@ def segments_queryset(
     return qs
 
 
-def segment_group_totals(*, user: Any, study_id: int, code: Code, subcodes: bool = False) -> list[GroupTotal]:
-    """Segments and distinct participants per participant group, in one aggregate query."""
+def segment_group_totals(
+    *, user: Any, study_id: int, code: Code, subcodes: bool = False, base: QuerySet[Coding] | None = None,
+) -> list[GroupTotal]:
+    """Segments and distinct participants per participant group, in one aggregate query. ``base``: the
+    caller's ``segments_queryset`` for the same code and sub-codes (see ``segments_page``)."""
+    if base is None:
+        base = segments_queryset(user=user, study_id=study_id, code=code, subcodes=subcodes)
     rows = (
-        segments_queryset(user=user, study_id=study_id, code=code, subcodes=subcodes)
+        base
         .values("transcript__participant__group_id", "transcript__participant__group__label",
                 "transcript__participant__group__position")
         .annotate(n=Count("id"), p=Count("transcript__participant_id", distinct=True))
@@ -151,17 +158,23 @@ _SEGMENT_FIELDS = (
     "transcript__participant__site__name",
 )
 # The text each row needs, cut by the database: the window [start - context, end + context) clipped to
-# the text. On PostgreSQL one SUBSTRING per row (the expression reads the stored text once; its start
-# is spelled out rather than taken from a LATERAL column so that nothing else detoasts it). The
-# window's line number comes from the transcript's recorded newline offsets (``transcript_lines_at``):
-# counting newlines in the text before each window read the transcript from its start for every row
-# (128 ms of a 401 ms first page at 650 interviews under load).
+# the text. On PostgreSQL one SUBSTRING per transcript of the page, from its first window's start to its last
+# window's end, out of which each row's window is cut here: SUBSTRING counts code points from the text's
+# start (and decompresses it that far) for every call, and one call per row cost 14-17 ms of a 50-segment
+# page from 11 transcripts at 650 interviews, against 3 ms once per transcript. What moves is still bounded
+# by the page's windows, never a whole transcript per row. The window's line number comes from the
+# transcript's recorded newline offsets (``transcript_lines_at``): counting newlines in the text before
+# each window read the transcript from its start for every row.
 _WINDOWS_PG = """
-SELECT c.id, c.transcript_id, GREATEST(c.start - %s, 0),
-       SUBSTRING(t.text FROM GREATEST(c.start - %s, 0) + 1 FOR c."end" + %s - GREATEST(c.start - %s, 0))
-FROM coding_coding c
-JOIN transcripts_transcript t ON t.id = c.transcript_id
-WHERE c.id = ANY(%s)
+WITH c AS MATERIALIZED (
+    SELECT id, transcript_id, GREATEST(start - %s, 0) AS ws, "end" + %s AS we FROM coding_coding WHERE id = ANY(%s)
+), s AS (
+    SELECT transcript_id, MIN(ws) AS ws, MAX(we) AS we FROM c GROUP BY transcript_id
+)
+SELECT c.id, c.transcript_id, c.ws, c.we, NULL, NULL FROM c
+UNION ALL
+SELECT NULL, s.transcript_id, s.ws, s.we, SUBSTRING(t.text FROM s.ws + 1 FOR s.we - s.ws), t.newlines
+FROM s JOIN transcripts_transcript t ON t.id = s.transcript_id
 """
 
 
@@ -182,14 +195,27 @@ class Window:
 
 def segment_windows(ids: list[int], context: int) -> dict[int, Window]:
     """The window ``[start - context, end + context)`` of each coding of ``ids`` (clipped to the text),
-    with its line number: two statements whatever the number of codings. The ids come from the caller's
+    with its line number: one statement whatever the number of codings (on SQLite two). The ids come from the caller's
     visible codings. Both pages of segments (a code's, a matrix cell's) read their text through here."""
     if not ids:
         return {}
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute(_WINDOWS_PG, [context, context, context, context, ids])
-            rows = cur.fetchall()
+            cur.execute(_WINDOWS_PG, [context, context, ids])
+            found = cur.fetchall()
+        # Django has psycopg hand JSON over as text (JSONField parses it): so here too.
+        spans = {tid: (ws, text or "", json.loads(newlines) if isinstance(newlines, str) else newlines)
+                 for cid, tid, ws, _we, text, newlines in found if cid is None}
+        rows = []
+        for cid, tid, ws, we, _, _ in found:
+            if cid is not None and tid in spans:
+                span_start, span, _ = spans[tid]
+                rows.append((cid, tid, ws, span[ws - span_start:we - span_start]))
+        # The newline offsets come with the spans (a statement less); a transcript written without them is
+        # counted in its text by transcript_lines_at.
+        lines = transcript_lines_at(offsets=[(r[1], r[2]) for r in rows if spans[r[1]][2] is None])
+        lines.update(((tid, ws), line_in(spans[tid][2], ws)) for _, tid, ws, _ in rows if spans[tid][2] is not None)
+        return {cid: Window(tid, ws, text or "", lines[(tid, ws)]) for cid, tid, ws, text in rows}
     else:
         w_start = Greatest(F("start") - context, Value(0))
         # SQL strings count from 1.
@@ -203,15 +229,21 @@ def segment_windows(ids: list[int], context: int) -> dict[int, Window]:
 def segments_page(
     *, user: Any, study_id: int, code: Code, number: int = 1, page_size: int = PAGE_SIZE,
     group_id: int | None = None, subcodes: bool = False, context: int = CONTEXT_CHARS,
-    groups: list[GroupTotal] | None = None,
+    groups: list[GroupTotal] | None = None, base: QuerySet[Coding] | None = None,
 ) -> SegmentPage:
     """One page of a code's segments with the total (no cap), each with its context window split
     into speaker turns with line numbers. A few queries whatever the size: the count, the page's ids,
     their text windows (cut by the database) and the turns around them. ``groups``: the caller's
     ``segment_group_totals`` for the same code and sub-codes, whose segments add up to the total (the
-    pages show them anyway): then the codings are not counted a second time."""
+    pages show them anyway): then the codings are not counted a second time. ``base``: the caller's
+    ``segments_queryset`` for the same code and sub-codes (no group), built once for the totals and every
+    page of a request: building the visible codings (scope, consent, blind double coding: a query of its
+    own) was a quarter of a page's Python time."""
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-    qs = segments_queryset(user=user, study_id=study_id, code=code, group_id=group_id, subcodes=subcodes)
+    if base is None:
+        qs = segments_queryset(user=user, study_id=study_id, code=code, group_id=group_id, subcodes=subcodes)
+    else:
+        qs = base.filter(transcript__participant__group_id=group_id) if group_id else base
     if groups is None:
         total = qs.count()
     else:

@@ -154,18 +154,19 @@ def code_segments(request: HttpRequest, study_id: int, code_id: int) -> HttpResp
     view = "list" if request.GET.get("view") == "list" else "groups"
     subcodes = request.GET.get("subcodes") == "1"
     number = _page_number(request.GET.get("page"))
-    groups = retrieval.segment_group_totals(user=user, study_id=study_id, code=code, subcodes=subcodes)
+    base = retrieval.segments_queryset(user=user, study_id=study_id, code=code, subcodes=subcodes)
+    groups = retrieval.segment_group_totals(user=user, study_id=study_id, code=code, subcodes=subcodes, base=base)
     per_column = retrieval.PAGE_SIZE // max(1, min(len(groups), 5)) if view == "groups" else retrieval.PAGE_SIZE
     columns, page = [], None
     if view == "groups":
         for g in groups:
             columns.append((g, retrieval.segments_page(user=user, study_id=study_id, code=code, number=number,
                                                        page_size=per_column, group_id=g.group_id, subcodes=subcodes,
-                                                       groups=groups)))
+                                                       groups=groups, base=base)))
         pages = max([p.pages for _, p in columns], default=1)
     else:
         page = retrieval.segments_page(user=user, study_id=study_id, code=code, number=number, subcodes=subcodes,
-                                       groups=groups)
+                                       groups=groups, base=base)
         pages = page.pages
     number = min(number, pages)
     return render(request, "coding/code_segments.html", {
