@@ -225,6 +225,21 @@ def _pairs_sql(*, user: Any, study_id: int, spec: Spec, code_a: int, code_b: int
     # Only the two codes' codings are read.
     two = replace(spec, column_ids=tuple(sorted({code_a, code_b})))
     base, params = _codings_sql(user=user, study_id=study_id, spec=two)
+    if connection.vendor == "postgresql":
+        # The arrays of ``_statement_arrays``, with the codings' ids: no window pass and no recursion (the
+        # busiest cell at 1,000 participants, 64,804 codings of the two codes: 150-210 -> 80 ms at load 3.6).
+        sql = f"""
+        WITH c (id, code, tr, s, e, part) AS ({base}),
+        ca AS (SELECT tr, array_agg(s) AS ss, array_agg(e) AS es, array_agg(code) AS cs, array_agg(id) AS ids
+            FROM (SELECT tr, s, e, code, id FROM c ORDER BY tr, s, id) o GROUP BY tr),
+        x AS (SELECT tr, id, code, s, ids[k] AS other, cs[k] AS other_code FROM (
+            SELECT tr, id, code, s, ids, cs, generate_series(rn + 1, width_bucket(e - 1, ss)) AS k FROM (
+                SELECT tr, ids, cs, ss, unnest(ss) AS s, unnest(es) AS e, unnest(cs) AS code, unnest(ids) AS id,
+                    generate_subscripts(ss, 1) AS rn FROM ca) u) v)
+        SELECT CASE WHEN code = %s THEN id ELSE other END, CASE WHEN code = %s THEN other ELSE id END, tr, s AS us
+        FROM x WHERE code <> other_code
+        """  # noqa: S608 (the ORM's SQL and placeholders)
+        return sql, [*params, code_a, code_a]
     sql = f"""
     WITH RECURSIVE c (id, code, tr, s, e, part) AS ({base}),
     r AS (SELECT id, code, tr, s, e, ROW_NUMBER() OVER win AS rn, LEAD(s) OVER win AS s1, LEAD(id) OVER win AS i1,
