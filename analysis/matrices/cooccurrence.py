@@ -218,14 +218,18 @@ class _Pair:
     b: int
 
 
-def _pairs_sql(*, user: Any, study_id: int, spec: Spec, code_a: int, code_b: int) -> tuple[str, list[Any]]:
+def _pairs_sql(*, user: Any, study_id: int, spec: Spec, code_a: int, code_b: int,
+               sweep: bool | None = None) -> tuple[str, list[Any]]:
     """The overlapping pairs of the two codes as (coding of ``code_a``, coding of ``code_b``, transcript,
-    start of the pair), found by the same sweep as the counts (see ``_statement``): each coding's next
-    codings by (start, id) while they start before it ends."""
+    start of the pair), found as the counts find them (see ``_statement``): each coding's next codings by
+    (start, id) while they start before it ends. ``sweep``: the portable form (default: on databases other
+    than PostgreSQL; ``bench/cooccurrence_compare.py`` runs both on PostgreSQL)."""
     # Only the two codes' codings are read.
     two = replace(spec, column_ids=tuple(sorted({code_a, code_b})))
     base, params = _codings_sql(user=user, study_id=study_id, spec=two)
-    if connection.vendor == "postgresql":
+    if sweep is None:
+        sweep = connection.vendor != "postgresql"
+    if not sweep:
         # The arrays of ``_statement_arrays``, with the codings' ids: no window pass and no recursion (the
         # busiest cell at 1,000 participants, 64,804 codings of the two codes: 150-210 -> 80 ms at load 3.6).
         sql = f"""
