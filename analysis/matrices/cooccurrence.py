@@ -88,9 +88,11 @@ def _statement_arrays(*, user: Any, study_id: int, spec: Spec) -> tuple[str, lis
     shorter with NULLs), so the per-transcript arrays are never copied per coding."""
     base, params = _codings_sql(user=user, study_id=study_id, spec=spec)
     turn = TranscriptTurn._meta.db_table
-    # Only the rows' order, not the aggregate, sorts: a subquery's ORDER BY is kept (it is not flattened)
-    # and array_agg takes the rows as they come, where ``array_agg(… ORDER BY …)`` sorts every transcript's
-    # rows again for each of the three arrays (PostgreSQL 15).
+    # Only the rows' order, not the aggregate, sorts: a subquery's ORDER BY is kept (it is not flattened, and
+    # no partial, parallel aggregate is planned above a sorted subquery) and array_agg takes the rows as
+    # they come, the idiom PostgreSQL's manual gives. ``array_agg(… ORDER BY …)`` would sort every
+    # transcript's rows again for each of the three arrays on PostgreSQL 15 (0.4 s at 1,000 participants);
+    # from 16 on it skips a sort of presorted input. The array and sweep forms are compared by a test.
     iv = ", tiv[generate_series(CASE WHEN f > 0 AND te[f] > s THEN f ELSE f + 1 END, width_bucket(e - 1, ts))] AS iv" \
         if spec.skip_interviewer else ""
     keep = " AND iv = 0" if spec.skip_interviewer else ""
