@@ -96,6 +96,8 @@ def _statement_arrays(*, user: Any, study_id: int, spec: Spec) -> tuple[str, lis
     iv = ", tiv[generate_series(CASE WHEN f > 0 AND te[f] > s THEN f ELSE f + 1 END, width_bucket(e - 1, ts))] AS iv" \
         if spec.skip_interviewer else ""
     keep = " AND iv = 0" if spec.skip_interviewer else ""
+    # ``OFFSET 0`` keeps ``u`` a subquery, so ``f`` (a binary search) is computed once per coding rather than
+    # once for each of its three or four uses once the planner pulls the subquery up.
     sql = f"""
     WITH c (id, code, tr, s, e, part) AS ({base}),
     ca AS (SELECT tr, array_agg(s) AS ss, array_agg(e) AS es, array_agg(code) AS cs
@@ -108,7 +110,7 @@ def _statement_arrays(*, user: Any, study_id: int, spec: Spec) -> tuple[str, lis
         FROM (SELECT tr, ss, cs, ts, te, tiv, s, e, code, rn, width_bucket(s, ts) AS f FROM (
             SELECT ca.tr, ca.ss, ca.cs, ta.ts, ta.te, ta.tiv, unnest(ca.ss) AS s, unnest(ca.es) AS e,
                 unnest(ca.cs) AS code, generate_subscripts(ca.ss, 1) AS rn
-            FROM ca LEFT JOIN ta ON ta.tr = ca.tr) u0) u),
+            FROM ca LEFT JOIN ta ON ta.tr = ca.tr) u0 OFFSET 0) u),
     t AS (SELECT code, tr, k FROM ev WHERE k IS NOT NULL{keep} GROUP BY code, tr, k),
     p AS (SELECT code, part, COUNT(*) AS n FROM c GROUP BY code, part)
     SELECT 's', CASE WHEN code < other THEN code ELSE other END AS lo,
