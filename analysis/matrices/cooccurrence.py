@@ -57,6 +57,77 @@ def _codings_sql(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any
 
 
 def _statement(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]:
+    """One statement for the three measures: on PostgreSQL by arrays (``_statement_arrays``), elsewhere
+    by the portable sweep (``_statement_sweep``). Both count the same (tests/matrices run both)."""
+    if connection.vendor == "postgresql":
+        return _statement_arrays(user=user, study_id=study_id, spec=spec)
+    return _statement_sweep(user=user, study_id=study_id, spec=spec)
+
+
+def _statement_arrays(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]:
+    """The three measures on PostgreSQL with no sort of every coding and turn together and no recursion
+    (the sweep took 3.2 s for all coders at 1,000 participants, 595 k rows sorted and windowed twice, then
+    followed rank by rank and turn by turn; see bench/README.md, issue 14). Per transcript, one row holds
+    its codings' starts, ends and codes as arrays in order of (start, id), and one row its turns' starts,
+    ends and roles in order of index (read from the covering index ``turn_study_transcript_span``). Each
+    coding is then unnested with its rank ``rn`` and answered by binary search (``width_bucket``: how many
+    of a sorted array's elements are <= a value):
+
+    * the codings overlapping it that start after it in (start, id) order are the ranks ``rn + 1`` up to
+      the number of codings that start before its end (``width_bucket(e - 1, starts)``), so each
+      overlapping pair is found once, from its earlier member, and the partner's code is ``codes[k]``;
+    * the turns it touches are the one it starts in (the last turn starting at or before it, if that
+      turn ends after the coding starts) and every later turn that starts before the coding ends: turns
+      are in text order and do not overlap (the parser makes them so and edits keep them so), so their
+      starts and ends are sorted.
+
+    Pairs of codes in a turn come from each turn's list of codes (most turns have one and drop out) rather
+    than a join of the 185 k (code, turn) rows with themselves.
+
+    Both lists come out of one pass as two set-returning functions side by side (PostgreSQL pads the
+    shorter with NULLs), so the per-transcript arrays are never copied per coding."""
+    base, params = _codings_sql(user=user, study_id=study_id, spec=spec)
+    turn = TranscriptTurn._meta.db_table
+    # Only the rows' order, not the aggregate, sorts: a subquery's ORDER BY is kept (it is not flattened, and
+    # no partial, parallel aggregate is planned above a sorted subquery) and array_agg takes the rows as
+    # they come, the idiom PostgreSQL's manual gives. ``array_agg(… ORDER BY …)`` would sort every
+    # transcript's rows again for each of the three arrays on PostgreSQL 15 (0.4 s at 1,000 participants);
+    # from 16 on it skips a sort of presorted input. The array and sweep forms are compared by a test.
+    iv = ", tiv[generate_series(CASE WHEN f > 0 AND te[f] > s THEN f ELSE f + 1 END, width_bucket(e - 1, ts))] AS iv" \
+        if spec.skip_interviewer else ""
+    keep = " AND iv = 0" if spec.skip_interviewer else ""
+    # ``OFFSET 0`` keeps ``u`` a subquery, so ``f`` (a binary search) is computed once per coding rather than
+    # once for each of its three or four uses once the planner pulls the subquery up.
+    sql = f"""
+    WITH c (id, code, tr, s, e, part) AS ({base}),
+    ca AS (SELECT tr, array_agg(s) AS ss, array_agg(e) AS es, array_agg(code) AS cs
+        FROM (SELECT tr, s, e, code FROM c ORDER BY tr, s, id) o GROUP BY tr),
+    ta AS (SELECT tr, array_agg(start) AS ts, array_agg("end") AS te, array_agg(iv) AS tiv FROM (
+        SELECT transcript_id AS tr, start, "end", CASE WHEN role = %s THEN 1 ELSE 0 END AS iv
+        FROM {turn} WHERE study_id = %s ORDER BY transcript_id, "index") o GROUP BY tr),
+    ev AS (SELECT tr, code, cs[generate_series(rn + 1, width_bucket(e - 1, ss))] AS other,
+            generate_series(CASE WHEN f > 0 AND te[f] > s THEN f ELSE f + 1 END, width_bucket(e - 1, ts)) AS k{iv}
+        FROM (SELECT tr, ss, cs, ts, te, tiv, s, e, code, rn, width_bucket(s, ts) AS f FROM (
+            SELECT ca.tr, ca.ss, ca.cs, ta.ts, ta.te, ta.tiv, unnest(ca.ss) AS s, unnest(ca.es) AS e,
+                unnest(ca.cs) AS code, generate_subscripts(ca.ss, 1) AS rn
+            FROM ca LEFT JOIN ta ON ta.tr = ca.tr) u0 OFFSET 0) u),
+    t AS (SELECT code, tr, k FROM ev WHERE k IS NOT NULL{keep} GROUP BY code, tr, k),
+    p AS (SELECT code, part, COUNT(*) AS n FROM c GROUP BY code, part)
+    SELECT 's', CASE WHEN code < other THEN code ELSE other END AS lo,
+        CASE WHEN code < other THEN other ELSE code END AS hi, COUNT(*) FROM ev WHERE other <> code GROUP BY lo, hi
+    UNION ALL SELECT 's', code, code, SUM(n) FROM p GROUP BY code
+    UNION ALL SELECT 'p', a.code, b.code, COUNT(*) FROM p a JOIN p b ON b.part = a.part AND a.code < b.code
+        GROUP BY a.code, b.code
+    UNION ALL SELECT 'p', code, code, COUNT(*) FROM p GROUP BY code
+    UNION ALL SELECT 't', a, b, COUNT(*) FROM (SELECT a, unnest(cs) AS b FROM (
+            SELECT unnest(cs) AS a, cs FROM (SELECT array_agg(code) AS cs FROM t GROUP BY tr, k HAVING COUNT(*) > 1) z1) z2) z3
+        WHERE a < b GROUP BY a, b
+    UNION ALL SELECT 't', code, code, COUNT(*) FROM t GROUP BY code
+    """  # noqa: S608
+    return sql, [*params, SpeakerRole.INTERVIEWER.value, study_id]
+
+
+def _statement_sweep(*, user: Any, study_id: int, spec: Spec) -> tuple[str, list[Any]]:
     """One statement for the three measures, with no step that compares every coding of a transcript with
     every other (a self-join on the transcript with the span test as a filter checked 40 million candidate
     pairs at 1,000 participants: 35 s on PostgreSQL). A sweep instead: the codings' starts and the turns'
@@ -151,13 +222,32 @@ class _Pair:
     b: int
 
 
-def _pairs_sql(*, user: Any, study_id: int, spec: Spec, code_a: int, code_b: int) -> tuple[str, list[Any]]:
+def _pairs_sql(*, user: Any, study_id: int, spec: Spec, code_a: int, code_b: int,
+               sweep: bool | None = None) -> tuple[str, list[Any]]:
     """The overlapping pairs of the two codes as (coding of ``code_a``, coding of ``code_b``, transcript,
-    start of the pair), found by the same sweep as the counts (see ``_statement``): each coding's next
-    codings by (start, id) while they start before it ends."""
+    start of the pair), found as the counts find them (see ``_statement``): each coding's next codings by
+    (start, id) while they start before it ends. ``sweep``: the portable form (default: on databases other
+    than PostgreSQL; ``bench/cooccurrence_compare.py`` runs both on PostgreSQL)."""
     # Only the two codes' codings are read.
     two = replace(spec, column_ids=tuple(sorted({code_a, code_b})))
     base, params = _codings_sql(user=user, study_id=study_id, spec=two)
+    if sweep is None:
+        sweep = connection.vendor != "postgresql"
+    if not sweep:
+        # The arrays of ``_statement_arrays``, with the codings' ids: no window pass and no recursion (the
+        # busiest cell at 1,000 participants, 64,804 codings of the two codes: 150-210 -> 80 ms at load 3.6).
+        sql = f"""
+        WITH c (id, code, tr, s, e, part) AS ({base}),
+        ca AS (SELECT tr, array_agg(s) AS ss, array_agg(e) AS es, array_agg(code) AS cs, array_agg(id) AS ids
+            FROM (SELECT tr, s, e, code, id FROM c ORDER BY tr, s, id) o GROUP BY tr),
+        x AS (SELECT tr, id, code, s, ids[k] AS other, cs[k] AS other_code FROM (
+            SELECT tr, id, code, s, ids, cs, generate_series(rn + 1, width_bucket(e - 1, ss)) AS k FROM (
+                SELECT tr, ids, cs, ss, unnest(ss) AS s, unnest(es) AS e, unnest(cs) AS code, unnest(ids) AS id,
+                    generate_subscripts(ss, 1) AS rn FROM ca) u) v)
+        SELECT CASE WHEN code = %s THEN id ELSE other END, CASE WHEN code = %s THEN other ELSE id END, tr, s AS us
+        FROM x WHERE code <> other_code
+        """  # noqa: S608 (the ORM's SQL and placeholders)
+        return sql, [*params, code_a, code_a]
     sql = f"""
     WITH RECURSIVE c (id, code, tr, s, e, part) AS ({base}),
     r AS (SELECT id, code, tr, s, e, ROW_NUMBER() OVER win AS rn, LEAD(s) OVER win AS s1, LEAD(id) OVER win AS i1,

@@ -96,7 +96,14 @@ class TranscriptTurn(models.Model):
             models.UniqueConstraint(fields=["transcript", "index"], name="turn_index_unique"),
             models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="turn_span_valid"),
         ]
-        indexes = [models.Index(fields=["transcript", "start"], name="turn_transcript_start")]
+        indexes = [
+            models.Index(fields=["transcript", "start"], name="turn_transcript_start"),
+            # Code co-occurrence reads every turn's span and role of a study in order (222 k turns at 1,000
+            # participants): from this index alone, without the rows' text and search vectors (16 k pages).
+            # INCLUDE is PostgreSQL's; other databases get the plain index.
+            models.Index(fields=["study", "transcript", "index"], include=["start", "end", "role"],
+                         name="turn_study_transcript_span"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.speaker or '—'} [{self.start}, {self.end})"

@@ -16,10 +16,11 @@ from itertools import combinations
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from analysis.coding.models import Code, Coding
 from analysis.coding.services.codebook import code_create
-from analysis.matrices import engine, selectors
+from analysis.matrices import cooccurrence, engine, selectors
 from analysis.matrices.engine import matrix_compute
 from analysis.matrices.models import Matrix
 from analysis.matrices.selectors import spec_parse
@@ -160,3 +161,45 @@ def test_click_through_lists_exactly_the_overlapping_pairs(cast: Any, laid_out: 
         assert page.total == result.cells[i][j]["segments"]
         got = sorted((s.coding_id, s.other_coding_id) for s in page.segments)
         assert got == _pairs(cast, spec, ids[i], ids[j])
+
+
+def test_a_transcript_without_turns_counts_its_overlaps_and_no_turns(cast: Any, laid_out: dict[str, Any]) -> None:
+    # PostgreSQL reads each transcript's turns as arrays joined to its codings' arrays: a transcript with
+    # none (its turns' array is missing) still counts segments and participants.
+    first = Coding.objects.filter(study_id=cast.study.pk).order_by("transcript_id").first()
+    assert first is not None
+    TranscriptTurn.objects.filter(transcript_id=first.transcript_id).delete()
+    result = matrix_compute(user=cast.users["lead"], study_id=cast.study.pk, spec=spec_parse({"rows": "codes"}))
+    expected = _reference(cast, {})
+    ids = [h.id for h in result.columns]
+    for measure in ("segments", "participants", "turns"):
+        got = {(a, b): result.cells[i][j][measure] for i, a in enumerate(ids) for j, b in enumerate(ids)}
+        assert got == expected[measure], measure
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the array statement is PostgreSQL's")
+@pytest.mark.parametrize("which", ["all", "coder", "skip_interviewer"])
+def test_the_array_statement_counts_and_pairs_as_the_sweep(cast: Any, laid_out: dict[str, Any], which: str) -> None:
+    # PostgreSQL counts with per-transcript arrays, other databases with the sweep: on PostgreSQL both forms
+    # must give the same rows for the same codings, and the same overlapping pairs for a cell.
+    specs: dict[str, dict[str, Any]] = {"all": {}, "coder": {"coder": str(cast.users["coder"].pk)},
+                                        "skip_interviewer": {"skip_interviewer": True}}
+    spec = spec_parse({"rows": "codes", **specs[which]})
+    user, sid = cast.users["lead"], cast.study.pk
+    counted = []
+    for form in (cooccurrence._statement_arrays, cooccurrence._statement_sweep):
+        sql, params = form(user=user, study_id=sid, spec=spec)
+        with connection.cursor() as cur, cooccurrence._planned(cur):
+            cur.execute(sql, params)
+            counted.append(sorted(cur.fetchall()))
+    assert counted[0] == counted[1]
+    assert any(m == "t" and a != b for m, a, b, _n in counted[0])
+    a, b = (c.pk for c in laid_out["codes"][:2])
+    paired = []
+    for sweep in (False, True):
+        sql, params = cooccurrence._pairs_sql(user=user, study_id=sid, spec=spec, code_a=a, code_b=b, sweep=sweep)
+        with connection.cursor() as cur, cooccurrence._planned(cur):
+            cur.execute(f"SELECT q.* FROM ({sql}) q ORDER BY q.tr, q.us, 1, 2", params)
+            paired.append(cur.fetchall())
+    assert paired[0] == paired[1]
+    assert paired[0]
