@@ -131,6 +131,7 @@ def main() -> None:
                 for k, (ms, s) in enumerate(statements):
                     slowest[k] = min(slowest.get(k, (ms, s)), (ms, s))
         out[name] = {"wall_ms": round(statistics.median(wall), 1), "cpu_ms": round(statistics.median(cpu), 1),
+                     "cpu_min_ms": round(min(cpu), 1),
                      "sql_ms": round(statistics.median(sql), 1), "statements": len(statements),
                      "bytes": len(r.content)}
         if args.queries:

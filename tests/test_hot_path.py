@@ -192,9 +192,9 @@ def test_transcript_read_agrees_with_transcript_get(cast: Any) -> None:
         user = cast.users[name]
         for t in [*transcripts, Transcript(pk=10**9)]:
             _fresh(user)
-            expected = _outcome(lambda t=t: fields(transcript_get(user=user, study_id=cast.study.pk, transcript_id=t.pk)))
+            expected = _outcome(lambda t=t, user=user: fields(transcript_get(user=user, study_id=cast.study.pk, transcript_id=t.pk)))
             _fresh(user)
-            got = _outcome(lambda t=t: fields(transcript_read(user=user, study_id=cast.study.pk, transcript_id=t.pk)))
+            got = _outcome(lambda t=t, user=user: fields(transcript_read(user=user, study_id=cast.study.pk, transcript_id=t.pk)))
             assert got == expected, (name, t.pk)
             checked += isinstance(got, tuple)
     assert checked > 0
@@ -232,9 +232,9 @@ def test_codings_list_agrees_with_the_orm_path(cast: Any) -> None:
         user = cast.users[name]
         for tid in [*(t.pk for t in transcripts), "x", 10**9]:
             _fresh(user)
-            expected = _outcome(lambda tid=tid: orm(user, tid))
+            expected = _outcome(lambda tid=tid, user=user: orm(user, tid))
             _fresh(user)
-            got = _outcome(lambda tid=tid: selectors.transcript_coding_list(user=user, study_id=sid, transcript_id=tid))
+            got = _outcome(lambda tid=tid, user=user: selectors.transcript_coding_list(user=user, study_id=sid, transcript_id=tid))
             assert got == expected, (name, tid)
             seen += len(got[2]) if isinstance(got, tuple) else 0
     assert seen > 0

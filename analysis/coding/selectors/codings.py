@@ -36,10 +36,10 @@ def hidden_coders(*, user: Any, transcript_id: int) -> set[int]:
     a = Assignment.objects.filter(transcript_id=transcript_id).first()
     if a is None:
         return set()
-    return _blinded(user_id=user.pk, coder_a_id=a.coder_a_id, coder_b_id=a.coder_b_id, complete=a.complete)
+    return blinded_coders(user_id=user.pk, coder_a_id=a.coder_a_id, coder_b_id=a.coder_b_id, complete=a.complete)
 
 
-def _blinded(*, user_id: int, coder_a_id: int | None, coder_b_id: int | None, complete: bool) -> set[int]:
+def blinded_coders(*, user_id: int, coder_a_id: int | None, coder_b_id: int | None, complete: bool) -> set[int]:
     """The blinding rule of one assignment: while it is not complete, each of its coders does not see the other."""
     if complete or user_id not in (coder_a_id, coder_b_id):
         return set()
@@ -120,7 +120,7 @@ def transcript_coding_list(*, user: Any, study_id: int, transcript_id: Any) -> t
     :func:`~analysis.transcripts.selectors.transcripts_visible` says (the membership's role and scope by the
     policy module, the participant's consent by the consent module's object-level checks, as
     ``transcript_lock_visible`` does) or it is 404, and blind double coding hides the other coder
-    (:func:`_blinded`, as :func:`hidden_coders`). ``tests/test_hot_path.py`` checks that the answers are those
+    (:func:`blinded_coders`, as :func:`hidden_coders`). ``tests/test_hot_path.py`` checks that the answers are those
     of the ORM path for every member of the test cast."""
     tid = _int_or_404(transcript_id)
     membership = policy.membership_require(user=user, study_id=study_id, perm=Perm.TRANSCRIPT_VIEW)
@@ -131,7 +131,7 @@ def transcript_coding_list(*, user: Any, study_id: int, transcript_id: Any) -> t
     if not (policy.in_scope(membership=membership, site_id=head.site_id, group_id=head.group_id)
             and data_use_allowed(participant=head, use=DataUse.ANALYSIS)):
         raise Http404("No such transcript.")
-    hidden = _blinded(user_id=user.pk, coder_a_id=head.coder_a_id, coder_b_id=head.coder_b_id,  # type: ignore[attr-defined]
+    hidden = blinded_coders(user_id=user.pk, coder_a_id=head.coder_a_id, coder_b_id=head.coder_b_id,  # type: ignore[attr-defined]
                       complete=head.done_a is not None and head.done_b is not None) if head.assigned else set()  # type: ignore[attr-defined]
     sql, params = _ROWS_SQL, [tid]
     if hidden:
