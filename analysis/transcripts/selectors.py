@@ -111,8 +111,10 @@ def transcript_turn_counts(*, transcript_ids: list[int]) -> dict[int, int]:
     """Speaker turns of a page of transcripts, in one grouped query (ids already checked by the
     caller's visible list)."""
     # order_by(): the model's default ordering would join the transcript and participant into the count.
+    # COUNT(*), not COUNT(id): the (transcript, index) index then answers alone (an index-only scan) where
+    # counting ids read every turn's row from the table (1,000 interviews: ~11,000 rows a page).
     rows = (TranscriptTurn.objects.filter(transcript_id__in=transcript_ids).order_by().values("transcript_id")
-            .annotate(n=Count("id")).values_list("transcript_id", "n"))
+            .annotate(n=Count("*")).values_list("transcript_id", "n"))
     return {tid: 0 for tid in transcript_ids} | dict(rows)
 
 
