@@ -9,7 +9,8 @@ transcript list (page and API), and adding a coding (a POST to the codings API, 
 code; the codings added are deleted at the end). The API calls authenticate with the lead's token, as the
 HTTP benchmarks (``retrieval.py``, ``side_by_side.py``) do; the pages with a session. For each, medians of
 wall time, of this process's CPU time and of the time spent in SQL statements, and the number of
-statements; with ``--queries``, the slowest statements of each (best of five); with ``--cprofile NAME``,
+statements, and the Python function calls one request makes (counted by cProfile: unlike the times, the same
+however loaded the machine); with ``--queries``, the slowest statements of each (best of five); with ``--cprofile NAME``,
 cProfile's 40 costliest functions (cumulative; ``PSTATS_FILTER`` a regular expression to keep some,
 ``CALLEES`` one whose callees to list) of that request. On a loaded machine wall and SQL time stretch with
 the load; CPU time much less.
@@ -130,7 +131,17 @@ def main() -> None:
             if i < 5:
                 for k, (ms, s) in enumerate(statements):
                     slowest[k] = min(slowest.get(k, (ms, s)), (ms, s))
-        out[name] = {"wall_ms": round(statistics.median(wall), 1), "cpu_ms": round(statistics.median(cpu), 1),
+        # Python function calls of one request: unlike times, the same on a loaded machine.
+        import cProfile
+        import pstats
+
+        counter = cProfile.Profile()
+        counter.enable()
+        call()
+        counter.disable()
+        calls_made = pstats.Stats(counter).total_calls  # type: ignore[attr-defined]
+        out[name] = {"python_calls": calls_made, "wall_ms": round(statistics.median(wall), 1),
+                     "cpu_ms": round(statistics.median(cpu), 1),
                      "cpu_min_ms": round(min(cpu), 1),
                      "sql_ms": round(statistics.median(sql), 1), "statements": len(statements),
                      "bytes": len(r.content)}
