@@ -4,6 +4,7 @@ Thin: parse input, call a service or selector, render."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape  # django.utils.html.escape is this, behind a lazy-string wrapper (600 calls a page)
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +18,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
