@@ -162,3 +162,111 @@ def test_adding_a_coding_takes_few_statements(cast: Any, api: dict[str, Any], dj
     again = api["coder"].post(url, {"code": code.pk, "start": 0, "end": 5}, format="json")
     assert again.status_code == 201
     assert again.json()["id"] == r.json()["id"]
+
+
+# The plain-SQL reads of opening a document (the transcript API and the codings API) ------------------
+
+
+def _outcome(fn: Any) -> Any:
+    """What a read answers, or the kind of refusal it raises."""
+    try:
+        return fn()
+    except (Http404, PermissionDenied) as exc:
+        return type(exc)
+
+
+def test_transcript_read_agrees_with_transcript_get(cast: Any) -> None:
+    from analysis.transcripts.selectors import transcript_get, transcript_read
+
+    transcripts = _world(cast)
+    Transcript.objects.filter(pk=transcripts[0].pk).update(edited_at=timezone.now(), title="Edited")
+
+    def fields(t: Transcript) -> tuple[Any, ...]:
+        p = t.participant
+        return (t.pk, t.study.pk, t.participant_id, t.title, t.text, t.version, t.interview_date, t.interview_mode,
+                t.interviewer, t.source_format, t.original_sha256, t.imported_at, t.edited_at, t.imported_by_id,
+                p.pseudonym, p.consent_state, p.group.key, p.site.name if p.site else None)
+
+    checked = 0
+    for name in CAST:
+        user = cast.users[name]
+        for t in [*transcripts, Transcript(pk=10**9)]:
+            _fresh(user)
+            expected = _outcome(lambda t=t, user=user: fields(transcript_get(user=user, study_id=cast.study.pk, transcript_id=t.pk)))
+            _fresh(user)
+            got = _outcome(lambda t=t, user=user: fields(transcript_read(user=user, study_id=cast.study.pk, transcript_id=t.pk)))
+            assert got == expected, (name, t.pk)
+            checked += isinstance(got, tuple)
+    assert checked > 0
+    # Another study's transcript, asked for under a study the user belongs to, is not found.
+    _fresh(cast.users["outsider"])
+    assert _outcome(lambda: transcript_read(user=cast.users["outsider"], study_id=cast.other_study.pk,
+                                            transcript_id=transcripts[0].pk)) is Http404
+
+
+def test_codings_list_agrees_with_the_orm_path(cast: Any) -> None:
+    from analysis.coding.selectors import codings as selectors
+    from analysis.coding.services import assignments
+    from analysis.coding.services import codebook as code_services
+    from analysis.coding.services import codings as coding_services
+
+    transcripts = _world(cast)
+    sid = cast.study.pk
+    code = code_services.code_create(actor=cast.users["lead"], study_id=sid, name="Greeting")
+    by_name = {t.participant.pseudonym: t for t in transcripts}
+    for pseudonym, coders in (("N1", ("lead", "coder")), ("S1", ("coder", "coder_other_site", "lead"))):
+        for k, who in enumerate(coders):
+            coding_services.coding_create(actor=cast.users[who], study_id=sid, transcript_id=by_name[pseudonym].pk,
+                                          code_id=code.pk, start=k, end=k + 5, memo=f"by {who}")
+    # S1 double coded by coder and coder_other_site, not complete: each is blind to the other.
+    assignments.assignment_create(actor=cast.users["lead"], study_id=sid, transcript_id=by_name["S1"].pk,
+                                  coder_a_id=cast.users["coder"].pk, coder_b_id=cast.users["coder_other_site"].pk)
+
+    def orm(user: Any, tid: Any) -> Any:
+        t = selectors.transcript_for_coding(user=user, study_id=sid, transcript_id=tid)
+        return (t.version, selectors.feed_head(transcript_id=t.pk),
+                selectors.transcript_coding_rows(user=user, study_id=sid, transcript=t))
+
+    seen = 0
+    for name in CAST:
+        user = cast.users[name]
+        for tid in [*(t.pk for t in transcripts), "x", 10**9]:
+            _fresh(user)
+            expected = _outcome(lambda tid=tid, user=user: orm(user, tid))
+            _fresh(user)
+            got = _outcome(lambda tid=tid, user=user: selectors.transcript_coding_list(user=user, study_id=sid, transcript_id=tid))
+            assert got == expected, (name, tid)
+            seen += len(got[2]) if isinstance(got, tuple) else 0
+    assert seen > 0
+    # The blinding is in force: coder sees two of S1's three codings, the lead all three.
+    s1 = by_name["S1"].pk
+    for name, n in (("coder", 2), ("coder_other_site", 2), ("lead", 3)):
+        _fresh(cast.users[name])
+        assert len(selectors.transcript_coding_list(user=cast.users[name], study_id=sid, transcript_id=s1)[2]) == n, name
+
+
+def test_transcript_api_answers_as_its_serializer(cast: Any, settings: Any) -> None:
+    from rest_framework.renderers import JSONRenderer
+
+    from analysis.transcripts.api import TranscriptDetailSerializer, transcript_detail_data
+    from analysis.transcripts.selectors import transcript_read
+
+    transcripts = _world(cast)
+    settings.CHORUS_MAX_TRANSCRIPT_CHARS, settings.CHORUS_MAX_TRANSCRIPT_TURNS = 20, 1  # parts, with a next
+    Transcript.objects.filter(pk=transcripts[0].pk).update(edited_at=timezone.now(), interview_date=dt.date(2025, 3, 4))
+    lead = cast.users["lead"]
+    checked = 0
+    for t in transcripts:
+        try:
+            read = transcript_read(user=lead, study_id=cast.study.pk, transcript_id=t.pk)
+        except Http404:
+            continue
+        for text_offset, turns_offset, can_original in ((0, 0, True), (0, 0, False), (5, 1, True), (10**6, 10**6, False)):
+            context = {"can_original": can_original, "text_offset": text_offset, "turns_offset": turns_offset,
+                       "base_url": "http://testserver/api/v1/x/"}
+            expected = TranscriptDetailSerializer(read, context=context).data
+            got = transcript_detail_data(read, context)
+            assert got == expected
+            assert JSONRenderer().render(got) == JSONRenderer().render(expected)
+            checked += 1
+    assert checked > 4

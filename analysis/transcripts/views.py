@@ -4,6 +4,7 @@ Thin: parse input, call a service or selector, render."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape  # django.utils.html.escape is this, behind a lazy-string wrapper (600 calls a page)
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,9 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -80,9 +83,15 @@ def _link_formats(study_id: int) -> dict[str, str]:
             for name in ("transcript-detail", "coding-page", "transcript-history")}
 
 
+def _day(d: Any) -> str:
+    """``dateformat.format(d, "j M Y")``, without building a DateFormat twice per row."""
+    return f"{d.day} {MONTHS_3[d.month].title()} {d.year:04d}"
+
+
 def _list_row(*, links: dict[str, str], t: Any, turns: int, p: Any, codable: bool) -> _ListRow:
     participant = t.participant
-    interview = dateformat.format(t.interview_date, "j M Y") if t.interview_date else "date not recorded"
+    interview = _day(t.interview_date) if t.interview_date else "date not recorded"
+    last = timezone.localtime(p.last_activity) if p.last_activity else None
     return _ListRow(
         pk=t.pk, name=t.title or participant.pseudonym,
         detail_url=links["transcript-detail"].format(t.pk),
@@ -95,7 +104,35 @@ def _list_row(*, links: dict[str, str], t: Any, turns: int, p: Any, codable: boo
         codings=str(p.codings) if p.codings else "Not coded yet",
         coders=", ".join(p.coders) or "—",
         double_coding=capfirst(p.double_coding) if p.double_coding else "No",
-        last_coded=dateformat.format(timezone.localtime(p.last_activity), "j M Y, H:i") if p.last_activity else "—",
+        last_coded=f"{_day(last)}, {last.hour:02d}:{last.minute:02d}" if last else "—",  # "j M Y, H:i"
+    )
+
+
+@dataclass(frozen=True)
+class _ListRowHtml:
+    """A row's markup, escaped as the template's variables would be: the template still decides the row's
+    checkbox (``study_perms``) and lays out the table, but fifty rows of twenty variables and conditions
+    each were ~40% of the page's rendering (1,000 interviews: 65 ms of Python per page)."""
+
+    pick: SafeString
+    cells: SafeString
+
+
+def _list_row_html(r: _ListRow, counter: int) -> _ListRowHtml:
+    name = escape(r.name)
+    code = (f'\n      · <a href="{escape(r.code_url)}" class="code-link">Code<span class="visually-hidden"> {name}</span></a>'
+            if r.code_url else "")
+    history = f'<a href="{escape(r.history_url)}">{escape(r.edits)}</a> (version {r.version})' if r.history_url else "None"
+    return _ListRowHtml(
+        pick=mark_safe(  # noqa: S308 (every value escaped above or here)
+            f'<td><input type="checkbox" name="transcripts" value="{r.pk}" id="pick-{counter}"><label for="pick-{counter}" '
+            f'class="visually-hidden">Choose {name}</label></td>'),
+        cells=mark_safe(  # noqa: S308 (every value escaped above or here)
+            f'<td><a href="{escape(r.detail_url)}">{name}</a>{code}</td>\n    <td>{escape(r.group)}</td>\n'
+            f'    <td>{escape(r.site)}</td>\n    <td>{escape(r.interview)}</td>\n    <td>{escape(r.length)}</td>\n'
+            f'    <td>{history}</td>\n    <td>{escape(r.codings)}</td>\n'
+            f'    <td class="progress-coders">{escape(r.coders)}</td>\n    <td>{escape(r.double_coding)}</td>\n'
+            f'    <td>{escape(r.last_coded)}</td>'),
     )
 
 
@@ -110,9 +147,10 @@ def transcript_list(request: HttpRequest, study_id: int) -> HttpResponse:
     turns = selectors.transcript_turn_counts(transcript_ids=ids)
     progress = transcripts_progress(user=request.user, study_id=study_id, transcript_ids=ids)
     links = _link_formats(study_id)
-    rows = [_list_row(links=links, t=t, turns=turns[t.pk], p=progress[t.pk],
-                      codable=policy.may_code_transcript(membership=membership, participant=t.participant))
-            for t in page]
+    rows = [_list_row_html(_list_row(links=links, t=t, turns=turns[t.pk], p=progress[t.pk],
+                                     codable=policy.may_code_transcript(membership=membership, participant=t.participant)),
+                           counter)
+            for counter, t in enumerate(page, start=1)]
     return render(request, "transcripts/transcript_list.html", {
         "rows": rows,
         "study": study, "page": page, "groups": study.groups.all(), "sites": study.sites.all(),

@@ -99,16 +99,16 @@ class CodingListAPI(APIView):
         "results": CodingSerializer(many=True)}), summary="Codings of a transcript (?code=, ?coder=)",
         operation_id="studies_transcripts_codings_list")
     def get(self, request: Request, study_id: int, transcript_id: int) -> Response:
-        t = coding_selectors.transcript_for_coding(user=request.user, study_id=study_id, transcript_id=transcript_id)
         code, coder = request.query_params.get("code"), request.query_params.get("coder")
-        if code or coder:
-            qs = coding_selectors.transcript_codings(user=request.user, study_id=study_id, transcript=t,
-                                                     code_id=code, coder_id=coder)
-            rows = [coding_as_dict(c) for c in qs]
-        else:
-            rows = coding_selectors.transcript_coding_rows(user=request.user, study_id=study_id, transcript=t)
+        if not (code or coder):  # what the coding page asks on every document opened
+            version, feed, rows = coding_selectors.transcript_coding_list(
+                user=request.user, study_id=study_id, transcript_id=transcript_id)
+            return Response({"transcript_version": version, "feed": feed, "results": rows})
+        t = coding_selectors.transcript_for_coding(user=request.user, study_id=study_id, transcript_id=transcript_id)
+        qs = coding_selectors.transcript_codings(user=request.user, study_id=study_id, transcript=t,
+                                                 code_id=code, coder_id=coder)
         return Response({"transcript_version": t.version, "feed": coding_selectors.feed_head(transcript_id=t.pk),
-                         "results": rows})
+                         "results": [coding_as_dict(c) for c in qs]})
 
     @extend_schema(request=CodingSerializer, responses={201: PolymorphicProxySerializer(
         component_name="CodingCreated", serializers=[CodingSerializer, CodingSerializer(many=True)],

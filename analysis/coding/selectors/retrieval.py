@@ -24,7 +24,7 @@ from django.db.models.functions import Greatest, Substr
 from accounts import policy
 from accounts.policy import Perm
 from analysis.coding.models import Assignment, Code, Coding
-from analysis.coding.selectors.codings import blind_exclusion_q, codings_visible
+from analysis.coding.selectors.codings import blinded_coders, codings_visible
 from analysis.transcripts.models import TranscriptTurn
 from analysis.transcripts.selectors import transcript_lines_at
 from analysis.transcripts.text import line_in
@@ -374,14 +374,22 @@ class Progress:
 
 
 def transcripts_progress(*, user: Any, study_id: int, transcript_ids: list[int]) -> dict[int, Progress]:
-    """Coding progress of a page of transcripts: one grouped query over the page's codings and one
-    over their double-coding assignments. ``transcript_ids`` come from the user's visible list (the
-    page being shown); blind double coding is applied here, so counts include only what they may see."""
+    """Coding progress of a page of transcripts: one query over their double-coding assignments and one
+    grouped query over their codings. ``transcript_ids`` come from the user's visible list (the page being
+    shown); blind double coding is applied here (:func:`~analysis.coding.selectors.codings.blinded_coders`,
+    from the page's own assignments), so counts include only what they may see."""
     out: dict[int, Progress] = {tid: Progress() for tid in transcript_ids}
     if not transcript_ids:
         return out
+    blind = Q()
+    for tid, coder_a, coder_b, done_a, done_b in Assignment.objects.filter(transcript_id__in=transcript_ids).values_list(
+        "transcript_id", "coder_a_id", "coder_b_id", "done_a", "done_b"
+    ):
+        done = (done_a is not None) + (done_b is not None)
+        out[tid].double_coding = ("in progress", "one coder done", "complete")[done]
+        for other in sorted(blinded_coders(user_id=user.pk, coder_a_id=coder_a, coder_b_id=coder_b, complete=done == 2)):
+            blind |= Q(transcript_id=tid, coder_id=other)
     qs = Coding.objects.filter(study_id=study_id, transcript_id__in=transcript_ids, lost=False)
-    blind = blind_exclusion_q(user=user, study_id=study_id)
     rows = (
         (qs.exclude(blind) if blind else qs)
         .values("transcript_id", "coder__full_name", "coder__email")
@@ -394,9 +402,4 @@ def transcripts_progress(*, user: Any, study_id: int, transcript_ids: list[int])
         p.coders.append(r["coder__full_name"] or r["coder__email"])
         if p.last_activity is None or r["last"] > p.last_activity:
             p.last_activity = r["last"]
-    for tid, done_a, done_b in Assignment.objects.filter(transcript_id__in=transcript_ids).values_list(
-        "transcript_id", "done_a", "done_b"
-    ):
-        done = (done_a is not None) + (done_b is not None)
-        out[tid].double_coding = ("in progress", "one coder done", "complete")[done]
     return out
