@@ -41,6 +41,7 @@ from analysis.coding.services.codebook_import import (
     item_from_path,
 )
 from config.input_guard import format_bytes
+from jobs.xlsx import xml_clean
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "Codebook-mrt2019.xsd"
@@ -196,11 +197,11 @@ def qdc_export(roots: list[CodeNode], *, origin: str = "Chorus") -> bytes:
 
     def add(container: etree._Element, node: CodeNode) -> None:
         c = node.code
-        el = etree.SubElement(container, q("Code"), guid=str(c.guid).upper(), name=c.name,
+        el = etree.SubElement(container, q("Code"), guid=str(c.guid).upper(), name=xml_clean(c.name),
                               isCodable="true" if c.is_codable else "false", color=c.colour.upper())
         text = description_compose(c)
         if text:
-            etree.SubElement(el, q("Description")).text = text
+            etree.SubElement(el, q("Description")).text = xml_clean(text)
         for child in node.children:
             add(el, child)
 

@@ -48,8 +48,13 @@ def _column(n: int) -> str:
     return name
 
 
+def xml_clean(value: str) -> str:
+    """``value`` without the characters XML 1.0 cannot hold (lxml refuses them; a spreadsheet would not open)."""
+    return _ILLEGAL.sub("", value)
+
+
 def xml_text(value: str) -> str:
-    return _ILLEGAL.sub("", value).translate(_ESCAPE)
+    return xml_clean(value).translate(_ESCAPE)
 
 
 # The UTF-8 bytes of the characters of _ILLEGAL outside the surrogates (which UTF-8 refuses to encode):

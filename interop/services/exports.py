@@ -39,6 +39,7 @@ from analysis.transcripts.models import Transcript
 from interop.qdc import description_compose
 from jobs.models import Job
 from jobs.services import JobError, job_attach_file, job_create, job_progress, job_run
+from jobs.xlsx import xml_clean
 from participants.consent_rules import DataUse, data_use_allowed
 from participants.models import AttributeDefinition, AttributeKind, ConsentState, Participant
 
@@ -264,11 +265,11 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
     with tempfile.TemporaryFile() as qde, zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         with etree.xmlfile(qde, encoding="utf-8") as xf:
             xf.write_declaration()
-            with xf.element(_q("Project"), nsmap={None: PROJECT_NS}, name=study.name or "Chorus study",
+            with xf.element(_q("Project"), nsmap={None: PROJECT_NS}, name=xml_clean(study.name) or "Chorus study",
                             origin="Chorus", creatingUserGUID=user_guid[actor.pk], creationDateTime=_when(None)):
                 xusers = _el("Users")
                 for u in sorted(users.values(), key=lambda u: (u.display_name.lower(), u.pk)):
-                    etree.SubElement(xusers, _q("User"), guid=user_guid[u.pk], name=u.display_name)
+                    etree.SubElement(xusers, _q("User"), guid=user_guid[u.pk], name=xml_clean(u.display_name))
                 xf.write(xusers)
                 if codes:
                     xf.write(_codebook(codes, code_ids, note_refs))
@@ -286,7 +287,7 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
                             g = _guid(sid, "transcript", t.pk)
                             name = (t.participant.pseudonym if len(by_participant[t.participant_id]) == 1
                                     else t.title or t.participant.pseudonym)
-                            xs = _el("TextSource", guid=g, name=name, plainTextPath=f"internal://{g}.txt",
+                            xs = _el("TextSource", guid=g, name=xml_clean(name), plainTextPath=f"internal://{g}.txt",
                                      creatingUser=user_guid.get(t.imported_by_id, user_guid[actor.pk]),
                                      creationDateTime=_when(t.imported_at))
                             text = Transcript.objects.filter(pk=t.pk).values_list("text", flat=True).get()
@@ -300,7 +301,7 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
                                                           startPosition=str(start), endPosition=str(end),
                                                           creatingUser=user_guid[coder_id], creationDateTime=when)
                                 if memo:
-                                    etree.SubElement(sel_el, _q("Description")).text = memo
+                                    etree.SubElement(sel_el, _q("Description")).text = xml_clean(memo)
                                 coding_el = etree.SubElement(sel_el, q_coding, guid=_guid(sid, "coding-ref", pk),
                                                              creatingUser=user_guid[coder_id], creationDateTime=when)
                                 etree.SubElement(coding_el, q_ref, targetGUID=code_guid[code_id])
@@ -313,9 +314,9 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
                 if memos:
                     xnotes = _el("Notes")
                     for m in memos:
-                        xn = etree.SubElement(xnotes, _q("Note"), guid=_guid(sid, "memo", m.pk), name=m.title,
+                        xn = etree.SubElement(xnotes, _q("Note"), guid=_guid(sid, "memo", m.pk), name=xml_clean(m.title),
                                               creatingUser=user_guid[m.author_id], creationDateTime=_when(m.created_at))
-                        etree.SubElement(xn, _q("PlainTextContent")).text = m.body
+                        etree.SubElement(xn, _q("PlainTextContent")).text = xml_clean(m.body)
                     xf.write(xnotes)
                 if assignments:
                     xsets = _el("Sets")
@@ -323,7 +324,7 @@ def project_export_build(*, actor: User, study: Study, sel: Selection, job_id: i
                         names = " and ".join(sorted(users[u].display_name if u in users else "a coder"
                                                     for u in (a.coder_a_id, a.coder_b_id)))
                         xset = etree.SubElement(xsets, _q("Set"), guid=_guid(sid, "assignment", a.pk),
-                                                name=f"Double coding: {names}")
+                                                name=xml_clean(f"Double coding: {names}"))
                         etree.SubElement(xset, _q("MemberSource"), targetGUID=_guid(sid, "transcript", a.transcript_id))
                     xf.write(xsets)
                 for m in memos_by.get(("study", None), []):
@@ -346,11 +347,11 @@ def _codebook(codes: list[Code], code_ids: set[int], note_refs: Any) -> etree._E
         children[c.parent_id if c.parent_id in code_ids else None].append(c)
 
     def add_code(container: etree._Element, c: Code) -> None:
-        el = etree.SubElement(container, _q("Code"), guid=str(c.guid).upper(), name=c.name,
+        el = etree.SubElement(container, _q("Code"), guid=str(c.guid).upper(), name=xml_clean(c.name),
                               isCodable="true" if c.is_codable else "false", color=c.colour.upper())
         text = description_compose(c)
         if text:
-            etree.SubElement(el, _q("Description")).text = text
+            etree.SubElement(el, _q("Description")).text = xml_clean(text)
         note_refs(el, ("code", c.pk))
         for child in children[c.pk]:
             add_code(el, child)
@@ -366,10 +367,11 @@ def _cases(sid: int, participants: list[Participant], by_participant: dict[int, 
         (d.key, d.label, _VAR_TYPES.get(AttributeKind(d.kind), "Text")) for d in definitions]
     xvars = _el("Variables")
     for key, label, kind in variables:
-        etree.SubElement(xvars, _q("Variable"), guid=_guid(sid, "variable", key), name=label, typeOfVariable=kind)
+        etree.SubElement(xvars, _q("Variable"), guid=_guid(sid, "variable", key), name=xml_clean(label),
+                         typeOfVariable=kind)
     xcases = _el("Cases")
     for p in sorted(participants, key=lambda p: p.pseudonym.lower()):
-        xc = etree.SubElement(xcases, _q("Case"), guid=_guid(sid, "participant", p.pk), name=p.pseudonym)
+        xc = etree.SubElement(xcases, _q("Case"), guid=_guid(sid, "participant", p.pk), name=xml_clean(p.pseudonym))
         values = {"group": p.group.label, "site": p.site.name if p.site else None, **(p.attributes or {})}
         for key, _, kind in variables:
             value = values.get(key)
@@ -377,7 +379,7 @@ def _cases(sid: int, participants: list[Participant], by_participant: dict[int, 
                 continue
             vv = etree.SubElement(xc, _q("VariableValue"))
             etree.SubElement(vv, _q("VariableRef"), targetGUID=_guid(sid, "variable", key))
-            etree.SubElement(vv, _q(_VALUE_TAGS[kind])).text = str(value)
+            etree.SubElement(vv, _q(_VALUE_TAGS[kind])).text = xml_clean(str(value))
         for t in by_participant[p.pk]:
             etree.SubElement(xc, _q("SourceRef"), targetGUID=_guid(sid, "transcript", t.pk))
     return [xvars, xcases]

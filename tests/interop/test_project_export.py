@@ -159,3 +159,23 @@ def test_schema_validation_catches_an_invalid_document(shared_dir: Path) -> None
     assert exports.project_validate(b'<Project xmlns="urn:QDA-XML:project:1.0"><Users/></Project>')
     sample = shared_dir / "refi-qda" / "samples" / "atlasti-8.4-standard-project.qde"
     assert exports.project_validate(sample.read_bytes()) == []
+
+
+def test_characters_xml_cannot_hold_are_dropped_not_a_failed_export(cast: Any, imported: list[Participant],
+                                                                     api: Any) -> None:
+    """A control character pasted into a code's name, a memo or a pseudonym (the API fuzz sent one) must not
+    stop the codebook or project export: XML 1.0 cannot hold it at all, so it is left out."""
+    code = Code.objects.filter(study=cast.study).first()
+    assert code is not None
+    Code.objects.filter(pk=code.pk).update(name="Cues\x01 lost\x0b", description="Bell\x07 rings")
+    Memo.objects.filter(study=cast.study).update(title="Memo\x1f", body="Body\x02 text")
+    r = api["lead"].get(f"/api/v1/studies/{cast.study.pk}/codes/export/")
+    assert r.status_code == 200
+    assert b"Cues lost" in r.content
+    assert b"\x01" not in r.content
+    data, _ = exports.project_export_build(actor=cast.users["lead"], study=cast.study, sel=ALL)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        qde = z.read("project.qde")
+    assert exports.project_validate(qde) == []
+    assert b'name="Cues lost"' in qde
+    assert b"Body text" in qde
