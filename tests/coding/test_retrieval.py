@@ -113,6 +113,35 @@ def test_segments_are_paginated_with_a_total_and_no_cap(cast, api, clients, book
     assert "Page 3 of 3" in page.content.decode()
 
 
+@pytest.mark.parametrize("role", ["lead", "coder_other_site"])
+def test_totals_and_page_ids_in_one_statement_agree_with_the_two_queries(cast, book, t_north, t_south, role):
+    """``segment_totals_and_ids`` (one statement on PostgreSQL) gives the group totals and, for every page,
+    group and page size, the ids the ordered query gives; past the end, segments_page reads the last page."""
+    from analysis.coding.selectors import retrieval
+
+    lead = cast.users["lead"]
+    Coding.objects.bulk_create([
+        Coding(study=cast.study, transcript=t, code=book.cues, coder=lead, start=i, end=i + 3 + i % 4)
+        for t in (t_north, t_south) for i in range(0, 37, 2)
+    ] + [Coding(study=cast.study, transcript=t_north, code=book.cues, coder=lead, start=5, end=9)])
+    user = cast.users[role]
+    base = retrieval.segments_queryset(user=user, study_id=cast.study.pk, code=book.cues)
+    expected_groups = retrieval.segment_group_totals(user=user, study_id=cast.study.pk, code=book.cues)
+    for group_id in (None, *[g.group_id for g in expected_groups]):
+        for size in (1, 7, 50):
+            for number in (1, 2, 3, 40):
+                groups, ids = retrieval.segment_totals_and_ids(base=base, number=number, page_size=size,
+                                                               group_id=group_id)
+                assert groups == expected_groups
+                args = {"user": user, "study_id": cast.study.pk, "code": book.cues, "number": number,
+                        "page_size": size, "group_id": group_id, "groups": groups, "base": base}
+                assert retrieval.segments_page(**args, ids=ids) == retrieval.segments_page(**args)
+                if connection.vendor == "postgresql":
+                    assert ids is not None
+    # The scoped coder sees only the South transcript's codings; the lead both.
+    assert sum(g.segments for g in expected_groups) == (39 if role == "lead" else 19)
+
+
 def test_segment_query_never_reads_a_whole_transcript(cast, api, book, coded):
     with CaptureQueriesContext(connection) as ctx:
         r = api["lead"].get(f"/api/v1/studies/{cast.study.pk}/codes/{book.cues.pk}/segments/")

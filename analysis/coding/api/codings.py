@@ -246,10 +246,10 @@ class CodeSegmentsAPI(APIView):
         group = _query_int(request, "group", None)
         subcodes = request.query_params.get("subcodes") in ("1", "true")
         base = retrieval.segments_queryset(user=request.user, study_id=study_id, code=code, subcodes=subcodes)
-        groups = retrieval.segment_group_totals(user=request.user, study_id=study_id, code=code, subcodes=subcodes,
-                                                base=base)
+        groups, ids = retrieval.segment_totals_and_ids(base=base, number=number, page_size=page_size, group_id=group)
         page = retrieval.segments_page(user=request.user, study_id=study_id, code=code, number=number,
-                                       page_size=page_size, group_id=group, subcodes=subcodes, groups=groups, base=base)
+                                       page_size=page_size, group_id=group, subcodes=subcodes, groups=groups, base=base,
+                                       ids=ids)
         if number > page.pages:
             return Response({"detail": f"There are {page.pages} page(s) of segments."}, status=404)
 

@@ -141,6 +141,10 @@ def segment_group_totals(
     caller's ``segments_queryset`` for the same code and sub-codes (see ``segments_page``)."""
     if base is None:
         base = segments_queryset(user=user, study_id=study_id, code=code, subcodes=subcodes)
+    return _group_totals(base)
+
+
+def _group_totals(base: QuerySet[Coding]) -> list[GroupTotal]:
     rows = (
         base
         .values("transcript__participant__group_id", "transcript__participant__group__label",
@@ -150,6 +154,41 @@ def segment_group_totals(
     )
     return [GroupTotal(r["transcript__participant__group_id"], r["transcript__participant__group__label"], r["n"],
                        r["p"]) for r in rows]
+
+
+# The group totals and one page's ids in one statement over the visible codings (PostgreSQL): the totals
+# and the ids query each scanned the code's visible codings (the consent, scope and blind-coding filters),
+# 10.6 and 8.5 ms of a 50-segment page at 650 interviews. MATERIALIZED: the scan runs once for both.
+_TOTALS_AND_IDS_PG = """
+WITH v (id, grp, label, position, part, pseud, tr, s, e) AS MATERIALIZED ({base})
+SELECT 0, grp, label, position, COUNT(*), COUNT(DISTINCT part) FROM v GROUP BY grp, label, position
+UNION ALL
+(SELECT 1, id, NULL, NULL, NULL, NULL FROM v {where} ORDER BY pseud, tr, s, e, id LIMIT %s OFFSET %s)
+"""
+
+
+def segment_totals_and_ids(
+    *, base: QuerySet[Coding], number: int, page_size: int, group_id: int | None = None,
+) -> tuple[list[GroupTotal], list[int] | None]:
+    """``segment_group_totals`` of ``base`` and the ids of its page ``number`` (of the group, when given), for
+    ``segments_page(ids=…)``. On PostgreSQL one statement; elsewhere the ids are left to ``segments_page``
+    (None). A page past the end gives no ids, and ``segments_page`` reads the last page itself."""
+    if connection.vendor != "postgresql":
+        return _group_totals(base), None
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    inner, params = base.order_by().values_list(
+        "id", "transcript__participant__group_id", "transcript__participant__group__label",
+        "transcript__participant__group__position", "transcript__participant_id",
+        "transcript__participant__pseudonym", "transcript_id", "start", "end",
+    ).query.sql_with_params()
+    where, extra = ("WHERE grp = %s", [group_id]) if group_id else ("", [])
+    sql = _TOTALS_AND_IDS_PG.format(base=inner, where=where)
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, *extra, page_size, (max(1, number) - 1) * page_size])
+        found = cur.fetchall()
+    groups = sorted(((r[3], r[1], r[2], r[4], r[5]) for r in found if r[0] == 0), key=lambda g: (g[0], g[1]))
+    ids = [r[1] for r in found if r[0] == 1]
+    return [GroupTotal(grp, label, n, p) for _, grp, label, n, p in groups], ids
 
 
 _SEGMENT_FIELDS = (
@@ -229,7 +268,7 @@ def segment_windows(ids: list[int], context: int) -> dict[int, Window]:
 def segments_page(
     *, user: Any, study_id: int, code: Code, number: int = 1, page_size: int = PAGE_SIZE,
     group_id: int | None = None, subcodes: bool = False, context: int = CONTEXT_CHARS,
-    groups: list[GroupTotal] | None = None, base: QuerySet[Coding] | None = None,
+    groups: list[GroupTotal] | None = None, base: QuerySet[Coding] | None = None, ids: list[int] | None = None,
 ) -> SegmentPage:
     """One page of a code's segments with the total (no cap), each with its context window split
     into speaker turns with line numbers. A few queries whatever the size: the count, the page's ids,
@@ -238,7 +277,8 @@ def segments_page(
     pages show them anyway): then the codings are not counted a second time. ``base``: the caller's
     ``segments_queryset`` for the same code and sub-codes (no group), built once for the totals and every
     page of a request: building the visible codings (scope, consent, blind double coding: a query of its
-    own) was a quarter of a page's Python time."""
+    own) was a quarter of a page's Python time. ``ids``: the page's ids from ``segment_totals_and_ids`` for
+    the same page, group and base."""
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     if base is None:
         qs = segments_queryset(user=user, study_id=study_id, code=code, group_id=group_id, subcodes=subcodes)
@@ -248,12 +288,14 @@ def segments_page(
         total = qs.count()
     else:
         total = sum(g.segments for g in groups if not group_id or g.group_id == group_id)
+    asked = number
     number = max(1, min(number, max(1, math.ceil(total / page_size))))
     offset = (number - 1) * page_size
     # The page's ids first, then the text of those rows only: with the substrings in the ordered
     # query the database would cut a window for every segment of the code before sorting.
-    ids = list(qs.order_by("transcript__participant__pseudonym", "transcript_id", "start", "end", "id")
-               .values_list("id", flat=True)[offset: offset + page_size])
+    if ids is None or number != asked:
+        ids = list(qs.order_by("transcript__participant__pseudonym", "transcript_id", "start", "end", "id")
+                   .values_list("id", flat=True)[offset: offset + page_size])
     windows = segment_windows(ids, context)
     found = {row[0]: row for row in Coding.objects.filter(pk__in=ids).order_by().values_list(*_SEGMENT_FIELDS)}
     rows = [(*found[i], w.start, w.text, w.line) for i in ids if i in found and (w := windows.get(i))]

@@ -155,7 +155,10 @@ def code_segments(request: HttpRequest, study_id: int, code_id: int) -> HttpResp
     subcodes = request.GET.get("subcodes") == "1"
     number = _page_number(request.GET.get("page"))
     base = retrieval.segments_queryset(user=user, study_id=study_id, code=code, subcodes=subcodes)
-    groups = retrieval.segment_group_totals(user=user, study_id=study_id, code=code, subcodes=subcodes, base=base)
+    if view == "groups":  # each group's column reads its own page
+        groups, ids = retrieval.segment_group_totals(user=user, study_id=study_id, code=code, base=base), None
+    else:
+        groups, ids = retrieval.segment_totals_and_ids(base=base, number=number, page_size=retrieval.PAGE_SIZE)
     per_column = retrieval.PAGE_SIZE // max(1, min(len(groups), 5)) if view == "groups" else retrieval.PAGE_SIZE
     columns, page = [], None
     if view == "groups":
@@ -166,7 +169,7 @@ def code_segments(request: HttpRequest, study_id: int, code_id: int) -> HttpResp
         pages = max([p.pages for _, p in columns], default=1)
     else:
         page = retrieval.segments_page(user=user, study_id=study_id, code=code, number=number, subcodes=subcodes,
-                                       groups=groups, base=base)
+                                       groups=groups, base=base, ids=ids)
         pages = page.pages
     number = min(number, pages)
     return render(request, "coding/code_segments.html", {
