@@ -179,7 +179,7 @@ def _caption(label: str, *, cooccurrence: bool) -> str:
             f"the {what} behind it.")
     if cooccurrence:
         text += (" The table is symmetric; the diagonal is each code on its own. Colours are scaled to the pairs of "
-                 "codes, so the diagonal's larger numbers all take the darkest colour.")
+                 "codes: the diagonal's larger numbers all take the darkest colour and are striped and outlined.")
     return text
 
 
@@ -187,11 +187,13 @@ def _heat_table(result: dict[str, Any], measure: str, row_heading: str = "Row") 
     """Each cell's number, its colour bin (a CSS class) and its row/column index for the click-through;
     each cell carries its column's label too, so a link's accessible name says which cell it is."""
     peak = exports.heat_peak(result, measure)
+    cooc = exports.is_cooccurrence(result)
     labels = [c["label"] for c in result["columns"]]
     rows = []
     for i, r in enumerate(result["rows"]):
         cells = [{"text": _fmt(c[measure], measure), "bin": exports.heat_bin(c[measure], peak), "col": j,
-                  "column": labels[j], "segments": c["segments"]} for j, c in enumerate(result["cells"][i])]
+                  "column": labels[j], "segments": c["segments"], "diagonal": cooc and i == j}
+                 for j, c in enumerate(result["cells"][i])]
         totals = result["row_totals"][i] if result["row_totals"] else None
         rows.append({"label": r["label"], "index": i, "base": result["row_bases"][i], "cells": cells,
                      "total": _fmt(totals[measure], measure) if totals else "",

@@ -229,13 +229,15 @@ def test_page_asks_for_cooccurrence_shows_a_symmetric_heatmap_passages_and_expor
     assert "Row total" not in html
     assert "style=" not in html
     assert 'scope="row">A</th><td>3</td>' in html  # participants with A
+    # The diagonal (each code with itself) is marked apart from the pairs, not by colour alone.
+    assert html.count("heat-diagonal") == 3
     html = clients["lead"].get(r["Location"] + "?measure=turns").content.decode()
     assert "Speaker turns where both codes apply" in html
     # The A × B cell lists the three overlapping passages; SU01's words are shown, CA01's not.
     cell = clients["lead"].get(f"/studies/{sid}/matrices/{m.pk}/cell/", {"row": 0, "column": 1}).content.decode()
     assert "3 overlapping passages" in cell
     assert '<span class="coded">The phone 📞 </span><mark>kept dropping</mark>' in cell
-    assert "A and B" in cell
+    assert "<h1>A and B</h1>" in cell  # the row's code, then the column's: the order of the click
     assert "no longer shown" in cell
     assert "left outside" not in cell
     assert "/code/" in cell  # the coding page link, for a lead

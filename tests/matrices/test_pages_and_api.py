@@ -270,3 +270,17 @@ def test_cooccurrence_colours_are_scaled_to_the_pairs_not_the_diagonal() -> None
     # Pairs that never overlap: the diagonal sets the scale rather than leaving every cell blank.
     lonely = {"kind": "cooccurrence", "cells": [[cell(5), cell(0)], [cell(0), cell(3)]]}
     assert heat_peak(lonely, "segments") == 5
+
+
+def test_a_refused_matrix_form_says_so_at_its_top_with_a_link_to_the_field(cast: Any, small: Small,
+                                                                          clients: Any) -> None:
+    """The error sat on its field, a screen below the button: the page seemed not to have reacted."""
+    r = clients["lead"].post(f"/studies/{cast.study.pk}/matrices/", {"columns": "codes", "rows": "attribute",
+                                                                    "coder": "all"})
+    html = r.content.decode()
+    assert r.status_code == 200
+    start = html.index('class="error-summary"')
+    summary = html[start:html.index('<form method="post" novalidate>', start)]
+    assert "There is a problem" in summary
+    assert 'href="#id_attribute"' in summary
+    assert "Choose the participant attribute for the rows." in summary
