@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from .conftest import SCREENSHOTS
 from .test_accessibility import _violations
 
 pytestmark = pytest.mark.e2e
@@ -58,6 +59,7 @@ def test_cooccurrence_page_polls_then_shows_the_heatmap_and_cancel_works_by_keyb
     page.wait_for_selector("table.heatmap", timeout=15_000)
     assert "codes (co-occurrence)" in page.locator("h1").inner_text()
     assert _violations(page) == []
+    page.screenshot(path=str(SCREENSHOTS / "cooccurrence-1366.png"), full_page=True)
     link = page.locator("table.heatmap td a").first
     link.click()
     page.wait_for_selector("h1")
