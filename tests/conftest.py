@@ -140,6 +140,7 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> o
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "PGAPPNAME": TEST_WORKER_APP,  # so that run_jobs can tell when the worker is done with the database
     }
     log_path = Path(settings.VAR_DIR) / f"test-worker{os.environ.get('PYTEST_XDIST_WORKER', '')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,11 +169,41 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: object) -> o
     log.close()
 
 
+TEST_WORKER_APP = "chorus-test-worker"
+
+
+def _worker_settle(queue: str, timeout: float = 60) -> None:
+    """Before the test's data is emptied (a TRUNCATE, which waits for every lock the worker holds, and
+    under load past the statement timeout): drop this test's messages still queued, and wait until no job
+    runs and the worker holds no transaction open."""
+    import time
+
+    from django.db import connection
+
+    from config.celery import app
+    from jobs.models import Job, JobStatus
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cur:
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND application_name = %s AND state <> 'idle'", [TEST_WORKER_APP])
+            busy = cur.fetchone()[0]
+            if not busy and not Job.objects.filter(status=JobStatus.RUNNING).exists():
+                return
+            time.sleep(0.1)
+
+
 @pytest.fixture
-def run_jobs(transactional_db: None, celery_worker_process: object) -> object:
+def run_jobs(transactional_db: None, celery_worker_process: object) -> Iterator[object]:
     """For job tests: committed data (so a worker can see it) and a worker when one is configured.
     Returns ``wait(job_id)`` which polls the Job row until it finishes."""
     import time
+
+    from django.conf import settings
+    from django.db import connection
 
     from jobs.models import Job
 
@@ -185,7 +216,9 @@ def run_jobs(transactional_db: None, celery_worker_process: object) -> object:
             time.sleep(0.1)
         raise AssertionError(f"job {job_id} did not finish within {timeout} s")
 
-    return wait
+    yield wait
+    if celery_worker_process is not None and connection.vendor == "postgresql":
+        _worker_settle(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 # Browser (e2e) ------------------------------------------------------------------------------------
