@@ -60,6 +60,19 @@ def test_cooccurrence_page_polls_then_shows_the_heatmap_and_cancel_works_by_keyb
     assert "codes (co-occurrence)" in page.locator("h1").inner_text()
     assert _violations(page) == []
     page.screenshot(path=str(SCREENSHOTS / "cooccurrence-1366.png"), full_page=True)
+    # On a phone the table scrolls sideways in its box, and the rows' names stay in view beside the numbers.
+    page.set_viewport_size({"width": 360, "height": 800})
+    wrap = page.locator(".heatmap-wrap")
+    wrap.scroll_into_view_if_needed()
+    wrap.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+    assert wrap.evaluate("e => e.scrollLeft") > 0
+    row_name = page.locator("table.heatmap tbody th[scope=row]").first.bounding_box()
+    box = wrap.bounding_box()
+    assert row_name is not None
+    assert box is not None
+    assert abs(row_name["x"] - box["x"]) < 2
+    page.screenshot(path=str(SCREENSHOTS / "cooccurrence-360-scrolled.png"))
+    page.set_viewport_size({"width": 1366, "height": 900})
     link = page.locator("table.heatmap td a").first
     link.click()
     page.wait_for_selector("h1")
